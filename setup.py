@@ -1,0 +1,29 @@
+"""Install funasr_lite: ``pip install -e .`` (add ``[test]`` for the test tools)."""
+from setuptools import find_packages, setup
+
+setup(
+    name="funasr_lite",
+    version="0.1.0",
+    description="A readable, offline, FunASR-compatible speech recognition toolkit",
+    packages=find_packages(include=["funasr_lite", "funasr_lite.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        # torch is pinned to the CPU wheel this project is developed against; on a GPU
+        # machine install your own torch first (any 2.x >= 2.4 works) and use --no-deps.
+        "torch>=2.4",
+        "numpy>=1.24",
+        "soundfile>=0.12",
+        "soxr>=0.3",
+        "PyYAML>=6.0",
+        "tqdm>=4.60",
+        "kaldiio>=2.17",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "kaldi-native-fbank>=1.19", "hypothesis>=6"],
+    },
+    entry_points={
+        "console_scripts": [
+            "funasr-lite-cer=funasr_lite.bin.compute_cer:main",
+        ],
+    },
+)
