@@ -60,11 +60,6 @@ def _torch_load(path: Path, map_location: str | torch.device) -> object:
             # Old checkpoints use pickle protocol 4; torch warns but loads them fine.
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
             return _load_mmap_or_plain(path, map_location)
-        except RuntimeError as e:
-            # Legacy (pre-zip) checkpoints cannot be memory-mapped; retry without mmap.
-            if "mmap" not in str(e):
-                raise
-            return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else "unpickling failed"
         if "weights only" in str(e).lower() or "weights_only" in str(e):
