@@ -1,0 +1,1 @@
+"""Data handling: Kaldi data-dir lists (``kaldi_lists``) and corpus tools."""
