@@ -231,3 +231,47 @@ def test_detect_class_on_funasr_key_lists(name: str) -> None:
     if count is not None:
         assert len(keys) == count
     assert detect_class_from_keys(keys) == cls
+
+
+_FOLDERS = {
+    "paraformer_tiny": ("Paraformer", "1.x", "model.pt", True),
+    "bicif_paraformer_tiny": ("BiCifParaformer", "1.x", "model.pt", True),
+    "fsmn_vad_tiny": ("FsmnVAD", "1.x", "model.pt", False),
+    "ct_transformer_tiny": ("CTTransformer", "1.x", "model.pt", True),
+    "campplus_tiny": ("CAMPPlus", "1.x", "campplus_cn_common.bin", False),
+    "paraformer_tiny_0x": ("Paraformer", "0.x", "model.pb", True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_FOLDERS))
+def test_open_funasr_made_folders(name: str) -> None:
+    cls, layout, ckpt, has_tokens = _FOLDERS[name]
+    md = open_model_dir(FIXTURES / name)
+    assert (md.model_class, md.layout, md.checkpoint.name) == (cls, layout, ckpt)
+    assert (md.token_list is not None) == has_tokens
+    assert (md.cmvn_file is not None) == (cls in ("Paraformer", "BiCifParaformer", "FsmnVAD"))
+    if has_tokens:
+        assert md.token_list[-1] == "<unk>"
+    assert all(isinstance(v, torch.Tensor) for v in md.state_dict().values())
+
+
+def test_0x_folder_equals_1x_folder() -> None:
+    """The 0.x copy (model.pb, tokens.txt, lower-case names) resolves to the same model as 1.x."""
+    new, old = open_model_dir(FIXTURES / "paraformer_tiny"), open_model_dir(FIXTURES / "paraformer_tiny_0x")
+    assert old.token_list == new.token_list
+    for block in ("encoder", "decoder", "predictor", "frontend"):
+        assert old.config[block] == new.config[block], block
+        # The 0.x copy leaves `dither` unset, like the official asr.yaml; the 1.x one sets 0.0.
+        strip = lambda conf: {k: v for k, v in conf.items() if k != "dither"}  # noqa: E731
+        assert strip(old.config[f"{block}_conf"]) == strip(new.config[f"{block}_conf"]), block
+    a, b = new.state_dict(), old.state_dict()
+    assert sorted(a) == sorted(b) and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_folder_copied_without_tokens_or_mvn_is_refused(tmp_path: Path) -> None:
+    for missing, problem in (("tokens.json", "no token list found"), ("am.mvn", "no CMVN file found")):
+        dst = tmp_path / missing
+        shutil.copytree(FIXTURES / "paraformer_tiny", dst)
+        (dst / missing).unlink()
+        with pytest.raises(ModelError, match=problem):
+            open_model_dir(dst)

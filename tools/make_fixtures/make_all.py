@@ -1,0 +1,31 @@
+"""Regenerate every golden fixture under tests/fixtures/ with the reference FunASR 1.4.16.
+
+    bash tools/setup_funasr_venv.sh                       # once (idempotent)
+    tools/funasr_venv/bin/python tools/make_fixtures/make_all.py
+
+Deterministic: fixed seeds, fixed zip timestamps in the .npz files and a zeroed
+torch serialization_id in the checkpoints, so a re-run reproduces identical bytes.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+import make_frontend  # noqa: E402
+import make_keys  # noqa: E402
+import make_models  # noqa: E402
+
+
+def main():
+    import funasr
+    import torch
+    import torchaudio
+
+    print(f"funasr {funasr.__version__}, torch {torch.__version__}, torchaudio {torchaudio.__version__}")
+    make_frontend.main()   # must run first: writes am_560.mvn / am_400.mvn used by the models
+    make_models.main()
+    make_keys.main()
+
+
+if __name__ == "__main__":
+    main()
