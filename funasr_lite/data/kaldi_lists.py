@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import NamedTuple, Union
 
 from funasr_lite.errors import InputError
+from funasr_lite.fileio import write_text_atomic
 
 PathLike = Union[str, "os.PathLike[str]"]
 _BLANKS = " \t\r"  # Kaldi separates fields with ASCII spaces and tabs only
@@ -147,17 +148,9 @@ def write_scp(path: PathLike, items: Mapping[str, str] | Iterable[tuple[str, str
         if "\n" in value or "\r" in value:
             raise InputError(path, f"value for key {key!r} contains a line break")
         lines.append(f"{key} {value}\n" if value else f"{key}\n")
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp.{os.getpid()}")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-        with open(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.writelines(lines)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        write_text_atomic(path, "".join(lines))
     except OSError as err:
-        tmp.unlink(missing_ok=True)
         raise InputError(path, f"cannot write: {err.strerror or err}") from None
 
 

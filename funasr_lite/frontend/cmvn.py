@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from funasr_lite.errors import ModelError
+from funasr_lite.fileio import write_text_atomic
 
 
 @dataclass
@@ -127,7 +128,7 @@ def save_stats_json(stats: CmvnStats, path: str | Path) -> None:
         "var_stats": [float(v) for v in stats.var_stats],
         "total_frames": int(stats.total_frames),
     }
-    Path(path).write_text(json.dumps(info), encoding="utf-8")
+    write_text_atomic(path, json.dumps(info) + "\n")
 
 
 def load_stats_json(path: str | Path) -> CmvnStats:
@@ -178,7 +179,7 @@ def write_am_mvn(shift: np.ndarray | Tensor, scale: np.ndarray | Tensor, path: s
         _vector_line(scale),
         "</Nnet>",
     ]
-    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_text_atomic(path, "\n".join(lines) + "\n")
 
 
 def write_am_mvn_from_stats(stats: CmvnStats, path: str | Path, lfr_m: int = 1) -> None:

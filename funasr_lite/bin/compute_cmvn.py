@@ -1,0 +1,84 @@
+"""Global CMVN statistics over a wav.scp with FunASR's frontend (``egs/*`` stage 2).
+
+    python -m funasr_lite.bin.compute_cmvn --wav_scp data/train/wav.scp \\
+        --frontend_conf conf/frontend_paraformer.yaml --out_dir exp/cmvn
+
+Accumulates 80-dim fbank statistics (before LFR, dither 0) as FunASR's
+``compute_audio_cmvn`` does, then writes ``am.mvn`` (tiled ``lfr_m`` times, Kaldi nnet1
+text) and ``cmvn.json`` (``mean_stats``/``var_stats``/``total_frames``). Bad audio items
+are reported and skipped; the exit code is then 1, but the statistics are still written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import torch
+import yaml
+from tqdm import tqdm
+
+from funasr_lite.data.kaldi_lists import read_scp
+from funasr_lite.errors import InputError
+from funasr_lite.frontend.audio import load_wav_scp
+from funasr_lite.frontend.cmvn import CmvnStats, save_stats_json, write_am_mvn_from_stats
+from funasr_lite.frontend.wav_frontend import WavFrontend
+
+log = logging.getLogger("compute_cmvn")
+
+
+def compute_stats(wav_scp: str, frontend: WavFrontend, segments: str | None = None) -> tuple[CmvnStats, list[str]]:
+    """Accumulate fbank statistics over every readable item; return them and the bad items."""
+    stats, bad = CmvnStats(), []
+    total = len(read_scp(segments or wav_scp))
+    for key, result in tqdm(load_wav_scp(wav_scp, segments=segments), total=total, desc="cmvn"):
+        if isinstance(result, InputError):
+            log.error("skipping %s", result)
+            bad.append(key)
+            continue
+        wave = torch.from_numpy(result.waveform)[None]
+        feats, counts = frontend.compute_fbank(wave)
+        if int(counts[0]) == 0:
+            log.error("skipping %s: too short for one frame", key)
+            bad.append(key)
+            continue
+        stats.accumulate(feats[0, : int(counts[0])])
+    return stats, bad
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--wav_scp", required=True)
+    p.add_argument("--segments", default=None)
+    p.add_argument("--frontend_conf", required=True, help="YAML with FunASR frontend_conf keys (fs, window, n_mels, lfr_m, ...)")
+    p.add_argument("--out_dir", required=True)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    conf = yaml.safe_load(Path(args.frontend_conf).read_text(encoding="utf-8")) or {}
+    conf = dict(conf, dither=0.0)  # statistics are taken without dither noise
+    frontend = WavFrontend.from_config(conf)
+    try:
+        stats, bad = compute_stats(args.wav_scp, frontend, args.segments)
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if stats.total_frames == 0:
+        print(f"error: {args.wav_scp}: no usable audio, no statistics written", file=sys.stderr)
+        return 1
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    lfr_m = int(conf.get("lfr_m", 1))
+    write_am_mvn_from_stats(stats, out / "am.mvn", lfr_m=lfr_m)
+    save_stats_json(stats, out / "cmvn.json")
+    log.info("%d frames -> %s (dim %d x lfr_m %d) and %s", stats.total_frames, out / "am.mvn",
+             len(stats.mean_stats), lfr_m, out / "cmvn.json")
+    if bad:
+        log.error("%d items were skipped (listed above)", len(bad))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
