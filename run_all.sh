@@ -5,5 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 bash tools/install.sh
-python3 -c "import jieba" 2>/dev/null || python3 -m pip install -q jieba
 bash egs/synth/asr/run.sh --stage 0 --stop-stage 5 "$@"

@@ -19,7 +19,9 @@ setup(
         "kaldiio>=2.17",
     ],
     extras_require={
-        "test": ["pytest>=7", "kaldi-native-fbank>=1.19", "hypothesis>=6"],
+        # jieba's dictionary is the text source of the synthetic corpus (egs/synth).
+        "recipes": ["jieba>=0.42"],
+        "test": ["pytest>=7", "kaldi-native-fbank>=1.19", "hypothesis>=6", "jieba>=0.42"],
     },
     entry_points={
         "console_scripts": [

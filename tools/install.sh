@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Install what funasr_lite needs on a fresh machine; safe to run again (skips what is there).
-#   bash tools/install.sh           # package + runtime deps + sox/espeak-ng/ffmpeg
+#   bash tools/install.sh           # package + runtime and recipe deps + sox/espeak-ng/ffmpeg
 #   bash tools/install.sh --test    # also the test extras
 # torch: this project pins the CPU wheel torch==2.13.0. On a machine that already has a
 # torch (e.g. a CUDA build), that one is kept.
 set -euo pipefail
-extras=""
-[ "${1:-}" = "--test" ] && extras="[test]"
+extras="[recipes]"
+[ "${1:-}" = "--test" ] && extras="[recipes,test]"
 cd "$(dirname "$0")/.."
 
 log() { echo "[install] $*" >&2; }
