@@ -8,9 +8,11 @@ setup(
     packages=find_packages(include=["funasr_lite", "funasr_lite.*"]),
     python_requires=">=3.10",
     install_requires=[
-        # torch is pinned to the CPU wheel this project is developed against; on a GPU
-        # machine install your own torch first (any 2.x >= 2.4 works) and use --no-deps.
-        "torch>=2.4",
+        # The tested range: 2.13.0 (the CPU wheel of the dev machines and CI, which a fresh
+        # `pip install -e .` picks up) and 2.11 (CUDA, the GPU machines). The cap keeps a plain
+        # install from pulling a newer multi-GB CUDA build; with another torch already
+        # installed, use `pip install --no-deps -e .`.
+        "torch>=2.4,<2.14",
         "numpy>=1.24",
         "soundfile>=0.12",
         "soxr>=0.3",
