@@ -22,3 +22,8 @@ class ModelError(ValueError):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+def one_line(value: object) -> str:
+    """An exception or reason squeezed onto one line (for ``item: problem`` messages)."""
+    return " ".join(str(value).split()) or type(value).__name__

@@ -37,16 +37,11 @@ import io
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.client import HTTPException
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -55,7 +50,8 @@ import soundfile
 import soxr
 
 from funasr_lite.data.kaldi_lists import PathLike, SegmentSource, iter_wav_scp
-from funasr_lite.errors import InputError
+from funasr_lite.errors import InputError, one_line
+from funasr_lite.frontend.fetch import PIPE_TIMEOUT_S, URL_MAX_BYTES, URL_TIMEOUT_S, download, last_line, run_pipe
 
 TARGET_SR = 16000
 RESAMPLE_QUALITY = "HQ"
@@ -63,11 +59,6 @@ DEFAULT_FS = 16000  # rate assumed for headerless input when ``fs`` is not given
 MAX_CHANNELS = 16
 MAX_FLOAT_PEAK = 2.0  # codecs overshoot 1.0 a little; far beyond means wrongly scaled input
 SEGMENT_MAX_OVERSHOOT_S = 0.5  # Kaldi extract-segments --max-overshoot default
-URL_TIMEOUT_S = 30.0
-URL_MAX_BYTES = 512 * 1024 * 1024
-MAX_REDIRECTS = 5
-PIPE_TIMEOUT_S = 600.0
-_CHUNK = 64 * 1024
 _URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _SIGNATURES = [(0, b"RIFF", "wav"), (0, b"RIFX", "wav"), (0, b"RF64", "wav"),
                (0, b"BW64", "wav"), (0, b"fLaC", "flac"), (0, b"OggS", "ogg"), (0, b"ID3", "mp3"),
@@ -222,14 +213,14 @@ def _decode(source: Any, fs: int | None, item: str, limits: _Limits) -> _Decoded
     """Decode any source to ``(samples (N, C) float32, rate)`` at its original rate."""
     if isinstance(source, str):
         if source.rstrip().endswith("|"):
-            data = _run_pipe(source.rstrip()[:-1].strip(), item, limits.pipe_timeout_s)
+            data = run_pipe(source.rstrip()[:-1].strip(), item, limits.pipe_timeout_s)
             return _decode_container(data, item, _container_format(data) or "")
         match = _URL_SCHEME.match(source)
         if match:
             scheme = match.group(1).lower()
             if scheme not in ("http", "https"):
                 raise InputError(item, f"URL scheme {scheme!r} is refused; only http and https")
-            data = _download(source, item, limits)
+            data = download(source, item, limits.url_timeout_s, limits.url_max_bytes)
             suffix = Path(urllib.parse.urlparse(source).path).suffix.lower().lstrip(".")
             if suffix == "pcm":
                 return _raw_pcm(data, fs, item)
@@ -356,10 +347,10 @@ def _decode_with_ffmpeg(path: Path, item: str, sf_problem: str, fmt: str) -> _De
         proc = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True,
                               timeout=PIPE_TIMEOUT_S, check=False)
     except (OSError, subprocess.TimeoutExpired) as err:
-        raise InputError(item, f"ffmpeg failed: {_one_line(err)}") from None
+        raise InputError(item, f"ffmpeg failed: {one_line(err)}") from None
     if proc.returncode != 0 or not proc.stdout:
         raise InputError(item, f"cannot decode {fmt or 'audio'}: soundfile: {sf_problem}; "
-                               f"ffmpeg: {_last_line(proc.stderr) or 'no output'}")
+                               f"ffmpeg: {last_line(proc.stderr) or 'no output'}")
     try:
         return _soundfile_read(io.BytesIO(proc.stdout))
     except Exception as err:  # ffmpeg produced something unreadable
@@ -388,90 +379,6 @@ def _from_array(array: Any, fs: int | None, item: str) -> _Decoded:
         raise InputError(item, f"expected shape (samples,) or (samples, channels<={MAX_CHANNELS}), "
                                f"got {array.shape}; transpose (channels, samples) arrays")
     return _Decoded(np.ascontiguousarray(samples), int(fs or DEFAULT_FS))
-
-
-# --------------------------------------------------------------------------- pipes and URLs
-
-
-def _run_pipe(command: str, item: str, timeout_s: float | None) -> bytes:
-    """Run a ``wav.scp`` ``cmd |`` with the shell and return its stdout."""
-    if not command:
-        raise InputError(item, "empty piped command")
-    try:
-        proc = subprocess.Popen(command, shell=True, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True)
-    except OSError as err:
-        raise InputError(item, f"cannot run command: {_one_line(err)}") from None
-    with proc:
-        try:
-            out, err = proc.communicate(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)  # the whole pipeline we started
-            except ProcessLookupError:
-                pass
-            proc.communicate()
-            raise InputError(item, f"command timed out after {timeout_s} s") from None
-    if proc.returncode != 0:
-        raise InputError(item, f"command exited with status {proc.returncode}: "
-                               f"{_last_line(err) or 'no message'}")
-    if not out:
-        raise InputError(item, f"command produced no output: {_last_line(err) or 'no message'}")
-    return out
-
-
-class _RedirectHandler(urllib.request.HTTPRedirectHandler):
-    """At most ``MAX_REDIRECTS`` redirects, and only to http(s)."""
-
-    max_redirections = MAX_REDIRECTS
-
-    def http_error_302(self, req, fp, code, msg, headers):  # noqa: ANN001, ANN201
-        location = headers.get("location") or headers.get("uri") or ""
-        scheme = urllib.parse.urlparse(urllib.parse.urljoin(req.full_url, location)).scheme
-        if scheme.lower() not in ("http", "https"):
-            raise urllib.error.URLError(f"redirect to a {scheme!r} URL refused")
-        return super().http_error_302(req, fp, code, msg, headers)
-
-    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
-
-
-def _download(url: str, item: str, limits: _Limits) -> bytes:
-    """Fetch ``url`` in chunks under a size cap and a total deadline."""
-    deadline = time.monotonic() + limits.url_timeout_s
-    opener = urllib.request.build_opener(_RedirectHandler)
-    request = urllib.request.Request(url, headers={"User-Agent": "funasr_lite"})
-    try:
-        with opener.open(request, timeout=limits.url_timeout_s) as response:
-            declared = response.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > limits.url_max_bytes:
-                raise InputError(item, f"download too big: {declared} bytes "
-                                       f"> limit {limits.url_max_bytes}")
-            chunks, total = [], 0
-            while chunk := response.read1(_CHUNK):
-                total += len(chunk)
-                if total > limits.url_max_bytes:
-                    raise InputError(item, f"download too big: over limit "
-                                           f"{limits.url_max_bytes} bytes")
-                if time.monotonic() > deadline:
-                    raise InputError(item, f"download timed out after {limits.url_timeout_s} s")
-                chunks.append(chunk)
-    except InputError:
-        raise
-    except urllib.error.HTTPError as err:
-        if 300 <= err.code < 400 and "infinite loop" in str(err.msg):
-            raise InputError(item, f"HTTP {err.code}: too many redirects "
-                                   f"(limit {MAX_REDIRECTS}) or a redirect loop") from None
-        raise InputError(item, f"HTTP error {err.code} {_one_line(err.reason)}") from None
-    except urllib.error.URLError as err:
-        if isinstance(err.reason, TimeoutError):
-            raise InputError(item, f"download timed out after {limits.url_timeout_s} s") from None
-        raise InputError(item, f"cannot fetch URL: {_one_line(err.reason)}") from None
-    except TimeoutError:
-        raise InputError(item, f"download timed out after {limits.url_timeout_s} s") from None
-    except (OSError, HTTPException, ValueError) as err:
-        raise InputError(item, f"download failed: {_one_line(err)}") from None
-    return b"".join(chunks)
 
 
 # ------------------------------------------------------------------- cut, mix, check, resample
@@ -521,7 +428,7 @@ def _finish(decoded: _Decoded, channel: int | None, item: str) -> AudioResult:
         try:
             mono = soxr.resample(mono, rate, TARGET_SR, quality=RESAMPLE_QUALITY)
         except Exception as err:  # soxr refuses extreme rate ratios
-            raise InputError(item, f"cannot resample from {rate} Hz: {_one_line(err)}") from None
+            raise InputError(item, f"cannot resample from {rate} Hz: {one_line(err)}") from None
         if mono.size == 0:
             raise InputError(item, f"no samples left after resampling from {rate} Hz")
     return AudioResult(np.ascontiguousarray(mono, dtype=np.float32), int(rate))
@@ -529,15 +436,4 @@ def _finish(decoded: _Decoded, channel: int | None, item: str) -> AudioResult:
 
 def _sf_problem(err: Exception) -> str:
     """soundfile's reason without its ``Error opening <file>:`` preamble."""
-    return _one_line(getattr(err, "error_string", None) or err)
-
-
-def _one_line(value: object) -> str:
-    """An exception or reason as one line."""
-    return " ".join(str(value).split()) or type(value).__name__
-
-
-def _last_line(stderr: bytes) -> str:
-    """The last non-empty line of a process's stderr."""
-    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines()]
-    return next((line for line in reversed(lines) if line), "")
+    return one_line(getattr(err, "error_string", None) or err)

@@ -8,13 +8,11 @@ Finally AutoModel loads every folder back and the state_dict is compared exactly
 
 Run:  tools/funasr_venv/bin/python tools/make_fixtures/make_models.py
 """
-import json
 import logging
 import os
 import shutil
 import sys
 
-import numpy as np
 import torch
 import yaml
 
