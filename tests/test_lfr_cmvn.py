@@ -195,3 +195,15 @@ def test_wav_frontend_batched_equals_single(tmp_path: Path) -> None:
         assert not feats[b, int(n[0]) :].any()
     # short-segment rule: 2..399 samples still give one fbank frame, 0 or 1 samples give none
     assert out_len.tolist() == [17, 1, 5, 0, 13, 1, 1, 0]
+
+
+def test_num_output_frames_matches_the_frontend() -> None:
+    """The frame count used for batching equals what WavFrontend actually produces."""
+    from funasr_lite.frontend.wav_frontend import WavFrontend
+
+    torch.manual_seed(0)
+    for lfr in ((7, 6), (5, 1)):
+        fe = WavFrontend(lfr_m=lfr[0], lfr_n=lfr[1], dither=0.0)
+        for n in (0, 1, 2, 100, 399, 400, 401, 559, 560, 16000, 48123):
+            _, lens = fe(torch.rand(1, n) * 0.2 - 0.1, torch.tensor([n]))
+            assert int(lens[0]) == fe.num_output_frames(n), (lfr, n)

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from funasr_lite.frontend.cmvn import Cmvn, apply_cmvn, load_cmvn
-from funasr_lite.frontend.fbank import FbankOptions, fbank
+from funasr_lite.frontend.fbank import FbankOptions, fbank, num_frames
 from funasr_lite.frontend.lfr import apply_lfr_batch
 
 _CONFIG_KEYS = {
@@ -88,6 +88,15 @@ class WavFrontend:
     def output_size(self) -> int:
         """Feature dimension, ``n_mels * lfr_m``."""
         return self.fbank_opts.num_mel_bins * self.lfr_m
+
+    def num_output_frames(self, num_samples: int) -> int:
+        """Feature frames (after LFR) this frontend makes from ``num_samples`` samples."""
+        frame_ms = self._frame_length_ms(num_samples)
+        if frame_ms is None:
+            return 0
+        opts = replace(self.fbank_opts, frame_length_ms=frame_ms)
+        frames = int(num_frames(torch.tensor(num_samples), opts))
+        return -(-frames // self.lfr_n)
 
     def _frame_length_ms(self, num_samples: int) -> float | None:
         """FunASR's ``min(frame_length, N / fs * 1000)``; ``None`` when under 2 samples."""
