@@ -138,8 +138,10 @@ def speech_like(n_samples, seed, gaps=True):
     return to_int16_grid(out)
 
 
-def espeak_mandarin(text="你好，世界。", seed=0):
-    """Mandarin TTS with espeak-ng (if on PATH), resampled to 16 kHz with soxr. None if absent."""
+def espeak_mandarin(text="你好，世界。", seed=0, speed=160, n_samples=None):
+    """Mandarin TTS with espeak-ng (if on PATH), resampled to 16 kHz with soxr. None if absent.
+    `speed` is espeak-ng's -s (words per minute); with `n_samples` the 16 kHz signal is
+    zero-padded / cut to that length before the seeded noise is added."""
     exe = shutil.which("espeak-ng")
     if exe is None:
         return None
@@ -148,16 +150,32 @@ def espeak_mandarin(text="你好，世界。", seed=0):
 
     with tempfile.TemporaryDirectory() as d:
         wav = os.path.join(d, "tts.wav")
-        subprocess.run([exe, "-v", "cmn", "-s", "160", "-w", wav, text], check=True,
+        subprocess.run([exe, "-v", "cmn", "-s", str(speed), "-w", wav, text], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         x, sr = sf.read(wav, dtype="float32")
     if x.ndim > 1:
         x = x.mean(axis=1)
     if sr != FS:
         x = soxr.resample(x, sr, FS).astype(np.float32)
+    if n_samples is not None:
+        x = np.pad(x, (0, max(0, n_samples - len(x))))[:n_samples]
     rng = np.random.RandomState(seed)
     x = x + (0.002 * rng.randn(len(x))).astype(np.float32)
     return to_int16_grid(np.clip(x, -1.0, 1.0))
+
+
+def sines_noise(n_samples, seed, n_sines=4):
+    """Deterministic sum of `n_sines` sinusoids (random frequency 100..3000 Hz, amplitude
+    0.05..0.2, phase) under a sqrt-sine envelope, plus seeded white noise (std 0.01)."""
+    rng = np.random.RandomState(seed)
+    t = np.arange(n_samples, dtype=np.float64) / FS
+    x = np.zeros(n_samples, dtype=np.float64)
+    for _ in range(n_sines):
+        amp, f, ph = rng.uniform(0.05, 0.2), rng.uniform(100, 3000), rng.uniform(0, 2 * np.pi)
+        x += amp * np.sin(2 * np.pi * f * t + ph)
+    x *= np.sin(np.pi * np.linspace(0, 1, n_samples)) ** 0.5
+    x += 0.01 * rng.randn(n_samples)
+    return to_int16_grid(np.clip(x, -0.95, 0.95))
 
 
 # ----------------------------------------------------------------------------------------

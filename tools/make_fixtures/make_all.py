@@ -14,6 +14,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import make_frontend  # noqa: E402
 import make_keys  # noqa: E402
 import make_models  # noqa: E402
+import make_paraformer  # noqa: E402
 
 
 def main():
@@ -25,6 +26,7 @@ def main():
     make_frontend.main()   # must run first: writes am_560.mvn / am_400.mvn used by the models
     make_models.main()
     make_keys.main()
+    make_paraformer.main()  # needs the paraformer_tiny / bicif_paraformer_tiny folders
 
 
 if __name__ == "__main__":
