@@ -1,0 +1,98 @@
+"""Speech recognition over many utterances: length-sorted batches under a frame budget.
+
+``SpeechRecognizer`` loads a Paraformer / BiCif-Paraformer folder and turns waveforms into
+``Recognition`` results. Batches are formed from utterances sorted by length so that the
+padded size ``batch_count x longest_LFR_frames`` stays within ``batch_size_token``; the models
+mask padded frames, so a result never depends on which utterances share its batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+
+from funasr_lite.models.paraformer import BiCifParaformer, load_paraformer
+from funasr_lite.postprocess.text import tokens_to_text
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Recognition:
+    """One utterance's result. ``text`` is FunASR's text (space-separated when timestamps exist)."""
+
+    key: str
+    text: str
+    tokens: list[str]
+    token_ids: list[int]
+    score: float
+    timestamp: list[list[int]] | None
+    audio_s: float
+    compute_s: float
+
+    @property
+    def rtf(self) -> float:
+        """Compute seconds per audio second."""
+        return self.compute_s / self.audio_s if self.audio_s > 0 else 0.0
+
+
+def make_batches(num_frames: Sequence[int], budget: int) -> list[list[int]]:
+    """Indices grouped longest-first so that ``len(batch) * max_frames <= budget`` (a longer item goes alone)."""
+    order = sorted(range(len(num_frames)), key=lambda i: (-num_frames[i], i))
+    batches: list[list[int]] = []
+    for i in order:
+        if batches and (len(batches[-1]) + 1) * max(num_frames[batches[-1][0]], 1) <= budget:
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
+
+
+class SpeechRecognizer:
+    """A loaded ASR model folder with its frontend and token list."""
+
+    def __init__(self, model_dir: str, device: str = "cpu", batch_size_token: int = 6000,
+                 dither: float = 0.0) -> None:
+        self.device = torch.device(device)
+        self.model, self.frontend, self.token_list = load_paraformer(model_dir, device=device, dither=dither)
+        self.batch_size_token = batch_size_token
+        self.has_timestamps = isinstance(self.model, BiCifParaformer)
+
+    def lfr_frames(self, num_samples: int) -> int:
+        """LFR frames the frontend makes from ``num_samples`` (for batching)."""
+        return self.frontend.num_output_frames(num_samples)
+
+    @torch.no_grad()
+    def recognize(self, items: Iterable[tuple[str, np.ndarray]]) -> Iterable[list[Recognition]]:
+        """Yield results batch by batch (each batch in input order within itself)."""
+        items = list(items)
+        frames = [self.lfr_frames(len(w)) for _, w in items]
+        for batch in make_batches(frames, self.batch_size_token):
+            batch = sorted(batch)
+            yield self._run([items[i] for i in batch])
+
+    def _run(self, items: list[tuple[str, np.ndarray]]) -> list[Recognition]:
+        start = time.perf_counter()
+        lengths = torch.tensor([len(w) for _, w in items])
+        waves = torch.zeros(len(items), int(lengths.max()), device=self.device)
+        for row, (_, w) in enumerate(items):
+            waves[row, : len(w)] = torch.from_numpy(w).to(self.device)
+        feats, feat_lens = self.frontend(waves, lengths.to(self.device))
+        results = self.model.recognize(feats, feat_lens)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        elapsed = time.perf_counter() - start
+        audio = [len(w) / 16000 for _, w in items]
+        total_audio = sum(audio) or 1.0
+        out = []
+        for (key, _), res, secs in zip(items, results, audio):
+            tokens = [self.token_list[i] for i in res.token_ids]
+            post = tokens_to_text(tokens, res.timestamps)
+            out.append(Recognition(key, post.text, tokens, list(res.token_ids), float(res.score), post.timestamps,
+                                   secs, elapsed * secs / total_audio))
+        return out

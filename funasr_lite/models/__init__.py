@@ -1,0 +1,1 @@
+"""Model networks (plain ``torch.nn`` modules with FunASR's parameter names)."""

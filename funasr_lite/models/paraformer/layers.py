@@ -1,0 +1,37 @@
+"""Small shared layers: FunASR's LayerNorm (eps 1e-12) and the two feed-forward blocks."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+LAYER_NORM_EPS = 1e-12  # funasr/models/transformer/layer_norm.py
+
+
+def layer_norm(size: int) -> nn.LayerNorm:
+    """``nn.LayerNorm`` with FunASR's eps (1e-12), used everywhere in the SANM stack."""
+    return nn.LayerNorm(size, eps=LAYER_NORM_EPS)
+
+
+class PositionwiseFeedForward(nn.Module):
+    """Encoder FFN ``w_2(relu(w_1(x)))``, both with bias."""
+
+    def __init__(self, idim: int, hidden_units: int) -> None:
+        super().__init__()
+        self.w_1 = nn.Linear(idim, hidden_units)
+        self.w_2 = nn.Linear(hidden_units, idim)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.w_2(self.w_1(x).relu())
+
+
+class PositionwiseFeedForwardDecoderSANM(nn.Module):
+    """Decoder FFN ``w_2(norm(relu(w_1(x))))``: LayerNorm inside, ``w_2`` without bias."""
+
+    def __init__(self, idim: int, hidden_units: int) -> None:
+        super().__init__()
+        self.w_1 = nn.Linear(idim, hidden_units)
+        self.w_2 = nn.Linear(hidden_units, idim, bias=False)
+        self.norm = layer_norm(hidden_units)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.w_2(self.norm(self.w_1(x).relu()))
