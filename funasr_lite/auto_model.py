@@ -11,6 +11,7 @@ item raises ``InputError`` here (batch jobs use ``bin/asr_inference``, which ski
 
 from __future__ import annotations
 
+import logging
 import random
 from pathlib import Path
 from typing import Any
@@ -22,19 +23,31 @@ from funasr_lite.asr import SpeechRecognizer
 from funasr_lite.errors import InputError
 from funasr_lite.frontend.audio import load_audio, load_wav_scp
 
+log = logging.getLogger(__name__)
+# FunASR options that are meaningless here (hub/download/update settings): accepted silently.
+_FUNASR_NOOPS = {"disable_update", "disable_pbar", "disable_log", "hub", "model_revision", "check_latest", "ncpu"}
+
+
+def _warn_unused(where: str, kwargs: dict[str, Any]) -> None:
+    unused = sorted(set(kwargs) - _FUNASR_NOOPS)
+    if unused:
+        log.warning("%s: ignoring options funasr_lite does not use: %s", where, ", ".join(unused))
+
 
 class AutoModel:
     """Load a local ASR model folder and recognise audio with it."""
 
     def __init__(self, model: str, device: str = "cpu", batch_size_token: int = 6000,
-                 dither: float = 0.0, seed: int = 0, **_unused: Any) -> None:
+                 dither: float = 0.0, seed: int = 0, **kwargs: Any) -> None:
+        _warn_unused("AutoModel", kwargs)
         set_seed(seed)
         self.seed = seed
         self.recognizer = SpeechRecognizer(model, device=device, batch_size_token=batch_size_token, dither=dither)
 
     def generate(self, input: Any, fs: int | None = None, key: str | list[str] | None = None,
-                 **_unused: Any) -> list[dict[str, Any]]:
+                 **kwargs: Any) -> list[dict[str, Any]]:
         """Recognise ``input``; return one dict per utterance: ``key``, ``text`` [, ``timestamp``]."""
+        _warn_unused("generate", kwargs)
         items = list(_load_inputs(input, fs, key))
         results = {r.key: r for batch in self.recognizer.recognize(items) for r in batch}
         out = []

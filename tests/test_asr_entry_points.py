@@ -111,3 +111,19 @@ def test_asr_inference_writes_1best_recog_and_resumes(tmp_path: Path) -> None:
     assert asr_inference.main(argv) == 1
     assert (d / "text").read_text() == before
     assert (d / ".journal.jsonl").read_text().count("\n") == journal_lines
+
+
+def test_0x_folder_gives_the_1x_results() -> None:
+    """A 0.x ModelScope folder (model.pb, tokens.txt, lower-case config names) decodes like its 1.x twin."""
+    m = AutoModel(model=str(FIX / "models" / "paraformer_tiny_0x"))
+    for clip in CLIPS:
+        ref = GENERATE[f"paraformer_tiny_{clip}"]
+        assert m.generate(input=_clip("paraformer_tiny", clip)["waveform"])[0]["text"] == ref["text"], clip
+
+
+def test_unknown_options_are_reported_not_silently_dropped(caplog) -> None:
+    m = AutoModel(model=str(FIX / "models" / "paraformer_tiny"), disable_update=True, batch_size_s=300)
+    assert "ignoring options funasr_lite does not use: batch_size_s" in caplog.text
+    assert "disable_update" not in caplog.text
+    m.generate(input=_clip("paraformer_tiny", "sines_0p6s")["waveform"], hotword="阿里")
+    assert "generate: ignoring options funasr_lite does not use: hotword" in caplog.text
