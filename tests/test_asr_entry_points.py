@@ -127,3 +127,14 @@ def test_unknown_options_are_reported_not_silently_dropped(caplog) -> None:
     assert "disable_update" not in caplog.text
     m.generate(input=_clip("paraformer_tiny", "sines_0p6s")["waveform"], hotword="阿里")
     assert "generate: ignoring options funasr_lite does not use: hotword" in caplog.text
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run on the GPU machine)")
+def test_cuda_gives_funasr_results() -> None:
+    """On CUDA, batched and one by one, the text and timestamps are still FunASR's batch-1 results."""
+    for name in MODELS:
+        m = AutoModel(model=str(FIX / "models" / name), device="cuda")
+        got = m.generate(input=[_clip(name, c)["waveform"] for c in CLIPS], key=list(CLIPS))
+        for clip, g in zip(CLIPS, got):
+            ref = GENERATE[f"{name}_{clip}"]
+            assert (g["text"], g.get("timestamp")) == (ref["text"], ref.get("timestamp")), (name, clip)
