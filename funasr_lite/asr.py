@@ -32,6 +32,7 @@ class Recognition:
     token_ids: list[int]
     score: float
     timestamp: list[list[int]] | None
+    words: list[str]
     audio_s: float
     compute_s: float
 
@@ -72,9 +73,14 @@ class SpeechRecognizer:
         """Yield results batch by batch (each batch in input order within itself)."""
         items = list(items)
         frames = [self.lfr_frames(len(w)) for _, w in items]
-        for batch in make_batches(frames, self.batch_size_token):
-            batch = sorted(batch)
-            yield self._run([items[i] for i in batch])
+        yield from self.recognize_batches(items, make_batches(frames, self.batch_size_token))
+
+    @torch.no_grad()
+    def recognize_batches(self, items: Sequence[tuple[str, np.ndarray]],
+                          batches: Iterable[Sequence[int]]) -> Iterable[list[Recognition]]:
+        """Yield results for caller-formed batches of ``items`` indices (any grouping gives the same results)."""
+        for batch in batches:
+            yield self._run([items[i] for i in sorted(batch)])
 
     def _run(self, items: list[tuple[str, np.ndarray]]) -> list[Recognition]:
         start = time.perf_counter()
@@ -94,5 +100,5 @@ class SpeechRecognizer:
             tokens = [self.token_list[i] for i in res.token_ids]
             post = tokens_to_text(tokens, res.timestamps)
             out.append(Recognition(key, post.text, tokens, list(res.token_ids), float(res.score), post.timestamps,
-                                   secs, elapsed * secs / total_audio))
+                                   list(post.words), secs, elapsed * secs / total_audio))
         return out

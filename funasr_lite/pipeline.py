@@ -1,0 +1,166 @@
+"""Long-audio transcription: VAD -> slice -> duration batches -> ASR -> file-time timestamps ->
+punctuation -> sentences. The result is FunASR's dict (``key``, ``text``, ``timestamp``,
+``sentence_info``, ``raw_text``).
+
+Segments are recognised in batches bounded by ``batch_size_s`` seconds of padded audio
+(FunASR's grouping rule, ``duration_batches``); the ASR model masks padding, so the grouping
+never changes a result. Only one batch's features exist at a time.
+
+Deliberate differences from FunASR 1.4.16 (``docs/compatibility.md``): sentences are built from
+the recognised words, not from FunASR's VAD-joined text (which shifts sentence texts by a word
+at segment boundaries); a segment with no tokens gives an empty text for that segment only,
+where FunASR blanks the whole file when a batch returns nothing; a file whose segments all
+come out empty still gets a result dict.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from funasr_lite.asr import Recognition, SpeechRecognizer
+from funasr_lite.postprocess.sentences import build_sentences
+
+log = logging.getLogger(__name__)
+SAMPLES_PER_MS = 16  # FunASR slices VAD segments at a hard-coded 16 samples per ms
+
+
+def duration_batches(durations_ms: Sequence[int], batch_size_ms: int, threshold_ms: int) -> list[list[int]]:
+    """FunASR's grouping of VAD segments: shortest first; a batch closes (including the segment
+    that closes it) when padded length ``max_len * count`` would reach ``batch_size_ms``, at a
+    segment of at least ``threshold_ms``, or at the last segment."""
+    order = sorted(range(len(durations_ms)), key=lambda i: durations_ms[i])  # stable, like sorted()
+    if not order:
+        return []
+    budget = max(batch_size_ms, durations_ms[order[0]])
+    batches: list[list[int]] = []
+    current: list[int] = []
+    max_len = 0
+    for j, idx in enumerate(order):
+        length = durations_ms[idx]
+        current.append(idx)
+        potential = max(max_len, length) * len(current)
+        if j < len(order) - 1 and length < threshold_ms and potential < budget:
+            max_len = max(max_len, length)
+            continue
+        batches.append(current)
+        current, max_len = [], length
+    return batches
+
+
+def join_vad_texts(texts: Sequence[str]) -> str:
+    """FunASR 1.4.16's punctuation input: segment texts joined without a space between two CJK sides."""
+    parts = [t.strip() for t in texts if t.strip()]
+    if not parts:
+        return ""
+    joined = parts[0]
+    for text in parts[1:]:
+        cjk = "\u3400" <= joined[-1] <= "\u9fff" and "\u3400" <= text[0] <= "\u9fff"
+        joined += ("" if cjk else " ") + text
+    return joined
+
+
+@dataclass
+class SegmentResult:
+    """One VAD segment's recognition, with timestamps in file time (ms)."""
+
+    start_ms: int
+    end_ms: int
+    rec: Recognition
+    timestamp: list[list[int]] | None = field(default=None)
+
+
+class LongAudioPipeline:
+    """Runs VAD, ASR and punctuation over whole recordings."""
+
+    def __init__(self, asr: SpeechRecognizer, vad: Any | None = None, punc: Any | None = None,
+                 batch_size_s: float = 300, batch_size_threshold_s: float = 60,
+                 vad_options: dict[str, Any] | None = None) -> None:
+        self.asr, self.vad, self.punc = asr, vad, punc
+        self.batch_size_ms = int(batch_size_s * 1000)
+        self.threshold_ms = int(batch_size_threshold_s * 1000)
+        self.vad_options = dict(vad_options or {})
+
+    def segments(self, waveform: np.ndarray, **vad_options: Any) -> list[list[int]]:
+        """VAD segments ``[[start_ms, end_ms], ...]`` (the whole file when there is no VAD model)."""
+        if self.vad is None:
+            return [[0, int(len(waveform) / SAMPLES_PER_MS)]] if len(waveform) else []
+        return self.vad.segments(waveform, **{**self.vad_options, **vad_options})
+
+    def recognize_segments(self, key: str, waveform: np.ndarray, segments: list[list[int]]) -> list[SegmentResult]:
+        """ASR over the segments, batched by duration; results in segment order."""
+        items = [(f"{key}-{i}", waveform[s * SAMPLES_PER_MS: min(e * SAMPLES_PER_MS, len(waveform))])
+                 for i, (s, e) in enumerate(segments)]
+        durations = [e - s for s, e in segments]
+        by_key: dict[str, Recognition] = {}
+        for batch in self.asr.recognize_batches(items, duration_batches(durations, self.batch_size_ms, self.threshold_ms)):
+            by_key.update((r.key, r) for r in batch)
+        out = []
+        for i, (s, e) in enumerate(segments):
+            rec = by_key[f"{key}-{i}"]
+            ts = None if rec.timestamp is None else [[int(a) + int(s), int(b) + int(s)] for a, b in rec.timestamp]
+            out.append(SegmentResult(s, e, rec, ts))
+        return out
+
+    def transcribe(self, key: str, waveform: np.ndarray, sentence_timestamp: bool = False,
+                   return_raw_text: bool = False, **vad_options: Any) -> dict[str, Any]:
+        """One recording -> FunASR-shaped result dict."""
+        segments = self.segments(waveform, **vad_options)
+        if not segments:
+            return {"key": key, "text": "", "timestamp": []}
+        seg_results = self.recognize_segments(key, waveform, segments)
+        return self.merge(key, seg_results, sentence_timestamp, return_raw_text)
+
+    def merge(self, key: str, seg_results: list[SegmentResult], sentence_timestamp: bool = False,
+              return_raw_text: bool = False) -> dict[str, Any]:
+        """Join segment results, punctuate, and build sentences."""
+        texts = [r.rec.text for r in seg_results]
+        raw_text = " ".join(t for t in texts if t.strip())
+        has_ts = any(r.timestamp is not None for r in seg_results)
+        timestamps = [t for r in seg_results for t in (r.timestamp or [])]
+        words = [w for r in seg_results for w in r.rec.words]
+        result: dict[str, Any] = {"key": key, "text": raw_text}
+        if has_ts:
+            result["timestamp"] = timestamps
+        punc_ids = None
+        if self.punc is not None and raw_text:
+            punc = self.punc.punctuate(join_vad_texts(texts))
+            result["text"] = punc.text
+            punc_ids = list(punc.punc_array)
+            if return_raw_text:
+                result["raw_text"] = raw_text
+        if sentence_timestamp:
+            result["sentence_info"] = self._sentences(seg_results, punc_ids, timestamps, words, return_raw_text)
+        return result
+
+    @staticmethod
+    def _sentences(seg_results: list[SegmentResult], punc_ids: list[int] | None, timestamps: list[list[int]],
+                   words: list[str], return_raw_text: bool) -> list[dict[str, Any]]:
+        if punc_ids is not None and len(punc_ids) == len(timestamps) == len(words):
+            return build_sentences(punc_ids, timestamps, words, return_raw_text)
+        if punc_ids is not None:
+            log.warning("punctuation (%d ids) does not align with %d timestamps; one sentence per VAD segment",
+                        len(punc_ids), len(timestamps))
+        return vad_segment_sentences(seg_results)
+
+
+def vad_segment_sentences(seg_results: list[SegmentResult]) -> list[dict[str, Any]]:
+    """One sentence per non-empty VAD segment (FunASR's fallback when punctuation cannot be aligned)."""
+    out = []
+    for r in seg_results:
+        text = r.rec.text.strip()
+        if not text:
+            continue
+        ts = r.timestamp or []
+        out.append({"start": ts[0][0] if ts else r.start_ms, "end": ts[-1][1] if ts else r.end_ms,
+                    "text": text, "sentence": text, "timestamp": ts})
+    return out
+
+
+def iter_results(pipeline: LongAudioPipeline, items: Iterator[tuple[str, np.ndarray]], **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Transcribe recordings one after another (each recording's segments are batched)."""
+    for key, wave in items:
+        yield pipeline.transcribe(key, wave, **kwargs)
