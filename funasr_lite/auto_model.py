@@ -20,6 +20,10 @@ import numpy as np
 import torch
 
 from funasr_lite.asr import SpeechRecognizer
+from funasr_lite.models.ct_transformer import load_punc_model
+from funasr_lite.models.fsmn_vad import load_fsmn_vad
+from funasr_lite.pipeline import LongAudioPipeline, SegmentResult
+from funasr_lite.vad.options import VadOptions
 from funasr_lite.errors import InputError
 from funasr_lite.frontend.audio import load_audio, load_wav_scp
 
@@ -34,21 +38,54 @@ def _warn_unused(where: str, kwargs: dict[str, Any]) -> None:
         log.warning("%s: ignoring options funasr_lite does not use: %s", where, ", ".join(unused))
 
 
-class AutoModel:
-    """Load a local ASR model folder and recognise audio with it."""
+def build_pipeline(model: str, vad_model: str | None = None, punc_model: str | None = None, device: str = "cpu",
+                   batch_size_s: float = 300, batch_size_threshold_s: float = 60, dither: float = 0.0,
+                   vad_options: dict[str, Any] | None = None) -> LongAudioPipeline:
+    """Load the ASR, VAD and punctuation folders into a ``LongAudioPipeline``."""
+    asr = SpeechRecognizer(model, device=device, dither=dither)
+    vad = load_fsmn_vad(vad_model, device=device) if vad_model else None
+    punc = load_punc_model(punc_model, device=device) if punc_model else None
+    return LongAudioPipeline(asr, vad, punc, batch_size_s, batch_size_threshold_s, vad_options)
 
-    def __init__(self, model: str, device: str = "cpu", batch_size_token: int = 6000,
-                 dither: float = 0.0, seed: int = 0, **kwargs: Any) -> None:
+
+class AutoModel:
+    """Load local model folders (ASR, optional VAD and punctuation) and transcribe audio.
+
+    Without ``vad_model`` each input is recognised as one utterance (batched across inputs);
+    with it, each input is a long recording cut into segments. ``vad_kwargs`` are VAD options
+    used for every call; ``generate(..., max_end_silence_time=...)`` overrides them per call.
+    """
+
+    def __init__(self, model: str, vad_model: str | None = None, punc_model: str | None = None,
+                 device: str = "cpu", batch_size_token: int = 6000, batch_size_s: float = 300,
+                 batch_size_threshold_s: float = 60, dither: float = 0.0, seed: int = 0,
+                 vad_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> None:
         _warn_unused("AutoModel", kwargs)
         set_seed(seed)
         self.seed = seed
-        self.recognizer = SpeechRecognizer(model, device=device, batch_size_token=batch_size_token, dither=dither)
+        self.pipeline = build_pipeline(model, vad_model, punc_model, device, batch_size_s, batch_size_threshold_s,
+                                       dither, vad_kwargs)
+        self.recognizer = self.pipeline.asr
+        self.recognizer.batch_size_token = batch_size_token
 
     def generate(self, input: Any, fs: int | None = None, key: str | list[str] | None = None,
+                 sentence_timestamp: bool = False, return_raw_text: bool = False,
                  **kwargs: Any) -> list[dict[str, Any]]:
-        """Recognise ``input``; return one dict per utterance: ``key``, ``text`` [, ``timestamp``]."""
-        _warn_unused("generate", kwargs)
+        """Transcribe ``input``; one dict per input: ``key``, ``text`` [, ``timestamp``, ``sentence_info``, ``raw_text``].
+
+        Extra keyword arguments are VAD options (e.g. ``max_end_silence_time=800``) when a VAD
+        model is loaded; anything else is reported as unused.
+        """
         items = list(_load_inputs(input, fs, key))
+        p = self.pipeline
+        if p.vad is not None:
+            vad_opts = {k: kwargs.pop(k) for k in list(kwargs) if k in VadOptions.field_names()}
+            _warn_unused("generate", kwargs)
+            return [p.transcribe(k, w, sentence_timestamp, return_raw_text, **vad_opts) for k, w in items]
+        _warn_unused("generate", kwargs)
+        if p.punc is not None:
+            return [self._punctuated(r, sentence_timestamp, return_raw_text)
+                    for batch in self.recognizer.recognize(items) for r in batch]
         results = {r.key: r for batch in self.recognizer.recognize(items) for r in batch}
         out = []
         for k, _ in items:
@@ -58,6 +95,10 @@ class AutoModel:
                 d["timestamp"] = r.timestamp
             out.append(d)
         return out
+
+    def _punctuated(self, rec: Any, sentence_timestamp: bool, return_raw_text: bool) -> dict[str, Any]:
+        seg = SegmentResult(0, int(rec.audio_s * 1000), rec, rec.timestamp)
+        return self.pipeline.merge(rec.key, [seg], sentence_timestamp, return_raw_text)
 
 
 def set_seed(seed: int) -> None:

@@ -122,8 +122,8 @@ def test_0x_folder_gives_the_1x_results() -> None:
 
 
 def test_unknown_options_are_reported_not_silently_dropped(caplog) -> None:
-    m = AutoModel(model=str(FIX / "models" / "paraformer_tiny"), disable_update=True, batch_size_s=300)
-    assert "ignoring options funasr_lite does not use: batch_size_s" in caplog.text
+    m = AutoModel(model=str(FIX / "models" / "paraformer_tiny"), disable_update=True, beam_size=5)
+    assert "ignoring options funasr_lite does not use: beam_size" in caplog.text
     assert "disable_update" not in caplog.text
     m.generate(input=_clip("paraformer_tiny", "sines_0p6s")["waveform"], hotword="阿里")
     assert "generate: ignoring options funasr_lite does not use: hotword" in caplog.text

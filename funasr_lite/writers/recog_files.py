@@ -14,7 +14,9 @@ File formats, one ``key value`` line per utterance, in input order:
 - ``score``: the greedy path log-probability, a plain number (``%.4f``);
 - ``rtf``: compute seconds / audio seconds of the utterance (``%.4f``), then a last line
   ``TOTAL rtf=<x> compute_s=<c> audio_s=<a> utts=<n>``;
-- ``time_stamp``: ``[[start_ms, end_ms], ...]`` per token, only for models with a timestamp head.
+- ``time_stamp``: ``[[start_ms, end_ms], ...]`` per word, only for models with a timestamp head;
+- ``text_with_punc``: the punctuated text as the punctuation model wrote it (pipeline runs with a
+  punctuation model only).
 """
 
 from __future__ import annotations
@@ -72,6 +74,9 @@ class RecogWriter:
         rtf_lines.append(f"TOTAL rtf={compute / audio if audio else 0.0:.4f} compute_s={compute:.3f} "
                          f"audio_s={audio:.3f} utts={len(recs)}\n")
         write_text_atomic(self.dir / "rtf", "".join(rtf_lines))
+        if any("text_with_punc" in r for r in recs):
+            write_text_atomic(self.dir / "text_with_punc", "".join(
+                f"{_kv(r['key'], r.get('text_with_punc', ''))}\n" for r in recs))
         if any(r.get("timestamp") is not None for r in recs):
             write_text_atomic(self.dir / "time_stamp", "".join(
                 f"{r['key']} {json.dumps(r.get('timestamp') or [])}\n" for r in recs))

@@ -1,0 +1,196 @@
+"""Long-audio batch transcription of a wav.scp: VAD -> ASR -> punctuation -> outputs.
+
+    python -m funasr_lite.bin.inference --model ASR_DIR [--vad_model VAD_DIR] [--punc_model PUNC_DIR] \\
+        --wav_scp data/test/wav.scp --output_dir exp/decode [--output_format json,srt,vtt,txt] \\
+        [--nj 4 --cmd "utils/run.pl"]
+
+Writes ``<output_dir>/1best_recog/{text,token,score,rtf,time_stamp,text_with_punc}`` plus one file
+per recording and format under ``<output_dir>/<format>/``. With ``--nj N`` the list is split with
+``utils/split_scp.py`` and N jobs run through ``--cmd`` (Kaldi's ``JOB=1:N log`` convention; add
+``--gpu 1`` to run.pl's options for one job per GPU), then the 1best_recog files are merged.
+Bad recordings are skipped and listed in ``errors.txt`` (exit code 1); a rerun resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from funasr_lite.auto_model import set_seed
+from funasr_lite.data.kaldi_lists import read_scp
+from funasr_lite.errors import InputError, ModelError
+from funasr_lite.fileio import write_text_atomic
+from funasr_lite.frontend.audio import load_wav_scp
+from funasr_lite.writers.formats import parse_formats, write_outputs
+from funasr_lite.writers.recog_files import FILES, RecogWriter
+
+log = logging.getLogger("inference")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, help="ASR model folder (Paraformer / BiCif-Paraformer)")
+    p.add_argument("--vad_model", default=None, help="FSMN-VAD folder; without it each recording is one segment")
+    p.add_argument("--punc_model", default=None, help="CT-Transformer folder; without it no punctuation")
+    p.add_argument("--wav_scp", required=True)
+    p.add_argument("--output_dir", required=True)
+    p.add_argument("--output_format", default="json", help="comma list of json,srt,vtt,txt or all, or none (default: %(default)s)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--batch_size_s", type=float, default=300, help="padded seconds of audio per ASR batch (default: %(default)s)")
+    p.add_argument("--batch_size_threshold_s", type=float, default=60, help="segments this long go alone (default: %(default)s)")
+    p.add_argument("--max_end_silence_time", type=int, default=None, help="VAD end silence in ms (default: the model's dynamic schedule)")
+    p.add_argument("--max_single_segment_time", type=int, default=None, help="VAD max segment length in ms")
+    p.add_argument("--dither", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--nj", type=int, default=1, help="split into N jobs run through --cmd (default: %(default)s)")
+    p.add_argument("--cmd", default=f"{ROOT / 'utils' / 'run.pl'}", help="Kaldi job runner with options, e.g. 'utils/run.pl --gpu 1'")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = get_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        formats = [] if args.output_format == "none" else parse_formats(args.output_format)
+    except ValueError as e:
+        print(f"error: --output_format: {e}", file=sys.stderr)
+        return 2
+    if args.nj > 1:
+        return run_split(args, argv if argv is not None else sys.argv[1:])
+    return run_one(args, formats)
+
+
+def run_one(args: argparse.Namespace, formats: list[str]) -> int:
+    """Decode one wav.scp in this process."""
+    set_seed(args.seed)
+    log.info("wav_scp=%s model=%s vad=%s punc=%s device=%s seed=%d", args.wav_scp, args.model,
+             args.vad_model, args.punc_model, args.device, args.seed)
+    from funasr_lite.auto_model import build_pipeline  # noqa: PLC0415  (models load only when decoding)
+
+    try:
+        keys = list(read_scp(args.wav_scp))
+        pipeline = build_pipeline(args.model, args.vad_model, args.punc_model, device=args.device,
+                                  batch_size_s=args.batch_size_s, batch_size_threshold_s=args.batch_size_threshold_s,
+                                  dither=args.dither)
+    except (ModelError, InputError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    vad_opts = {k: v for k, v in (("max_end_silence_time", args.max_end_silence_time),
+                                  ("max_single_segment_time", args.max_single_segment_time)) if v is not None}
+    out = Path(args.output_dir)
+    writer = RecogWriter(out)
+    errors: list[str] = []
+    with tqdm(total=len(keys), initial=sum(k in writer.done for k in keys), desc="transcribe") as bar:
+        for key, audio in load_wav_scp(args.wav_scp):
+            if key in writer.done:
+                continue
+            bar.update(1)
+            if isinstance(audio, InputError):
+                log.error("skipping %s", audio)
+                errors.append(str(audio))
+                continue
+            segs = pipeline.segments(audio.waveform, **vad_opts)
+            seg_results = pipeline.recognize_segments(key, audio.waveform, segs) if segs else []
+            result = pipeline.merge(key, seg_results, sentence_timestamp=pipeline.punc is not None)
+            result.setdefault("timestamp", [] if pipeline.asr.has_timestamps else None)
+            if formats:
+                write_outputs([dict(result, duration_ms=int(audio.duration_s * 1000))], out, formats)
+            writer.add([_record(result, seg_results, audio.duration_s, pipeline.punc is not None)])
+    writer.finalize(keys)
+    write_text_atomic(out / "errors.txt", "".join(e + "\n" for e in errors))
+    log.info("transcribed %d of %d recordings -> %s", sum(k in writer.done for k in keys), len(keys), out)
+    return 1 if errors else 0
+
+
+def _record(result: dict, seg_results: list, audio_s: float, punctuated: bool) -> dict:
+    tokens = [t for r in seg_results for t in r.rec.tokens]
+    compute = sum(r.rec.compute_s for r in seg_results)
+    rec = {"key": result["key"], "text": result.get("raw_text", result["text"]) if punctuated else result["text"],
+           "tokens": tokens, "score": sum(r.rec.score for r in seg_results), "compute_s": compute,
+           "audio_s": audio_s, "rtf": compute / audio_s if audio_s else 0.0, "timestamp": result.get("timestamp")}
+    if punctuated:
+        rec["text_with_punc"] = result["text"]
+    return rec
+
+
+def run_split(args: argparse.Namespace, argv: list[str]) -> int:
+    """Split the list, run ``--nj`` jobs through ``--cmd``, merge their 1best_recog files."""
+    out = Path(args.output_dir)
+    split_dir = out / f"split{args.nj}"
+    split_dir.mkdir(parents=True, exist_ok=True)
+    parts = [str(split_dir / f"wav.{j}.scp") for j in range(1, args.nj + 1)]
+    subprocess.run([sys.executable, str(ROOT / "utils" / "split_scp.py"), args.wav_scp, *parts], check=True)
+    job_argv = _without(argv, ("--nj", "--cmd", "--wav_scp", "--output_dir"))
+    job_cmd = [sys.executable, "-m", "funasr_lite.bin.inference", *job_argv,
+               "--wav_scp", str(split_dir / "wav.JOB.scp"), "--output_dir", str(split_dir / "JOB")]
+    cmd = shlex.split(args.cmd) + [f"JOB=1:{args.nj}", str(out / "log" / "decode.JOB.log"), *job_cmd]
+    log.info("running %d jobs: %s", args.nj, " ".join(cmd[:3]))
+    rc = subprocess.run(cmd).returncode
+    merge_jobs(out, [split_dir / str(j) for j in range(1, args.nj + 1)], list(read_scp(args.wav_scp)))
+    return 1 if rc != 0 else 0
+
+
+def merge_jobs(out: Path, job_dirs: list[Path], keys: list[str]) -> None:
+    """Concatenate the jobs' 1best_recog files (in wav.scp order), their errors and format files."""
+    (out / "1best_recog").mkdir(parents=True, exist_ok=True)
+    for name in FILES + ("text_with_punc",):
+        lines: dict[str, str] = {}
+        totals: list[str] = []
+        for d in job_dirs:
+            path = d / "1best_recog" / name
+            if path.is_file():
+                for line in path.read_text(encoding="utf-8").splitlines():
+                    if line.startswith("TOTAL "):
+                        totals.append(line)
+                    else:
+                        lines.setdefault(line.split(" ", 1)[0], line)
+        if lines:
+            body = "".join(lines[k] + "\n" for k in keys if k in lines)
+            if name == "rtf":
+                body += _merged_rtf_total(totals)
+            write_text_atomic(out / "1best_recog" / name, body)
+    errors = "".join((d / "errors.txt").read_text(encoding="utf-8") for d in job_dirs if (d / "errors.txt").is_file())
+    write_text_atomic(out / "errors.txt", errors)
+    for d in job_dirs:
+        for fmt_dir in d.iterdir() if d.is_dir() else []:
+            if fmt_dir.is_dir() and fmt_dir.name in ("json", "srt", "vtt", "txt"):
+                (out / fmt_dir.name).mkdir(exist_ok=True)
+                for f in fmt_dir.iterdir():
+                    f.replace(out / fmt_dir.name / f.name)
+
+
+def _merged_rtf_total(totals: list[str]) -> str:
+    compute = audio = 0.0
+    utts = 0
+    for line in totals:
+        fields = dict(f.split("=") for f in line.split()[1:])
+        compute += float(fields["compute_s"])
+        audio += float(fields["audio_s"])
+        utts += int(fields["utts"])
+    return f"TOTAL rtf={compute / audio if audio else 0.0:.4f} compute_s={compute:.3f} audio_s={audio:.3f} utts={utts}\n"
+
+
+def _without(argv: list[str], names: tuple[str, ...]) -> list[str]:
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a in names:
+            skip = True
+            continue
+        if any(a.startswith(n + "=") for n in names):
+            continue
+        out.append(a)
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())
