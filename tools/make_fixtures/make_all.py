@@ -15,6 +15,7 @@ import make_frontend  # noqa: E402
 import make_keys  # noqa: E402
 import make_models  # noqa: E402
 import make_paraformer  # noqa: E402
+import make_punc  # noqa: E402
 
 
 def main():
@@ -27,6 +28,7 @@ def main():
     make_models.main()
     make_keys.main()
     make_paraformer.main()  # needs the paraformer_tiny / bicif_paraformer_tiny folders
+    make_punc.main()        # needs ct_transformer_tiny; builds ct_transformer_cnen_tiny
 
 
 if __name__ == "__main__":
