@@ -1,0 +1,242 @@
+"""FSMN-VAD (FunASR ``FsmnVADStreaming`` + ``FSMN`` encoder) with FunASR's parameter names.
+
+The network is causal (each FSMN memory sees 19 past frames), so scoring a file in FunASR's
+offline chunks with a carried cache equals one pass over the file; the chunks are kept because
+they give FunASR's exact GEMM shapes (bit-identical scores) and bound memory on long files.
+``FsmnVAD.segments`` returns what FunASR's ``AutoModel(...).generate(input=wave)[0]["value"]`` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from funasr_lite.errors import InputError, ModelError
+from funasr_lite.frontend.wav_frontend import WavFrontend
+from funasr_lite.modelio import load_state_dict_strict, open_model_dir
+from funasr_lite.vad.decision import chunk_frame_ends, decide_segments
+from funasr_lite.vad.frame_state import frame_decibels, needs_decibels, speech_flags
+from funasr_lite.vad.options import VadOptions
+
+_FRAME_LEN, _SHIFT = 400, 160  # 25 ms / 10 ms at 16 kHz
+
+
+class _Linear(nn.Module):
+    """FunASR's ``AffineTransform`` / ``LinearTransform``: a wrapped ``nn.Linear`` (key ``.linear``)."""
+
+    def __init__(self, d_in: int, d_out: int, bias: bool = True) -> None:
+        super().__init__()
+        self.linear = nn.Linear(d_in, d_out, bias=bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.linear(x)
+
+
+class FsmnMemory(nn.Module):
+    """Causal depthwise memory ``x + conv_left([lorder-1 past frames, x])`` (``FSMNBlock``)."""
+
+    def __init__(self, dim: int, lorder: int, lstride: int) -> None:
+        super().__init__()
+        self.context = (lorder - 1) * lstride
+        self.conv_left = nn.Conv2d(dim, dim, [lorder, 1], dilation=[lstride, 1], groups=dim, bias=False)
+
+    def forward(self, x: Tensor, cache: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """``x`` (B, T, D); ``cache`` (B, D, context, 1) of past frames or ``None`` (zeros)."""
+        x_per = x.unsqueeze(1).permute(0, 3, 2, 1)  # B D T 1
+        if cache is None:
+            cache = x_per.new_zeros(x_per.shape[0], x_per.shape[1], self.context, 1)
+        y = torch.cat((cache, x_per), dim=2)
+        new_cache = y[:, :, -self.context :, :] if self.context else y[:, :, :0, :]
+        out = x_per + self.conv_left(y)
+        return out.permute(0, 3, 2, 1).squeeze(1), new_cache
+
+
+class FsmnBlock(nn.Module):
+    """``BasicBlock``: linear (no bias) -> FSMN memory -> affine -> ReLU."""
+
+    def __init__(self, linear_dim: int, proj_dim: int, lorder: int, lstride: int) -> None:
+        super().__init__()
+        self.linear = _Linear(linear_dim, proj_dim, bias=False)
+        self.fsmn_block = FsmnMemory(proj_dim, lorder, lstride)
+        self.affine = _Linear(proj_dim, linear_dim)
+
+    def forward(self, x: Tensor, cache: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        h, cache = self.fsmn_block(self.linear(x), cache)
+        return torch.relu(self.affine(h)), cache
+
+
+class FSMN(nn.Module):
+    """FunASR's ``FSMN`` encoder: (B, T, 400) features -> (B, T, 248) softmax posteriors."""
+
+    def __init__(self, input_dim: int = 400, input_affine_dim: int = 140, fsmn_layers: int = 4,
+                 linear_dim: int = 250, proj_dim: int = 128, lorder: int = 20, rorder: int = 0,
+                 lstride: int = 1, rstride: int = 0, output_affine_dim: int = 140,
+                 output_dim: int = 248, use_softmax: bool = True) -> None:
+        super().__init__()
+        if rorder:
+            raise ValueError(f"rorder={rorder}: only causal FSMN (rorder 0) is supported")
+        self.in_linear1 = _Linear(input_dim, input_affine_dim)
+        self.in_linear2 = _Linear(input_affine_dim, linear_dim)
+        self.fsmn = nn.ModuleList(FsmnBlock(linear_dim, proj_dim, lorder, lstride) for _ in range(fsmn_layers))
+        self.out_linear1 = _Linear(linear_dim, output_affine_dim)
+        self.out_linear2 = _Linear(output_affine_dim, output_dim)
+        self.use_softmax = use_softmax
+
+    def forward(self, x: Tensor, cache: list[Tensor] | None = None) -> tuple[Tensor, list[Tensor]]:
+        """Posteriors and the new per-layer caches (pass them back for the next chunk)."""
+        h = torch.relu(self.in_linear2(self.in_linear1(x)))
+        new_cache = []
+        for i, block in enumerate(self.fsmn):
+            h, c = block(h, None if cache is None else cache[i])
+            new_cache.append(c)
+        out = self.out_linear2(self.out_linear1(h))
+        return (torch.softmax(out, dim=-1) if self.use_softmax else out), new_cache
+
+
+@dataclass
+class VadScores:
+    """Network output for one waveform: silence posteriors and FunASR's chunk frame boundaries."""
+
+    sil_probs: np.ndarray  # (T, len(sil_pdf_ids)) float32 columns of the softmax output
+    chunk_ends: list[int]  # cumulative frames scored after each offline chunk
+    sil_pdf_ids: tuple[int, ...]
+
+
+class FsmnVAD(nn.Module):
+    """FSMN-VAD: ``encoder`` (FSMN), ``frontend`` (fbank + LFR 5/1 + CMVN) and default ``options``."""
+
+    def __init__(self, encoder_conf: dict[str, Any], frontend: WavFrontend, options: VadOptions) -> None:
+        super().__init__()
+        if frontend.lfr_n != 1:
+            raise ValueError(f"FSMN-VAD needs lfr_n 1, got {frontend.lfr_n}")
+        self.encoder = FSMN(**encoder_conf)
+        self.frontend = frontend
+        self.options = options
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @torch.no_grad()
+    def frame_scores(self, waveform: np.ndarray, chunk_size_ms: int = 60000,
+                     sil_pdf_ids: tuple[int, ...] = (0,)) -> VadScores:
+        """Score every 10 ms frame as FunASR's offline driver does (``chunk_size_ms`` chunks + cache)."""
+        wav = _as_waveform(waveform)
+        n = len(wav)
+        total = (n - _FRAME_LEN) // _SHIFT + 1 if n >= _FRAME_LEN else 0
+        cols = list(sil_pdf_ids)
+        if total == 0:
+            return VadScores(np.zeros((0, len(cols)), np.float32), [0], tuple(cols))
+        hold = (self.frontend.lfr_m - 1) // 2
+        ends = chunk_frame_ends(n, total, int(chunk_size_ms * 16), _FRAME_LEN, _SHIFT, hold)
+        fbank = self._fbank(torch.from_numpy(wav), n, int(chunk_size_ms * 16), total)
+        out = np.empty((total, len(cols)), dtype=np.float32)
+        cache = None
+        a = 0
+        for b in ends:
+            if b <= a:
+                continue
+            feats = self._lfr_cmvn(fbank, a, b).to(self.device)
+            probs, cache = self.encoder(feats.unsqueeze(0), cache)
+            out[a:b] = probs[0][:, cols].cpu().numpy()
+            a = b
+        return VadScores(out, ends, tuple(cols))
+
+    def _fbank(self, wav: Tensor, n: int, chunk_samples: int, total: int) -> Tensor:
+        """Scaled fbank (T, 80), computed per FunASR chunk (same frames, same batch shapes)."""
+        parts = []
+        f0 = 0
+        for end in list(range(chunk_samples, n, chunk_samples)) + [n]:
+            f1 = (end - _FRAME_LEN) // _SHIFT + 1 if end >= _FRAME_LEN else 0
+            if f1 > f0:
+                seg = wav[f0 * _SHIFT : (f1 - 1) * _SHIFT + _FRAME_LEN]
+                feats, _ = self.frontend.compute_fbank(seg.unsqueeze(0))
+                parts.append(feats[0])
+                f0 = f1
+        fb = torch.cat(parts)
+        assert fb.shape[0] == total
+        return fb
+
+    def _lfr_cmvn(self, fbank: Tensor, a: int, b: int) -> Tensor:
+        """LFR (lfr_m frames centred on t, edges repeated) + CMVN for frames [a, b)."""
+        m = self.frontend.lfr_m
+        left = (m - 1) // 2
+        idx = (torch.arange(a, b).unsqueeze(1) + torch.arange(m).unsqueeze(0) - left).clamp_(0, fbank.shape[0] - 1)
+        x = fbank[idx].reshape(b - a, -1)
+        cmvn = self.frontend.cmvn
+        if cmvn is not None:
+            dim = x.shape[1]
+            x = (x + cmvn.shift[:dim].to(x.dtype)) * cmvn.scale[:dim].to(x.dtype)
+        return x
+
+    def segments_from_scores(self, scores: VadScores, waveform: np.ndarray,
+                             options: VadOptions | None = None, **overrides: Any) -> list[list[int]]:
+        """Decisions only (see ``segments``), reusing ``frame_scores`` output."""
+        opts = (options or self.options).resolve_call(overrides)
+        return self._decide(scores, _as_waveform(waveform), opts)
+
+    def _decide(self, scores: VadScores, wav: np.ndarray, opts: VadOptions) -> list[list[int]]:
+        if tuple(opts.sil_pdf_ids) != scores.sil_pdf_ids:
+            raise ValueError(f"scores hold columns {scores.sil_pdf_ids}, options want {opts.sil_pdf_ids}")
+        n_frames = scores.sil_probs.shape[0]
+        if n_frames == 0:
+            return []
+        p = 0.0
+        for j in range(scores.sil_probs.shape[1]):  # Python's sum() order, in float64
+            p = p + scores.sil_probs[:, j].astype(np.float64)
+        thres = opts.speech_noise_thres
+        if opts.dynamic_silence and opts.dynamic_speech_noise_thres is not None:
+            thres = opts.dynamic_speech_noise_thres
+        db = frame_decibels(wav, n_frames) if needs_decibels(opts) else None
+        flags = speech_flags(np.asarray(p), opts, thres, db)
+        return decide_segments(flags, opts, scores.chunk_ends)
+
+    def segments(self, waveform: np.ndarray, options: VadOptions | None = None,
+                 **overrides: Any) -> list[list[int]]:
+        """``[[start_ms, end_ms], ...]`` for a 16 kHz float waveform in [-1, 1], as FunASR's ``generate``.
+
+        ``options`` replaces the model's configured options; ``overrides`` are call-time options
+        (any ``VadOptions`` field, all honoured; unknown names raise ``TypeError``). Audio shorter
+        than one 25 ms frame gives ``[]`` (FunASR raises ``ZeroDivisionError`` there).
+        """
+        opts = (options or self.options).resolve_call(overrides)
+        wav = _as_waveform(waveform)
+        scores = self.frame_scores(wav, opts.chunk_size_ms, opts.sil_pdf_ids)
+        return self._decide(scores, wav, opts)
+
+
+def _as_waveform(waveform: Any) -> np.ndarray:
+    if isinstance(waveform, Tensor):
+        waveform = waveform.detach().cpu().numpy()
+    wav = np.asarray(waveform)
+    if wav.ndim != 1:
+        raise InputError("waveform", f"expected a 1-D 16 kHz waveform, got shape {wav.shape}")
+    if not np.issubdtype(wav.dtype, np.floating):
+        raise InputError("waveform", f"expected float samples in [-1, 1], got dtype {wav.dtype}")
+    return np.ascontiguousarray(wav, dtype=np.float32)
+
+
+def load_fsmn_vad(model_dir: str | Path, device: str | torch.device = "cpu") -> FsmnVAD:
+    """Build ``FsmnVAD`` from a FunASR model folder and load its checkpoint strictly."""
+    md = open_model_dir(model_dir)
+    if md.model_class != "FsmnVAD":
+        raise ModelError(md.path, f"expected an FSMN-VAD model folder, found {md.model_class}")
+    conf = md.config
+    fe_conf = dict(conf.get("frontend_conf") or {})
+    fe_conf.pop("cmvn_file", None)
+    fe_conf.setdefault("lfr_m", 5)
+    fe_conf.setdefault("lfr_n", 1)
+    try:
+        frontend = WavFrontend.from_config(fe_conf, cmvn_file=md.cmvn_file)
+        model = FsmnVAD(dict(conf.get("encoder_conf") or {}), frontend,
+                        VadOptions.from_config(conf.get("model_conf")))
+    except (TypeError, ValueError) as e:
+        raise ModelError(md.path, f"bad FSMN-VAD config: {e}") from e
+    load_state_dict_strict(model, md.state_dict(), md.checkpoint)
+    return model.to(device).eval()
