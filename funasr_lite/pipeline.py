@@ -9,8 +9,10 @@ never changes a result. Only one batch's features exist at a time.
 Deliberate differences from FunASR 1.4.16 (``docs/compatibility.md``): sentences are built from
 the recognised words, not from FunASR's VAD-joined text (which shifts sentence texts by a word
 at segment boundaries); a segment with no tokens gives an empty text for that segment only,
-where FunASR blanks the whole file when a batch returns nothing; a file whose segments all
-come out empty still gets a result dict.
+where FunASR blanks the whole file when a multi-segment batch (GPU) returns nothing, and adds
+stray spaces for it on CPU; a file whose segments all come out empty still gets a result dict;
+without a punctuation model, ``sentence_timestamp`` gives one sentence per VAD segment where
+FunASR gives none.
 """
 
 from __future__ import annotations
