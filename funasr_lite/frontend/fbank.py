@@ -269,38 +269,46 @@ def fbank(
         x = x + noise * opts.dither
     if opts.remove_dc_offset:
         x = x - torch.mean(x, dim=-1).unsqueeze(-1)
-    if opts.raw_energy:
+    if opts.raw_energy and opts.use_energy:
         log_energy = _log_energy(x, eps, opts.energy_floor)
     if opts.preemph_coeff != 0.0:
-        previous = torch.cat((x[..., :1], x[..., :-1]), dim=-1)  # Kaldi: x[0] -= c * x[0]
-        x = x - opts.preemph_coeff * previous
+        scaled = torch.empty_like(x)  # c * [x0, x0, x1, ...] (Kaldi: x[0] -= c * x[0]), no cat copy
+        torch.mul(x[..., :-1], opts.preemph_coeff, out=scaled[..., 1:])
+        torch.mul(x[..., :1], opts.preemph_coeff, out=scaled[..., :1])
+        x = x - scaled
     window = feature_window(opts.window_type, opts.window_size, opts.blackman_coeff, device, dtype)
-    x = x * window
-    if opts.padded_window_size != opts.window_size:
-        x = torch.nn.functional.pad(x, (0, opts.padded_window_size - opts.window_size))
-    if not opts.raw_energy:
+    padded = x.new_empty(x.shape[:-1] + (opts.padded_window_size,))  # x * window, zero-padded to the FFT size
+    padded[..., opts.window_size :].zero_()
+    torch.mul(x, window, out=padded[..., : opts.window_size])
+    x = padded
+    if not opts.raw_energy and opts.use_energy:
         log_energy = _log_energy(x, eps, opts.energy_floor)
 
-    spectrum = torch.fft.rfft(x).abs()
+    # |rfft|: torch.hypot on de-interleaved real/imag parts is the same function as complex abs()
+    # (Sleef hypot, bit for bit) and about 4x faster than abs() of a complex tensor on CPU.
+    z = torch.view_as_real(torch.fft.rfft(x))
+    spectrum = torch.hypot(z[..., 0].contiguous(), z[..., 1].contiguous())
     if opts.use_power:
-        spectrum = spectrum.pow(2.0)
+        spectrum = spectrum.pow_(2.0)
     banks = mel_banks(
         opts.num_mel_bins, opts.padded_window_size, float(opts.samp_freq),
         float(opts.low_freq), float(opts.high_freq), device, dtype,
     )
     # One mm per item over its own frames, with the banks as a transposed view: BLAS results depend on
     # the row count and layout, and this is exactly torchaudio's call, so batching changes nothing.
-    feats = spectrum.new_zeros((batch, n_frames, opts.num_mel_bins))
+    full = bool((counts == n_frames).all())  # every item has n_frames: no padding rows to zero
+    feats = (spectrum.new_empty if full else spectrum.new_zeros)((batch, n_frames, opts.num_mel_bins))
     for b, count in enumerate(counts.tolist()):
         if count > 0:
             feats[b, :count] = torch.mm(spectrum[b, :count], banks.T)
     if opts.use_log_fbank:
-        feats = torch.max(feats, eps).log()
+        feats = torch.maximum(feats, eps, out=feats).log_()
     if opts.use_energy:
         feats = torch.cat((log_energy.unsqueeze(-1), feats), dim=-1)
 
-    valid = torch.arange(n_frames, device=device).unsqueeze(0) < counts.unsqueeze(1)
-    feats = feats.masked_fill(~valid.unsqueeze(-1), 0.0)
+    if not full:
+        valid = torch.arange(n_frames, device=device).unsqueeze(0) < counts.unsqueeze(1)
+        feats = feats.masked_fill(~valid.unsqueeze(-1), 0.0)
     return feats.to(out_dtype), counts
 
 

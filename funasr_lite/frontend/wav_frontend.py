@@ -126,6 +126,8 @@ class WavFrontend:
                 stop += 1
             results.append(self._fbank_run(waveforms[start:stop], lens[start:stop], frame_ms[start], generator))
             start = stop
+        if len(results) == 1 and results[0][0].dtype == waveforms.dtype:
+            return results[0]  # one run covers the batch: no copy into a padded result
         n_frames = max((f.shape[1] for f, _ in results), default=0)
         feats = waveforms.new_zeros((batch, n_frames, self.fbank_opts.num_mel_bins))
         counts = torch.zeros(batch, dtype=torch.long, device=waveforms.device)

@@ -39,22 +39,44 @@ class _Linear(nn.Module):
 
 
 class FsmnMemory(nn.Module):
-    """Causal depthwise memory ``x + conv_left([lorder-1 past frames, x])`` (``FSMNBlock``)."""
+    """Causal depthwise memory ``x + conv_left([lorder-1 past frames, x])`` (``FSMNBlock``).
+
+    Works in time-major (B, T, D) layout: ``history`` is a (B, context + T, D) buffer holding the
+    cached frames followed by ``x``; viewed as (B, D, context + T, 1) it is a channels-last NCHW
+    tensor, so the depthwise conv reads it and writes (B, T, D) with no permute copies. Bit-identical
+    to FunASR's NCHW path (same mkldnn depthwise kernel sums), checked over the VAD fixtures.
+    """
 
     def __init__(self, dim: int, lorder: int, lstride: int) -> None:
         super().__init__()
         self.context = (lorder - 1) * lstride
         self.conv_left = nn.Conv2d(dim, dim, [lorder, 1], dilation=[lstride, 1], groups=dim, bias=False)
 
+    def history(self, x_shape: tuple[int, int, int], cache: Tensor | None, like: Tensor) -> Tensor:
+        """Empty (B, context + T, D) buffer with the cached frames (or zeros) already in its head."""
+        b, t, d = x_shape
+        y = like.new_empty(b, self.context + t, d)
+        if cache is None:
+            y[:, : self.context].zero_()
+        else:
+            y[:, : self.context].copy_(cache.squeeze(3).transpose(1, 2))
+        return y
+
+    def memory(self, y: Tensor) -> tuple[Tensor, Tensor]:
+        """``y`` from ``history`` with x written after the cache -> (out (B, T, D), new cache (B, D, context, 1))."""
+        b, length, d = y.shape
+        t = length - self.context
+        conv = self.conv_left(y.view(b, length, 1, d).permute(0, 3, 1, 2))  # (B, D, T, 1) channels-last
+        out = conv.permute(0, 2, 3, 1).reshape(b, t, d)  # a view when channels-last
+        out += y[:, self.context :]  # x + conv (addition commutes exactly)
+        new_cache = y[:, t:].transpose(1, 2).unsqueeze(3).clone()
+        return out, new_cache
+
     def forward(self, x: Tensor, cache: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """``x`` (B, T, D); ``cache`` (B, D, context, 1) of past frames or ``None`` (zeros)."""
-        x_per = x.unsqueeze(1).permute(0, 3, 2, 1)  # B D T 1
-        if cache is None:
-            cache = x_per.new_zeros(x_per.shape[0], x_per.shape[1], self.context, 1)
-        y = torch.cat((cache, x_per), dim=2)
-        new_cache = y[:, :, -self.context :, :] if self.context else y[:, :, :0, :]
-        out = x_per + self.conv_left(y)
-        return out.permute(0, 3, 2, 1).squeeze(1), new_cache
+        y = self.history(tuple(x.shape), cache, x)
+        y[:, self.context :] = x
+        return self.memory(y)
 
 
 class FsmnBlock(nn.Module):
@@ -67,8 +89,12 @@ class FsmnBlock(nn.Module):
         self.affine = _Linear(proj_dim, linear_dim)
 
     def forward(self, x: Tensor, cache: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        h, cache = self.fsmn_block(self.linear(x), cache)
-        return torch.relu(self.affine(h)), cache
+        mem = self.fsmn_block
+        w = self.linear.linear.weight
+        y = mem.history((x.shape[0], x.shape[1], w.shape[0]), cache, x)
+        torch.matmul(x, w.t(), out=y[:, mem.context :])  # = self.linear(x) (F.linear's own call), in place
+        h, cache = mem.memory(y)
+        return torch.relu_(self.affine(h)), cache
 
 
 class FSMN(nn.Module):
@@ -90,7 +116,7 @@ class FSMN(nn.Module):
 
     def forward(self, x: Tensor, cache: list[Tensor] | None = None) -> tuple[Tensor, list[Tensor]]:
         """Posteriors and the new per-layer caches (pass them back for the next chunk)."""
-        h = torch.relu(self.in_linear2(self.in_linear1(x)))
+        h = torch.relu_(self.in_linear2(self.in_linear1(x)))
         new_cache = []
         for i, block in enumerate(self.fsmn):
             h, c = block(h, None if cache is None else cache[i])
@@ -164,16 +190,33 @@ class FsmnVAD(nn.Module):
         return fb
 
     def _lfr_cmvn(self, fbank: Tensor, a: int, b: int) -> Tensor:
-        """LFR (lfr_m frames centred on t, edges repeated) + CMVN for frames [a, b)."""
+        """LFR (lfr_m frames centred on t, edges repeated) + CMVN for frames [a, b), contiguous (T, m*D).
+
+        LFR row t is the m frames t-left..t+right back to back, i.e. a (T, m*D) window with row stride
+        D over the frames; CMVN is elementwise ``(x + shift) * scale``, so when its stats repeat every
+        D columns (FunASR's VAD am.mvn does) it is applied to the m-1+T frames before stacking.
+        """
         m = self.frontend.lfr_m
         left = (m - 1) // 2
-        idx = (torch.arange(a, b).unsqueeze(1) + torch.arange(m).unsqueeze(0) - left).clamp_(0, fbank.shape[0] - 1)
-        x = fbank[idx].reshape(b - a, -1)
+        n, d = fbank.shape
+        lo, hi = a - left, b + m - 1 - left  # frames feeding rows [a, b)
+        if lo >= 0 and hi <= n:
+            rows = fbank[lo:hi]
+        else:  # a chunk at the file's edge: repeat the first/last frame
+            rows = fbank[torch.arange(lo, hi).clamp_(0, n - 1)]
+        rows = rows.contiguous()
         cmvn = self.frontend.cmvn
+        shift = scale = None
         if cmvn is not None:
-            dim = x.shape[1]
-            x = (x + cmvn.shift[:dim].to(x.dtype)) * cmvn.scale[:dim].to(x.dtype)
-        return x
+            shift = cmvn.shift[: m * d].to(rows.dtype)
+            scale = cmvn.scale[: m * d].to(rows.dtype)
+            if _repeats(shift, d) and _repeats(scale, d):
+                rows = (rows + shift[:d]).mul_(scale[:d])
+                shift = None
+        x = rows.as_strided((b - a, m * d), (d, 1))
+        if shift is not None:
+            return (x + shift).mul_(scale)
+        return x.contiguous()
 
     def segments_from_scores(self, scores: VadScores, waveform: np.ndarray,
                              options: VadOptions | None = None, **overrides: Any) -> list[list[int]]:
@@ -209,6 +252,11 @@ class FsmnVAD(nn.Module):
         wav = _as_waveform(waveform)
         scores = self.frame_scores(wav, opts.chunk_size_ms, opts.sil_pdf_ids)
         return self._decide(scores, wav, opts)
+
+
+def _repeats(v: Tensor, d: int) -> bool:
+    """Whether ``v`` is one length-``d`` block repeated."""
+    return bool((v.view(-1, d) == v[:d]).all())
 
 
 def _as_waveform(waveform: Any) -> np.ndarray:
