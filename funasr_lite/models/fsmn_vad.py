@@ -92,7 +92,10 @@ class FsmnBlock(nn.Module):
         mem = self.fsmn_block
         w = self.linear.linear.weight
         y = mem.history((x.shape[0], x.shape[1], w.shape[0]), cache, x)
-        torch.matmul(x, w.t(), out=y[:, mem.context :])  # = self.linear(x) (F.linear's own call), in place
+        if x.shape[0] == 1:  # self.linear(x) is this same mm; write it straight into the buffer
+            torch.mm(x[0], w.t(), out=y[0, mem.context :])
+        else:
+            y[:, mem.context :] = self.linear(x)
         h, cache = mem.memory(y)
         return torch.relu_(self.affine(h)), cache
 
