@@ -16,6 +16,7 @@ import make_keys  # noqa: E402
 import make_models  # noqa: E402
 import make_paraformer  # noqa: E402
 import make_punc  # noqa: E402
+import make_campplus  # noqa: E402
 import make_pipeline  # noqa: E402
 import make_vad  # noqa: E402
 
@@ -33,6 +34,7 @@ def main():
     make_punc.main()        # needs ct_transformer_tiny; builds ct_transformer_cnen_tiny
     make_vad.main()         # needs the real checkpoint: bash tools/fetch_fsmn_vad.sh
     make_pipeline.main()    # needs the VAD checkpoint and the tiny ASR/punctuation folders
+    make_campplus.main()    # needs the VAD checkpoint and campplus_tiny
 
 
 if __name__ == "__main__":
