@@ -22,6 +22,12 @@ setup(
         # jieba: word segmentation of the cn-en CT-Transformer punctuation model, and the text
         # source of the synthetic corpus (egs/synth). Its version changes segmentations.
         "jieba>=0.42",
+        # Diarization: scikit-learn's k_means/HDBSCAN are pinned because k_means' n_init default
+        # and RNG use change between versions (labels must match FunASR's); umap-learn is used
+        # for long files (>= 2048 chunks) without a speaker count, as in FunASR.
+        "scipy>=1.11",
+        "scikit-learn==1.9.1",
+        "umap-learn==0.5.12",
     ],
     extras_require={
         "recipes": [],

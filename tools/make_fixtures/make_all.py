@@ -17,6 +17,7 @@ import make_models  # noqa: E402
 import make_paraformer  # noqa: E402
 import make_punc  # noqa: E402
 import make_campplus  # noqa: E402
+import make_cluster  # noqa: E402
 import make_pipeline  # noqa: E402
 import make_vad  # noqa: E402
 
@@ -35,6 +36,7 @@ def main():
     make_vad.main()         # needs the real checkpoint: bash tools/fetch_fsmn_vad.sh
     make_pipeline.main()    # needs the VAD checkpoint and the tiny ASR/punctuation folders
     make_campplus.main()    # needs the VAD checkpoint and campplus_tiny
+    make_cluster.main()
 
 
 if __name__ == "__main__":
