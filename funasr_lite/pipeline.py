@@ -24,6 +24,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from funasr_lite.asr import Recognition, SpeechRecognizer
+from funasr_lite.memory import trim_heap
 from funasr_lite.postprocess.sentences import build_sentences
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,9 @@ class LongAudioPipeline:
         """VAD segments ``[[start_ms, end_ms], ...]`` (the whole file when there is no VAD model)."""
         if self.vad is None:
             return [[0, int(len(waveform) / SAMPLES_PER_MS)]] if len(waveform) else []
-        return self.vad.segments(waveform, **{**self.vad_options, **vad_options})
+        segments = self.vad.segments(waveform, **{**self.vad_options, **vad_options})
+        trim_heap()  # the VAD's whole-file feature buffers are freed now; hand them back
+        return segments
 
     def recognize_segments(self, key: str, waveform: np.ndarray, segments: list[list[int]]) -> list[SegmentResult]:
         """ASR over the segments, batched by duration; results in segment order."""

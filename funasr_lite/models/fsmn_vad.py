@@ -178,18 +178,21 @@ class FsmnVAD(nn.Module):
         return VadScores(out, ends, tuple(cols))
 
     def _fbank(self, wav: Tensor, n: int, chunk_samples: int, total: int) -> Tensor:
-        """Scaled fbank (T, 80), computed per FunASR chunk (same frames, same batch shapes)."""
-        parts = []
+        """Scaled fbank (T, 80), computed per FunASR chunk (same frames, same batch shapes).
+
+        Written into one preallocated tensor: on hours of audio a list + ``cat`` would hold the
+        features twice.
+        """
+        fb = torch.empty(total, self.frontend.fbank_opts.num_mel_bins, dtype=wav.dtype)
         f0 = 0
         for end in list(range(chunk_samples, n, chunk_samples)) + [n]:
             f1 = (end - _FRAME_LEN) // _SHIFT + 1 if end >= _FRAME_LEN else 0
             if f1 > f0:
                 seg = wav[f0 * _SHIFT : (f1 - 1) * _SHIFT + _FRAME_LEN]
                 feats, _ = self.frontend.compute_fbank(seg.unsqueeze(0))
-                parts.append(feats[0])
+                fb[f0:f1] = feats[0]
                 f0 = f1
-        fb = torch.cat(parts)
-        assert fb.shape[0] == total
+        assert f0 == total
         return fb
 
     def _lfr_cmvn(self, fbank: Tensor, a: int, b: int) -> Tensor:
