@@ -40,12 +40,21 @@ def _warn_unused(where: str, kwargs: dict[str, Any]) -> None:
 
 def build_pipeline(model: str, vad_model: str | None = None, punc_model: str | None = None, device: str = "cpu",
                    batch_size_s: float = 300, batch_size_threshold_s: float = 60, dither: float = 0.0,
-                   vad_options: dict[str, Any] | None = None) -> LongAudioPipeline:
-    """Load the ASR, VAD and punctuation folders into a ``LongAudioPipeline``."""
+                   vad_options: dict[str, Any] | None = None, spk_model: str | None = None,
+                   spk_mode: str = "punc_segment", split_at_speaker_change: bool = True) -> LongAudioPipeline:
+    """Load the ASR, VAD, punctuation and speaker folders into a ``LongAudioPipeline``."""
     asr = SpeechRecognizer(model, device=device, dither=dither)
     vad = load_fsmn_vad(vad_model, device=device) if vad_model else None
     punc = load_punc_model(punc_model, device=device) if punc_model else None
-    return LongAudioPipeline(asr, vad, punc, batch_size_s, batch_size_threshold_s, vad_options)
+    spk = None
+    if spk_model:
+        if vad is None:
+            raise ValueError("spk_model needs a vad_model: speakers are clustered over VAD segments")
+        from funasr_lite.models.campplus import load_campplus  # noqa: PLC0415
+
+        spk = load_campplus(spk_model, device=device)
+    return LongAudioPipeline(asr, vad, punc, batch_size_s, batch_size_threshold_s, vad_options, spk, spk_mode,
+                             split_at_speaker_change)
 
 
 class AutoModel:
@@ -57,14 +66,15 @@ class AutoModel:
     """
 
     def __init__(self, model: str, vad_model: str | None = None, punc_model: str | None = None,
-                 device: str = "cpu", batch_size_token: int = 6000, batch_size_s: float = 300,
-                 batch_size_threshold_s: float = 60, dither: float = 0.0, seed: int = 0,
-                 vad_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+                 spk_model: str | None = None, device: str = "cpu", batch_size_token: int = 6000,
+                 batch_size_s: float = 300, batch_size_threshold_s: float = 60, dither: float = 0.0, seed: int = 0,
+                 vad_kwargs: dict[str, Any] | None = None, spk_mode: str = "punc_segment",
+                 split_at_speaker_change: bool = True, **kwargs: Any) -> None:
         _warn_unused("AutoModel", kwargs)
         set_seed(seed)
         self.seed = seed
         self.pipeline = build_pipeline(model, vad_model, punc_model, device, batch_size_s, batch_size_threshold_s,
-                                       dither, vad_kwargs)
+                                       dither, vad_kwargs, spk_model, spk_mode, split_at_speaker_change)
         self.recognizer = self.pipeline.asr
         self.recognizer.batch_size_token = batch_size_token
 
@@ -80,8 +90,11 @@ class AutoModel:
         p = self.pipeline
         if p.vad is not None:
             vad_opts = {k: kwargs.pop(k) for k in list(kwargs) if k in VadOptions.field_names()}
+            spk_opts = {k: kwargs.pop(k) for k in ("num_speakers", "min_speakers", "max_speakers") if k in kwargs}
+            if "preset_spk_num" in kwargs:  # FunASR's name for an exact speaker count
+                spk_opts["num_speakers"] = kwargs.pop("preset_spk_num")
             _warn_unused("generate", kwargs)
-            return [p.transcribe(k, w, sentence_timestamp, return_raw_text, **vad_opts) for k, w in items]
+            return [p.transcribe(k, w, sentence_timestamp, return_raw_text, **spk_opts, **vad_opts) for k, w in items]
         _warn_unused("generate", kwargs)
         if p.punc is not None:
             return [self._punctuated(r, sentence_timestamp, return_raw_text)

@@ -81,8 +81,13 @@ class LongAudioPipeline:
 
     def __init__(self, asr: SpeechRecognizer, vad: Any | None = None, punc: Any | None = None,
                  batch_size_s: float = 300, batch_size_threshold_s: float = 60,
-                 vad_options: dict[str, Any] | None = None) -> None:
-        self.asr, self.vad, self.punc = asr, vad, punc
+                 vad_options: dict[str, Any] | None = None, spk: Any | None = None,
+                 spk_mode: str = "punc_segment", split_at_speaker_change: bool = True) -> None:
+        if spk_mode not in ("punc_segment", "vad_segment"):
+            raise ValueError(f"spk_mode must be punc_segment or vad_segment, got {spk_mode!r}")
+        self.asr, self.vad, self.punc, self.spk = asr, vad, punc, spk
+        self.spk_mode = spk_mode
+        self.split_at_speaker_change = split_at_speaker_change
         self.batch_size_ms = int(batch_size_s * 1000)
         self.threshold_ms = int(batch_size_threshold_s * 1000)
         self.vad_options = dict(vad_options or {})
@@ -111,13 +116,52 @@ class LongAudioPipeline:
         return out
 
     def transcribe(self, key: str, waveform: np.ndarray, sentence_timestamp: bool = False,
-                   return_raw_text: bool = False, **vad_options: Any) -> dict[str, Any]:
-        """One recording -> FunASR-shaped result dict."""
+                   return_raw_text: bool = False, num_speakers: int | None = None, min_speakers: int = 1,
+                   max_speakers: int = 15, **vad_options: Any) -> dict[str, Any]:
+        """One recording -> FunASR-shaped result dict (with ``spk`` on sentences when a speaker model is loaded)."""
         segments = self.segments(waveform, **vad_options)
         if not segments:
             return {"key": key, "text": "", "timestamp": []}
         seg_results = self.recognize_segments(key, waveform, segments)
-        return self.merge(key, seg_results, sentence_timestamp, return_raw_text)
+        result = self.merge(key, seg_results, sentence_timestamp or self.spk is not None, return_raw_text)
+        if self.spk is not None:
+            turns = self.speaker_turns(waveform, segments, num_speakers, min_speakers, max_speakers)
+            self.add_speakers(result, seg_results, turns)
+        return result
+
+    def speaker_turns(self, waveform: np.ndarray, segments: list[list[int]], num_speakers: int | None = None,
+                      min_speakers: int = 1, max_speakers: int = 15) -> list[tuple[float, float, int]]:
+        """CAM++ embeddings of FunASR's 1.5 s chunks of every segment, clustered into speaker turns (s)."""
+        from funasr_lite.diar.chunks import chunk_vad_segments  # noqa: PLC0415  (diarization only)
+        from funasr_lite.diar.cluster import cluster_embeddings  # noqa: PLC0415
+        from funasr_lite.diar.embed import extract_embeddings  # noqa: PLC0415
+        from funasr_lite.diar.postprocess import labels_to_turns  # noqa: PLC0415
+
+        chunks = [c for seg in chunk_vad_segments(segments, waveform) for c in seg]
+        if not chunks:
+            return []
+        emb = extract_embeddings(self.spk, chunks)
+        labels = cluster_embeddings(emb, num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers)
+        return labels_to_turns([(c.start, c.end) for c in chunks], labels)
+
+    def add_speakers(self, result: dict[str, Any], seg_results: list[SegmentResult],
+                     turns: list[tuple[float, float, int]]) -> None:
+        """``spk`` on every sentence (FunASR's largest-overlap rule), sentences split at speaker
+        changes (option), one speaker per character timestamp (``timestamp_spk``), and the turns."""
+        from funasr_lite.diar.assign import char_speakers, distribute_spk, split_sentences_at_speaker_change  # noqa: PLC0415
+
+        if self.spk_mode == "vad_segment":
+            sentences = [{"start": r.start_ms, "end": r.end_ms, "text": r.rec.text, "sentence": r.rec.text,
+                          "timestamp": r.timestamp or []} for r in seg_results]
+        else:
+            sentences = result.get("sentence_info", [])
+        distribute_spk(sentences, turns)
+        if self.split_at_speaker_change and self.spk_mode == "punc_segment":
+            sentences = split_sentences_at_speaker_change(sentences, turns)
+        result["sentence_info"] = sentences
+        if result.get("timestamp"):
+            result["timestamp_spk"] = char_speakers(result["timestamp"], turns)
+        result["speaker_turns"] = [[int(round(s * 1000)), int(round(e * 1000)), spk] for s, e, spk in turns]
 
     def merge(self, key: str, seg_results: list[SegmentResult], sentence_timestamp: bool = False,
               return_raw_text: bool = False) -> dict[str, Any]:

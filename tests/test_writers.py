@@ -250,8 +250,17 @@ def test_write_outputs_layout_and_atomic(tmp_path):
     assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".") or p.name.endswith(".tmp")]
 
 
+def test_rttm_only_with_speaker_turns(tmp_path):
+    res = {"key": "rec1", "text": "你好。", "speaker_turns": [[0, 1500, 0], [1500, 4250, 1]]}
+    written = write_outputs([res, {"key": "rec2", "text": "好。"}], tmp_path, ["rttm"])
+    assert [p.name for p in written["rttm"]] == ["rec1.rttm"]  # rec2 has no speakers: no RTTM
+    assert (tmp_path / "rttm" / "rec1.rttm").read_text() == (
+        "SPEAKER rec1 1 0.000 1.500 <NA> <NA> spk0 <NA> <NA>\n"
+        "SPEAKER rec1 1 1.500 2.750 <NA> <NA> spk1 <NA> <NA>\n")
+
+
 def test_formats_and_keys(tmp_path):
-    assert parse_formats("all") == ["json", "srt", "vtt", "txt"]
+    assert parse_formats("all") == ["json", "srt", "vtt", "txt", "rttm"]
     assert parse_formats("vtt, json") == ["json", "vtt"]
     with pytest.raises(ValueError, match="unknown output format"):
         parse_formats("json,docx")

@@ -39,9 +39,16 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="ASR model folder (Paraformer / BiCif-Paraformer)")
     p.add_argument("--vad_model", default=None, help="FSMN-VAD folder; without it each recording is one segment")
     p.add_argument("--punc_model", default=None, help="CT-Transformer folder; without it no punctuation")
+    p.add_argument("--spk_model", default=None, help="CAM++ folder; labels every sentence with a speaker (needs --vad_model)")
+    p.add_argument("--spk_mode", default="punc_segment", choices=("punc_segment", "vad_segment"))
+    p.add_argument("--num_speakers", type=int, default=None, help="exact speaker count (default: estimated)")
+    p.add_argument("--min_speakers", type=int, default=1)
+    p.add_argument("--max_speakers", type=int, default=15)
+    p.add_argument("--no_split_at_speaker_change", action="store_true",
+                   help="keep FunASR's one speaker per sentence instead of splitting sentences at speaker changes")
     p.add_argument("--wav_scp", required=True)
     p.add_argument("--output_dir", required=True)
-    p.add_argument("--output_format", default="json", help="comma list of json,srt,vtt,txt or all, or none (default: %(default)s)")
+    p.add_argument("--output_format", default="json", help="comma list of json,srt,vtt,txt,rttm or all, or none (default: %(default)s)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch_size_s", type=float, default=300, help="padded seconds of audio per ASR batch (default: %(default)s)")
     p.add_argument("--batch_size_threshold_s", type=float, default=60, help="segments this long go alone (default: %(default)s)")
@@ -78,7 +85,8 @@ def run_one(args: argparse.Namespace, formats: list[str]) -> int:
         keys = list(read_scp(args.wav_scp))
         pipeline = build_pipeline(args.model, args.vad_model, args.punc_model, device=args.device,
                                   batch_size_s=args.batch_size_s, batch_size_threshold_s=args.batch_size_threshold_s,
-                                  dither=args.dither)
+                                  dither=args.dither, spk_model=args.spk_model, spk_mode=args.spk_mode,
+                                  split_at_speaker_change=not args.no_split_at_speaker_change)
     except (ModelError, InputError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -98,7 +106,10 @@ def run_one(args: argparse.Namespace, formats: list[str]) -> int:
                 continue
             segs = pipeline.segments(audio.waveform, **vad_opts)
             seg_results = pipeline.recognize_segments(key, audio.waveform, segs) if segs else []
-            result = pipeline.merge(key, seg_results, sentence_timestamp=pipeline.punc is not None)
+            result = pipeline.merge(key, seg_results, sentence_timestamp=pipeline.punc is not None or pipeline.spk is not None)
+            if pipeline.spk is not None and segs:
+                turns = pipeline.speaker_turns(audio.waveform, segs, args.num_speakers, args.min_speakers, args.max_speakers)
+                pipeline.add_speakers(result, seg_results, turns)
             result.setdefault("timestamp", [] if pipeline.asr.has_timestamps else None)
             if formats:
                 write_outputs([dict(result, duration_ms=int(audio.duration_s * 1000))], out, formats)
@@ -160,7 +171,7 @@ def merge_jobs(out: Path, job_dirs: list[Path], keys: list[str]) -> None:
     write_text_atomic(out / "errors.txt", errors)
     for d in job_dirs:
         for fmt_dir in d.iterdir() if d.is_dir() else []:
-            if fmt_dir.is_dir() and fmt_dir.name in ("json", "srt", "vtt", "txt"):
+            if fmt_dir.is_dir() and fmt_dir.name in ("json", "srt", "vtt", "txt", "rttm"):
                 (out / fmt_dir.name).mkdir(exist_ok=True)
                 for f in fmt_dir.iterdir():
                     f.replace(out / fmt_dir.name / f.name)

@@ -1,4 +1,7 @@
-"""``--output_format`` dispatch: ``<out_dir>/<format>/<key>.<ext>`` for json, srt, vtt and txt.
+"""``--output_format`` dispatch: ``<out_dir>/<format>/<key>.<ext>`` for json, srt, vtt, txt and rttm.
+
+``rttm`` is written only for results that carry ``speaker_turns`` (a pipeline run with a speaker
+model): one ``SPEAKER`` line per turn, duration in field 5.
 
 Every file is rewritten atomically on each call (resuming is the caller's business).
 """
@@ -9,13 +12,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from funasr_lite.diar.postprocess import rttm_text
 from funasr_lite.fileio import write_text_atomic
 from funasr_lite.writers.json_writer import render_json
 from funasr_lite.writers.plain_text import render_text
 from funasr_lite.writers.schema import build_document
 from funasr_lite.writers.subtitles import CueOptions, render_srt, render_vtt
 
-FORMATS = ("json", "srt", "vtt", "txt")
+FORMATS = ("json", "srt", "vtt", "txt", "rttm")
 
 
 def parse_formats(spec: str | Iterable[str]) -> list[str]:
@@ -59,6 +63,12 @@ def write_outputs(results: Iterable[dict[str, Any]], out_dir: str | Path,
         key = _check_key(doc["key"])
         for fmt in fmts:
             path = out / fmt / f"{key}.{fmt}"
-            write_text_atomic(path, renderers[fmt](doc))
+            if fmt == "rttm":
+                if "speaker_turns" not in result:
+                    continue
+                text = rttm_text([(s / 1000, e / 1000, spk) for s, e, spk in result["speaker_turns"]], key)
+            else:
+                text = renderers[fmt](doc)
+            write_text_atomic(path, text)
             written[fmt].append(path)
     return written
