@@ -19,6 +19,7 @@ import make_punc  # noqa: E402
 import make_campplus  # noqa: E402
 import make_cluster  # noqa: E402
 import make_pipeline  # noqa: E402
+import make_pipeline_spk  # noqa: E402
 import make_vad  # noqa: E402
 
 
@@ -37,6 +38,7 @@ def main():
     make_pipeline.main()    # needs the VAD checkpoint and the tiny ASR/punctuation folders
     make_campplus.main()    # needs the VAD checkpoint and campplus_tiny
     make_cluster.main()
+    make_pipeline_spk.main()  # needs the VAD checkpoint and the tiny ASR/punctuation/CAM++ folders
 
 
 if __name__ == "__main__":
