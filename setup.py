@@ -31,7 +31,9 @@ setup(
     ],
     extras_require={
         "recipes": [],
-        "test": ["pytest>=7", "kaldi-native-fbank>=1.19", "hypothesis>=6", "jieba==0.42.1"],
+        "test": ["pytest>=7", "kaldi-native-fbank>=1.19", "hypothesis>=6", "jieba==0.42.1",
+                 # independent DER reference, used only by tests/test_der.py
+                 "pyannote.metrics>=3.2"],
     },
     entry_points={
         "console_scripts": [

@@ -1,0 +1,1 @@
+"""Training code (kept apart from inference: nothing in the inference path imports it)."""
