@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -35,19 +34,8 @@ def _make_vad():
 
 
 @pytest.fixture(scope="session")
-def real_dir() -> Path:
-    dest = REPO / "tools" / "fsmn_vad"
-    if not (dest / "model.pt").exists():
-        try:
-            subprocess.run(["bash", str(REPO / "tools" / "fetch_fsmn_vad.sh"), str(dest)], check=True, timeout=300)
-        except (subprocess.SubprocessError, OSError) as e:
-            pytest.skip(f"cannot fetch the FSMN-VAD checkpoint: {e}")
-    return dest
-
-
-@pytest.fixture(scope="session")
-def model(real_dir: Path) -> FsmnVAD:
-    return load_fsmn_vad(real_dir)
+def model(vad_dir: Path) -> FsmnVAD:
+    return load_fsmn_vad(vad_dir)
 
 
 @pytest.fixture(scope="session")

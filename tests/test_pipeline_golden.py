@@ -25,7 +25,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
-import subprocess
 from functools import cache
 from pathlib import Path
 
@@ -57,17 +56,6 @@ def _make_pipeline_module():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
-
-
-@pytest.fixture(scope="session")
-def vad_dir() -> Path:
-    dest = REPO / "tools" / "fsmn_vad"
-    if not (dest / "model.pt").exists():
-        try:
-            subprocess.run(["bash", str(REPO / "tools" / "fetch_fsmn_vad.sh"), str(dest)], check=True, timeout=300)
-        except (subprocess.SubprocessError, OSError) as e:
-            pytest.skip(f"cannot fetch the FSMN-VAD checkpoint: {e}")
-    return dest
 
 
 @pytest.fixture(scope="session")

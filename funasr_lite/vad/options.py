@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 # FunASR 1.4.16 ``DEFAULT_SILENCE_SCHEDULE`` (fsmn_vad_streaming/model.py): (speech ms so far,
