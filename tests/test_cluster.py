@@ -61,12 +61,11 @@ def synth(k: int, n: int, dim: int = 32, noise: float = 0.6, seed: int = 0) -> t
 
 
 # ------------------------------------------------------------------ FunASR parity
-@pytest.mark.parametrize("case", CASES)
-@pytest.mark.parametrize("tag", ["none", "oracle"])
+# Large cases without a count go through FunASR's unseeded UMAP, so their labels are not
+# reproducible there; they are covered by the turns test and test_umap_*.
+@pytest.mark.parametrize("case,tag", [(c, t) for c in CASES for t in ("none", "oracle") if c in SMALL or t == "oracle"])
 def test_labels_identical_to_funasr(case: str, tag: str) -> None:
     z = load(case)
-    if len(z["emb"]) >= 2048 and tag == "none":
-        pytest.skip("UMAP is unseeded in FunASR; covered by the turns test and test_umap_*")
     num = None if tag == "none" else oracle_of(z)
     labels = cluster_embeddings(z["emb"], num, seed=funasr_rng(z, tag))
     np.testing.assert_array_equal(labels, z[f"{tag}_labels"])
