@@ -57,9 +57,10 @@ def test_compute_cmvn_skips_bad_items_and_exits_1(tmp_path: Path) -> None:
 
 
 def test_synth_recipe_stages_0_to_2(tmp_path: Path) -> None:
-    data, exp = tmp_path / "data", tmp_path / "exp"
+    data, exp, dump = tmp_path / "data", tmp_path / "exp", tmp_path / "dump"
     cmd = ["bash", str(ROOT / "egs/synth/asr/run.sh"), "--stage", "0", "--stop-stage", "5",
-           "--num-train", "6", "--num-dev", "2", "--num-test", "2", "--data", str(data), "--exp", str(exp)]
+           "--num-train", "6", "--num-dev", "2", "--num-test", "2", "--data", str(data), "--exp", str(exp),
+           "--dump", str(dump)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "not implemented yet" in proc.stdout and "no transcript is produced" in proc.stdout
@@ -76,4 +77,9 @@ def test_synth_recipe_stages_0_to_2(tmp_path: Path) -> None:
     assert not {s.split("_")[1] for s in train_spk} & {s.split("_")[1] for s in held_spk}
     assert not set(read_text(data / "train" / "text").values()) & set(read_text(data / "test" / "text").values())
     assert load_cmvn(exp / "cmvn" / "am.mvn").shift.shape == (560,)
+    for name, n in (("train", 6), ("dev", 2), ("test", 2)):  # stage 1: fbank ark/scp per set
+        assert len(read_scp(dump / name / "feats.scp")) == n
+    tokens = json.loads((data / "lang" / "tokens.json").read_text(encoding="utf-8"))  # stage 2
+    assert tokens[:3] == ["<blank>", "<s>", "</s>"] and tokens[-1] == "<unk>"
+    assert set("".join(read_text(data / "train" / "text").values())) <= set(tokens)
     assert json.loads((data / "synth_meta.json").read_text())["seed"] == 777
