@@ -16,6 +16,7 @@ import make_keys  # noqa: E402
 import make_models  # noqa: E402
 import make_paraformer  # noqa: E402
 import make_punc  # noqa: E402
+import make_train_loss  # noqa: E402
 import make_campplus  # noqa: E402
 import make_cluster  # noqa: E402
 import make_pipeline  # noqa: E402
@@ -39,6 +40,7 @@ def main():
     make_campplus.main()    # needs the VAD checkpoint and campplus_tiny
     make_cluster.main()
     make_pipeline_spk.main()  # needs the VAD checkpoint and the tiny ASR/punctuation/CAM++ folders
+    make_train_loss.main()  # needs paraformer_tiny / bicif_paraformer_tiny
 
 
 if __name__ == "__main__":
