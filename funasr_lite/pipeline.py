@@ -119,15 +119,21 @@ class LongAudioPipeline:
                    return_raw_text: bool = False, num_speakers: int | None = None, min_speakers: int = 1,
                    max_speakers: int = 15, **vad_options: Any) -> dict[str, Any]:
         """One recording -> FunASR-shaped result dict (with ``spk`` on sentences when a speaker model is loaded)."""
+        result, seg_results = self.run(key, waveform, sentence_timestamp, return_raw_text, num_speakers,
+                                       min_speakers, max_speakers, **vad_options)
+        return result if seg_results else {"key": key, "text": "", "timestamp": []}
+
+    def run(self, key: str, waveform: np.ndarray, sentence_timestamp: bool = False, return_raw_text: bool = False,
+            num_speakers: int | None = None, min_speakers: int = 1, max_speakers: int = 15,
+            **vad_options: Any) -> tuple[dict[str, Any], list[SegmentResult]]:
+        """``transcribe``'s steps, also returning the per-segment results (batch jobs record their tokens and times)."""
         segments = self.segments(waveform, **vad_options)
-        if not segments:
-            return {"key": key, "text": "", "timestamp": []}
-        seg_results = self.recognize_segments(key, waveform, segments)
+        seg_results = self.recognize_segments(key, waveform, segments) if segments else []
         result = self.merge(key, seg_results, sentence_timestamp or self.spk is not None, return_raw_text)
-        if self.spk is not None:
+        if self.spk is not None and segments:
             turns = self.speaker_turns(waveform, segments, num_speakers, min_speakers, max_speakers)
             self.add_speakers(result, seg_results, turns)
-        return result
+        return result, seg_results
 
     def speaker_turns(self, waveform: np.ndarray, segments: list[list[int]], num_speakers: int | None = None,
                       min_speakers: int = 1, max_speakers: int = 15) -> list[tuple[float, float, int]]:

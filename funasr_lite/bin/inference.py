@@ -104,12 +104,9 @@ def run_one(args: argparse.Namespace, formats: list[str]) -> int:
                 log.error("skipping %s", audio)
                 errors.append(str(audio))
                 continue
-            segs = pipeline.segments(audio.waveform, **vad_opts)
-            seg_results = pipeline.recognize_segments(key, audio.waveform, segs) if segs else []
-            result = pipeline.merge(key, seg_results, sentence_timestamp=pipeline.punc is not None or pipeline.spk is not None)
-            if pipeline.spk is not None and segs:
-                turns = pipeline.speaker_turns(audio.waveform, segs, args.num_speakers, args.min_speakers, args.max_speakers)
-                pipeline.add_speakers(result, seg_results, turns)
+            result, seg_results = pipeline.run(key, audio.waveform, pipeline.punc is not None,
+                                               num_speakers=args.num_speakers, min_speakers=args.min_speakers,
+                                               max_speakers=args.max_speakers, **vad_opts)
             result.setdefault("timestamp", [] if pipeline.asr.has_timestamps else None)
             if formats:
                 write_outputs([dict(result, duration_ms=int(audio.duration_s * 1000))], out, formats)

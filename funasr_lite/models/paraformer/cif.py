@@ -213,6 +213,24 @@ class CifPredictorV3(CifPredictorV2):
         """Fire: FunASR V3 uses the sequential loop CIF."""
         return cif_loop(hidden, alphas, self.threshold)
 
+    def raw_upsampled_alphas(self, hidden: Tensor, dtype: torch.dtype | None = None) -> Tensor:
+        """The timestamp head on one item's valid frames ``(1, n, D)``: ``(1, n * upsample_times)``
+        alphas ``relu(sigmoid(.) * smooth_factor2 - noise_threshold2)``, not yet rescaled.
+
+        ``dtype``: the sigmoid output is cast to it before the affine + ReLU (inference keeps the
+        alphas in at least float32). Shared with the training loss (``token_num2``).
+        """
+        h = hidden.transpose(1, 2)
+        if self.use_cif1_cnn:
+            h = torch.relu(self.cif_conv1d(F.pad(h, self.padding)))
+        x = self.upsample_cnn(h).transpose(1, 2)
+        if self.upsample_type == "cnn_blstm":
+            x, _ = self.blstm(x)
+        a = torch.sigmoid(self.cif_output2(x))
+        if dtype is not None:
+            a = a.to(dtype)
+        return torch.relu(a * self.smooth_factor2 - self.noise_threshold2).squeeze(-1)
+
     def upsampled_alphas(self, hidden: Tensor, lengths: Tensor, token_num: Tensor) -> Tensor:
         """``us_alphas (B, T * upsample_times)``, zero past ``len_b * upsample_times``, each row summing to ``token_num[b]``.
 
@@ -226,15 +244,7 @@ class CifPredictorV3(CifPredictorV2):
             n = int(lengths[i])
             if n == 0:
                 continue
-            h = hidden[i : i + 1, :n].transpose(1, 2)
-            if self.use_cif1_cnn:
-                h = torch.relu(self.cif_conv1d(F.pad(h, self.padding)))
-            x = self.upsample_cnn(h).transpose(1, 2)
-            if self.upsample_type == "cnn_blstm":
-                x, _ = self.blstm(x)
-            a = torch.sigmoid(self.cif_output2(x))
-            a = a.to(out.dtype)  # rescaled and integrated in at least float32
-            a = torch.relu(a * self.smooth_factor2 - self.noise_threshold2).squeeze(-1)
+            a = self.raw_upsampled_alphas(hidden[i : i + 1, :n], out.dtype)
             total = a.sum(-1)
             a = a * (token_num[i : i + 1].to(a.dtype) / total)[:, None]
             out[i, : n * up] = a[0]

@@ -40,7 +40,6 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 
 from funasr_lite.models.paraformer.cif import CifPredictorV3
 from funasr_lite.models.paraformer.encoder import length_mask
@@ -107,18 +106,8 @@ def _layer_drop_draws(stacks: list[Any], generator: torch.Generator | None) -> N
 
 def _token_num2(predictor: CifPredictorV3, hidden: Tensor, lengths: Tensor) -> Tensor:
     """BiCif timestamp head's raw alpha sums (FunASR ``CifPredictorV3.forward``'s ``token_num2``), per item."""
-    sums = []
-    for i in range(hidden.shape[0]):
-        n = int(lengths[i])
-        h = hidden[i : i + 1, :n].transpose(1, 2)
-        if predictor.use_cif1_cnn:
-            h = torch.relu(predictor.cif_conv1d(F.pad(h, predictor.padding)))
-        x = predictor.upsample_cnn(h).transpose(1, 2)
-        if predictor.upsample_type == "cnn_blstm":
-            x, _ = predictor.blstm(x)
-        a = torch.sigmoid(predictor.cif_output2(x))
-        a = torch.relu(a * predictor.smooth_factor2 - predictor.noise_threshold2)
-        sums.append(a.sum())
+    sums = [predictor.raw_upsampled_alphas(hidden[i : i + 1, : int(lengths[i])]).sum()
+            for i in range(hidden.shape[0])]
     return torch.stack(sums) if sums else hidden.new_zeros(0)
 
 
