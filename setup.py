@@ -28,9 +28,12 @@ setup(
         "scipy>=1.11",
         "scikit-learn==1.9.1",
         "umap-learn==0.5.12",
+        # Training configs: YAML plus command-line overrides (funasr_lite.train.asr.config).
+        "ConfigArgParse>=1.7",
     ],
     extras_require={
-        "recipes": [],
+        # Tensorboard curves of training (optional: without it the trainer writes metrics.jsonl only).
+        "recipes": ["tensorboard>=2.14"],
         "test": ["pytest>=7", "kaldi-native-fbank>=1.19", "hypothesis>=6", "jieba==0.42.1",
                  # independent DER reference, used only by tests/test_der.py
                  "pyannote.metrics>=3.2"],

@@ -36,6 +36,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default=None,
+                   help="YAML of option defaults (keys = these options' names, e.g. conf/decode.yaml); the command line wins")
     p.add_argument("--model", required=True, help="ASR model folder (Paraformer / BiCif-Paraformer)")
     p.add_argument("--vad_model", default=None, help="FSMN-VAD folder; without it each recording is one segment")
     p.add_argument("--punc_model", default=None, help="CT-Transformer folder; without it no punctuation")
@@ -61,8 +63,30 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
+def apply_config_defaults(parser: argparse.ArgumentParser, argv: list[str] | None) -> None:
+    """Option defaults from ``--config FILE`` (unknown keys are errors naming the file and key)."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config")
+    known, _ = pre.parse_known_args(argv)
+    if not known.config:
+        return
+    from funasr_lite.train.asr.config import read_yaml  # noqa: PLC0415
+
+    conf = read_yaml(known.config)
+    dests = {a.dest for a in parser._actions}
+    unknown = sorted(set(conf) - dests - {"config"})
+    if unknown:
+        parser.error(f"{known.config}: unknown key(s) {', '.join(unknown)}")
+    parser.set_defaults(**conf)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = get_parser().parse_args(argv)
+    parser = get_parser()
+    try:
+        apply_config_defaults(parser, argv if argv is not None else sys.argv[1:])
+    except ModelError as e:
+        parser.error(str(e))
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         formats = [] if args.output_format == "none" else parse_formats(args.output_format)

@@ -17,6 +17,7 @@ import make_models  # noqa: E402
 import make_paraformer  # noqa: E402
 import make_punc  # noqa: E402
 import make_train_loss  # noqa: E402
+import make_specaug  # noqa: E402
 import make_campplus  # noqa: E402
 import make_cluster  # noqa: E402
 import make_pipeline  # noqa: E402
@@ -41,6 +42,7 @@ def main():
     make_cluster.main()
     make_pipeline_spk.main()  # needs the VAD checkpoint and the tiny ASR/punctuation/CAM++ folders
     make_train_loss.main()  # needs paraformer_tiny / bicif_paraformer_tiny
+    make_specaug.main()
 
 
 if __name__ == "__main__":

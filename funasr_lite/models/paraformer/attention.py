@@ -19,7 +19,9 @@ def _fsmn_padding(kernel_size: int, sanm_shift: int) -> tuple[int, int]:
     return left, kernel_size - 1 - left
 
 
-def masked_softmax_attention(q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None) -> Tensor:
+def masked_softmax_attention(
+    q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None, dropout: nn.Module | None = None
+) -> Tensor:
     """``softmax(q k^T)`` over valid keys (padded keys get -inf, then 0), times ``v``; heads merged.
 
     ``q`` is already scaled by ``d_k ** -0.5``. Shapes ``(B, H, Tq, d)``, ``(B, H, Tk, d)``.
@@ -31,17 +33,23 @@ def masked_softmax_attention(q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor |
         attn = torch.softmax(scores, dim=-1).masked_fill(hidden, 0.0)
     else:
         attn = torch.softmax(scores, dim=-1)
+    if dropout is not None:
+        attn = dropout(attn)
     x = torch.matmul(attn, v)
     b, h, t, d = x.shape
     return x.transpose(1, 2).reshape(b, t, h * d)
 
 
-def fsmn_memory(conv: nn.Conv1d, padding: tuple[int, int], x: Tensor, mask: Tensor | None) -> Tensor:
-    """FSMN memory ``(conv(pad(x*m)) + x*m) * m``; ``m`` zeroes padded frames (FunASR's order)."""
+def fsmn_memory(
+    conv: nn.Conv1d, padding: tuple[int, int], x: Tensor, mask: Tensor | None, dropout: nn.Module | None = None
+) -> Tensor:
+    """FSMN memory ``dropout(conv(pad(x*m)) + x*m) * m``; ``m`` zeroes padded frames (FunASR's order)."""
     m = None if mask is None else mask.unsqueeze(-1).to(x.dtype)
     if m is not None:
         x = x * m
     y = conv(F.pad(x.transpose(1, 2), padding)).transpose(1, 2) + x
+    if dropout is not None:
+        y = dropout(y)
     return y if m is None else y * m
 
 
@@ -52,7 +60,9 @@ class MultiHeadedAttentionSANM(nn.Module):
     ``fsmn_block`` (depthwise conv, kernel ``kernel_size``, left pad ``(k-1)//2 + sanm_shfit``).
     """
 
-    def __init__(self, n_head: int, in_feat: int, n_feat: int, kernel_size: int, sanm_shift: int = 0) -> None:
+    def __init__(
+        self, n_head: int, in_feat: int, n_feat: int, kernel_size: int, sanm_shift: int = 0, dropout_rate: float = 0.0
+    ) -> None:
         super().__init__()
         if n_feat % n_head:
             raise ValueError(f"n_feat {n_feat} is not divisible by n_head {n_head}")
@@ -62,35 +72,40 @@ class MultiHeadedAttentionSANM(nn.Module):
         self.linear_q_k_v = nn.Linear(in_feat, n_feat * 3)
         self.fsmn_block = nn.Conv1d(n_feat, n_feat, kernel_size, stride=1, padding=0, groups=n_feat, bias=False)
         self.padding = _fsmn_padding(kernel_size, sanm_shift)
+        self.dropout = nn.Dropout(dropout_rate)
 
     def forward(self, x: Tensor, mask: Tensor | None) -> Tensor:
         b, t, _ = x.shape
         n_feat = self.h * self.d_k
         q, k, v = torch.split(self.linear_q_k_v(x), n_feat, dim=-1)
-        memory = fsmn_memory(self.fsmn_block, self.padding, v, mask)
+        memory = fsmn_memory(self.fsmn_block, self.padding, v, mask, self.dropout)
         q_h = q.reshape(b, t, self.h, self.d_k).transpose(1, 2) * self.d_k ** (-0.5)
         k_h = k.reshape(b, t, self.h, self.d_k).transpose(1, 2)
         v_h = v.reshape(b, t, self.h, self.d_k).transpose(1, 2)
-        return self.linear_out(masked_softmax_attention(q_h, k_h, v_h, mask)) + memory
+        return self.linear_out(masked_softmax_attention(q_h, k_h, v_h, mask, self.dropout)) + memory
 
 
 class MultiHeadedAttentionSANMDecoder(nn.Module):
     """Decoder "self-attention": FSMN memory only (``fsmn_block``), masked on token length."""
 
-    def __init__(self, n_feat: int, kernel_size: int, sanm_shift: int = 0) -> None:
+    def __init__(self, n_feat: int, kernel_size: int, sanm_shift: int = 0, dropout_rate: float = 0.0) -> None:
         super().__init__()
         self.fsmn_block = nn.Conv1d(n_feat, n_feat, kernel_size, stride=1, padding=0, groups=n_feat, bias=False)
         self.padding = _fsmn_padding(kernel_size, sanm_shift)
+        self.dropout = nn.Dropout(dropout_rate)
 
     def forward(self, x: Tensor, mask: Tensor | None) -> Tensor:
-        return fsmn_memory(self.fsmn_block, self.padding, x, mask)
+        return fsmn_memory(self.fsmn_block, self.padding, x, mask, self.dropout)
 
 
 class MultiHeadedAttentionCrossAtt(nn.Module):
     """Decoder cross-attention: ``linear_q``; ``linear_k_v`` (k then v) on the encoder memory; ``linear_out``."""
 
-    def __init__(self, n_head: int, n_feat: int, encoder_output_size: int | None = None) -> None:
+    def __init__(
+        self, n_head: int, n_feat: int, encoder_output_size: int | None = None, dropout_rate: float = 0.0
+    ) -> None:
         super().__init__()
+        self.dropout = nn.Dropout(dropout_rate)
         if n_feat % n_head:
             raise ValueError(f"n_feat {n_feat} is not divisible by n_head {n_head}")
         self.h = n_head
@@ -105,4 +120,4 @@ class MultiHeadedAttentionCrossAtt(nn.Module):
         k, v = torch.split(self.linear_k_v(memory), self.h * self.d_k, dim=-1)
         k_h = k.reshape(b, -1, self.h, self.d_k).transpose(1, 2)
         v_h = v.reshape(b, -1, self.h, self.d_k).transpose(1, 2)
-        return self.linear_out(masked_softmax_attention(q_h, k_h, v_h, memory_mask))
+        return self.linear_out(masked_softmax_attention(q_h, k_h, v_h, memory_mask, self.dropout))

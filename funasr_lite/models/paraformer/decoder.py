@@ -1,4 +1,4 @@
-"""``ParaformerSANMDecoder`` (``funasr/models/paraformer/decoder.py``), inference only."""
+"""``ParaformerSANMDecoder`` (``funasr/models/paraformer/decoder.py``); dropout only in training."""
 
 from __future__ import annotations
 
@@ -25,8 +25,10 @@ class DecoderLayerSANM(nn.Module):
         self_attn: MultiHeadedAttentionSANMDecoder | None,
         src_attn: MultiHeadedAttentionCrossAtt | None,
         feed_forward: PositionwiseFeedForwardDecoderSANM,
+        dropout_rate: float = 0.0,
     ) -> None:
         super().__init__()
+        self.dropout = nn.Dropout(dropout_rate)
         self.self_attn = self_attn
         self.src_attn = src_attn
         self.feed_forward = feed_forward
@@ -40,9 +42,9 @@ class DecoderLayerSANM(nn.Module):
         f = self.feed_forward(self.norm1(tgt))
         x = f
         if self.self_attn is not None:
-            x = tgt + self.self_attn(self.norm2(f), tgt_mask)
+            x = tgt + self.dropout(self.self_attn(self.norm2(f), tgt_mask))
         if self.src_attn is not None:
-            x = x + self.src_attn(self.norm3(x), memory, memory_mask)
+            x = x + self.dropout(self.src_attn(self.norm3(x), memory, memory_mask))
         return x
 
 
@@ -65,6 +67,9 @@ class ParaformerSANMDecoder(nn.Module):
         att_layer_num: int = 6,
         kernel_size: int = 21,
         sanm_shfit: int | None = 0,
+        dropout_rate: float = 0.0,
+        self_attention_dropout_rate: float = 0.0,
+        src_attention_dropout_rate: float = 0.0,
     ) -> None:
         super().__init__()
         dim = encoder_output_size
@@ -75,27 +80,31 @@ class ParaformerSANMDecoder(nn.Module):
         self.output_layer = nn.Linear(dim, vocab_size)
 
         def ffn() -> PositionwiseFeedForwardDecoderSANM:
-            return PositionwiseFeedForwardDecoderSANM(dim, linear_units)
+            return PositionwiseFeedForwardDecoderSANM(dim, linear_units, dropout_rate)
 
         self.decoders = nn.ModuleList(
             DecoderLayerSANM(
                 dim,
-                MultiHeadedAttentionSANMDecoder(dim, kernel_size, sanm_shfit),
-                MultiHeadedAttentionCrossAtt(attention_heads, dim),
+                MultiHeadedAttentionSANMDecoder(dim, kernel_size, sanm_shfit, self_attention_dropout_rate),
+                MultiHeadedAttentionCrossAtt(attention_heads, dim, dropout_rate=src_attention_dropout_rate),
                 ffn(),
+                dropout_rate,
             )
             for _ in range(att_layer_num)
         )
         extra = num_blocks - att_layer_num
         self.decoders2 = (
             nn.ModuleList(
-                DecoderLayerSANM(dim, MultiHeadedAttentionSANMDecoder(dim, kernel_size, 0), None, ffn())
+                DecoderLayerSANM(
+                    dim, MultiHeadedAttentionSANMDecoder(dim, kernel_size, 0, self_attention_dropout_rate), None,
+                    ffn(), dropout_rate,
+                )
                 for _ in range(extra)
             )
             if extra > 0
             else None
         )
-        self.decoders3 = nn.ModuleList([DecoderLayerSANM(dim, None, None, ffn())])
+        self.decoders3 = nn.ModuleList([DecoderLayerSANM(dim, None, None, ffn(), dropout_rate)])
 
     def forward(self, memory: Tensor, memory_lens: Tensor, tgt: Tensor, tgt_lens: Tensor) -> Tensor:
         """Encoder memory ``(B, T, D)``, acoustic embeddings ``(B, N, D)`` -> logits ``(B, N, V)``."""

@@ -1,4 +1,4 @@
-"""``SANMEncoder`` (``funasr/models/sanm/encoder.py``), inference only, FunASR parameter names."""
+"""``SANMEncoder`` (``funasr/models/sanm/encoder.py``), FunASR parameter names; dropout only in training."""
 
 from __future__ import annotations
 
@@ -18,18 +18,21 @@ def length_mask(lengths: Tensor, max_len: int) -> Tensor:
 class EncoderLayerSANM(nn.Module):
     """Pre-norm layer: ``x = [x +] attn(norm1(x))`` (no residual when ``in_size != size``), ``x += ffn(norm2(x))``."""
 
-    def __init__(self, in_size: int, size: int, self_attn: nn.Module, feed_forward: nn.Module) -> None:
+    def __init__(
+        self, in_size: int, size: int, self_attn: nn.Module, feed_forward: nn.Module, dropout_rate: float = 0.0
+    ) -> None:
         super().__init__()
         self.self_attn = self_attn
         self.feed_forward = feed_forward
         self.norm1 = layer_norm(in_size)
         self.norm2 = layer_norm(size)
         self.residual = in_size == size
+        self.dropout = nn.Dropout(dropout_rate)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        y = self.self_attn(self.norm1(x), mask)
+        y = self.dropout(self.self_attn(self.norm1(x), mask))
         x = x + y if self.residual else y
-        return x + self.feed_forward(self.norm2(x))
+        return x + self.dropout(self.feed_forward(self.norm2(x)))
 
 
 class SANMEncoder(nn.Module):
@@ -49,6 +52,8 @@ class SANMEncoder(nn.Module):
         num_blocks: int = 6,
         kernel_size: int = 11,
         sanm_shfit: int = 0,
+        dropout_rate: float = 0.0,
+        attention_dropout_rate: float = 0.0,
     ) -> None:
         super().__init__()
         if num_blocks < 1:
@@ -60,8 +65,11 @@ class SANMEncoder(nn.Module):
             return EncoderLayerSANM(
                 in_size,
                 output_size,
-                MultiHeadedAttentionSANM(attention_heads, in_size, output_size, kernel_size, sanm_shfit),
-                PositionwiseFeedForward(output_size, linear_units),
+                MultiHeadedAttentionSANM(
+                    attention_heads, in_size, output_size, kernel_size, sanm_shfit, attention_dropout_rate
+                ),
+                PositionwiseFeedForward(output_size, linear_units, dropout_rate),
+                dropout_rate,
             )
 
         self.encoders0 = nn.ModuleList([layer(input_size)])

@@ -1,4 +1,8 @@
-"""Small shared layers: FunASR's LayerNorm (eps 1e-12) and the two feed-forward blocks."""
+"""Small shared layers: FunASR's LayerNorm (eps 1e-12) and the two feed-forward blocks.
+
+Dropout (training only, FunASR's places) has no parameters, so state-dict keys are unchanged;
+``p = 0`` or eval mode makes it the identity.
+"""
 
 from __future__ import annotations
 
@@ -15,23 +19,25 @@ def layer_norm(size: int) -> nn.LayerNorm:
 class PositionwiseFeedForward(nn.Module):
     """Encoder FFN ``w_2(relu(w_1(x)))``, both with bias."""
 
-    def __init__(self, idim: int, hidden_units: int) -> None:
+    def __init__(self, idim: int, hidden_units: int, dropout_rate: float = 0.0) -> None:
         super().__init__()
         self.w_1 = nn.Linear(idim, hidden_units)
         self.w_2 = nn.Linear(hidden_units, idim)
+        self.dropout = nn.Dropout(dropout_rate)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.w_2(self.w_1(x).relu())
+        return self.w_2(self.dropout(self.w_1(x).relu()))
 
 
 class PositionwiseFeedForwardDecoderSANM(nn.Module):
     """Decoder FFN ``w_2(norm(relu(w_1(x))))``: LayerNorm inside, ``w_2`` without bias."""
 
-    def __init__(self, idim: int, hidden_units: int) -> None:
+    def __init__(self, idim: int, hidden_units: int, dropout_rate: float = 0.0) -> None:
         super().__init__()
         self.w_1 = nn.Linear(idim, hidden_units)
         self.w_2 = nn.Linear(hidden_units, idim, bias=False)
         self.norm = layer_norm(hidden_units)
+        self.dropout = nn.Dropout(dropout_rate)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.w_2(self.norm(self.w_1(x).relu()))
+        return self.w_2(self.norm(self.dropout(self.w_1(x).relu())))

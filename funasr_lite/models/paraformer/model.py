@@ -85,7 +85,8 @@ def build_encoder(config: dict[str, Any], input_size: int) -> SANMEncoder:
     conf = _conf(
         config,
         "encoder_conf",
-        {"output_size", "attention_heads", "linear_units", "num_blocks", "kernel_size", "sanm_shfit"},
+        {"output_size", "attention_heads", "linear_units", "num_blocks", "kernel_size", "sanm_shfit",
+         "dropout_rate", "attention_dropout_rate"},
         {
             "input_layer": "pe", "pos_enc_class": "SinusoidalPositionEncoder", "normalize_before": True,
             "selfattention_layer_type": "sanm", "concat_after": False, "positionwise_layer_type": "linear",
@@ -101,7 +102,8 @@ def build_decoder(config: dict[str, Any], vocab_size: int, encoder_output_size: 
     conf = _conf(
         config,
         "decoder_conf",
-        {"attention_heads", "linear_units", "num_blocks", "att_layer_num", "kernel_size", "sanm_shfit"},
+        {"attention_heads", "linear_units", "num_blocks", "att_layer_num", "kernel_size", "sanm_shfit",
+         "dropout_rate", "self_attention_dropout_rate", "src_attention_dropout_rate"},
         {"input_layer": "embed", "use_output_layer": True, "normalize_before": True, "concat_after": False,
          "wo_input_layer": False, "lora_list": None},
     )
