@@ -3,6 +3,9 @@
     python -m funasr_lite.bin.compute_cmvn --wav_scp data/train/wav.scp \\
         --frontend_conf conf/frontend_paraformer.yaml --out_dir exp/cmvn
 
+With ``--feats_scp dump/train/feats.scp`` (stage 1's dump, the same fbank) the statistics are
+read from the dumped features instead of recomputed from audio; ``--wav_scp`` is then optional.
+
 Accumulates 80-dim fbank statistics (before LFR, dither 0) as FunASR's
 ``compute_audio_cmvn`` does, then writes ``am.mvn`` (tiled ``lfr_m`` times, Kaldi nnet1
 text) and ``cmvn.json`` (``mean_stats``/``var_stats``/``total_frames``). Bad audio items
@@ -48,9 +51,31 @@ def compute_stats(wav_scp: str, frontend: WavFrontend, segments: str | None = No
     return stats, bad
 
 
+def compute_stats_feats(feats_scp: str) -> tuple[CmvnStats, list[str]]:
+    """Statistics from dumped fbank (kaldiio ``feats.scp``); unreadable or empty items are reported."""
+    import kaldiio  # noqa: PLC0415
+
+    stats, bad = CmvnStats(), []
+    entries = read_scp(feats_scp)
+    for key, source in tqdm(entries.items(), total=len(entries), desc="cmvn"):
+        try:
+            mat = kaldiio.load_mat(source)
+        except Exception as e:  # noqa: BLE001  (kaldiio raises many kinds)
+            log.error("skipping %s: cannot read %s: %s", key, source, e)
+            bad.append(key)
+            continue
+        if mat.ndim != 2 or mat.shape[0] == 0:
+            log.error("skipping %s: no frames", key)
+            bad.append(key)
+            continue
+        stats.accumulate(torch.from_numpy(mat))
+    return stats, bad
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--wav_scp", required=True)
+    p.add_argument("--wav_scp", default=None)
+    p.add_argument("--feats_scp", default=None, help="dumped fbank (stage 1) to read instead of computing from audio")
     p.add_argument("--segments", default=None)
     p.add_argument("--frontend_conf", required=True, help="YAML with FunASR frontend_conf keys (fs, window, n_mels, lfr_m, ...)")
     p.add_argument("--out_dir", required=True)
@@ -59,13 +84,18 @@ def main(argv: list[str] | None = None) -> int:
     conf = yaml.safe_load(Path(args.frontend_conf).read_text(encoding="utf-8")) or {}
     conf = dict(conf, dither=0.0)  # statistics are taken without dither noise
     frontend = WavFrontend.from_config(conf)
+    if not args.wav_scp and not args.feats_scp:
+        p.error("give --wav_scp or --feats_scp")
     try:
-        stats, bad = compute_stats(args.wav_scp, frontend, args.segments)
+        if args.feats_scp:
+            stats, bad = compute_stats_feats(args.feats_scp)
+        else:
+            stats, bad = compute_stats(args.wav_scp, frontend, args.segments)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     if stats.total_frames == 0:
-        print(f"error: {args.wav_scp}: no usable audio, no statistics written", file=sys.stderr)
+        print(f"error: {args.feats_scp or args.wav_scp}: no usable audio, no statistics written", file=sys.stderr)
         return 1
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -314,8 +314,12 @@ class _ResumableLoader(DataLoader):
 
 
 def make_loader(dataset: Dataset, batch_sampler: Any, num_workers: int, pin_memory: bool) -> DataLoader:
-    """DataLoader with ``collate``; a ``PreloadedDataset`` (already on its device) gets 0 workers, no pinning."""
+    """DataLoader with ``collate``; a ``PreloadedDataset`` (already on its device) gets 0 workers, no pinning.
+
+    The loader draws its worker base seed from a private generator, never from torch's global
+    RNG, so a resumed run's global RNG (dropout, SpecAug, GLM sampler) continues exactly.
+    """
     if isinstance(dataset, PreloadedDataset):
         num_workers, pin_memory = 0, False
     return _ResumableLoader(dataset, batch_sampler=batch_sampler, collate_fn=collate, num_workers=num_workers,
-                            pin_memory=pin_memory)
+                            pin_memory=pin_memory, generator=torch.Generator().manual_seed(0))

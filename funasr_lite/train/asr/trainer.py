@@ -168,7 +168,9 @@ def train(conf: dict[str, Any], inputs: TrainInputs, info: DistInfo) -> dict[str
     loss_conf = loss_conf_from_config(conf)
     wrapped: nn.Module = LossModule(model, loss_conf)
     if info.enabled:
-        wrapped = DDP(wrapped, device_ids=[info.device.index] if info.device.type == "cuda" else None)
+        # without the GLM sampler the decoder's token embedding gets no gradient
+        wrapped = DDP(wrapped, device_ids=[info.device.index] if info.device.type == "cuda" else None,
+                      find_unused_parameters=loss_conf["sampling_ratio"] <= 0.0)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = build_optimizer(conf["optim"], params, dict(conf["optim_conf"]))
     scheduler = build_scheduler(conf["scheduler"], optimizer, dict(conf["scheduler_conf"]))
@@ -212,12 +214,17 @@ def train(conf: dict[str, Any], inputs: TrainInputs, info: DistInfo) -> dict[str
                   "nan_skipped": nan_skipped}
             manager.save(tag, st, value)
 
+    last_eval: dict[str, Any] = {}
+
     def validate() -> float | None:
         if dev_loader is None:
             return None
+        if last_eval.get("step") == step:  # already evaluated at this step (validate_interval)
+            return last_eval["value"]
         res = evaluate(model, dev_loader, featurizer, info.device, loss_conf, autocast, bool(tc["dev_cer"]))
         metrics.scalars("dev", res, step, elapsed())
         log.info("dev step %d: %s", step, " ".join(f"{k}={v:.4f}" for k, v in res.items()))
+        last_eval.update(step=step, value=res[metric])
         return res[metric]
 
     stop = False
@@ -237,13 +244,19 @@ def train(conf: dict[str, Any], inputs: TrainInputs, info: DistInfo) -> dict[str
             feats, lens = featurizer(batch.fbank, batch.fbank_lens, train=True)
             last_micro = (micro + 1) % tc["accum_grad"] == 0
             sync = wrapped.no_sync if info.enabled and not last_micro else nullcontext
+            bad_items = (~torch.isfinite(feats).flatten(1).all(1)).nonzero().flatten().tolist()
             with sync():
-                with autocast():
-                    res = wrapped(feats, lens, batch.ys, batch.ys_lens)
-                finite = bool(torch.isfinite(res["loss"]).item())
+                res = None
+                if not any_true(bool(bad_items), info):
+                    with autocast():
+                        res = wrapped(feats, lens, batch.ys, batch.ys_lens)
+                finite = res is not None and bool(torch.isfinite(res["loss"]).item())
                 if any_true(not finite, info):
                     nan_skipped += 1
-                    log.warning("step %d: non-finite loss, batch skipped (keys %s)", step, ",".join(batch.keys[:3]))
+                    what = (f"non-finite features in {','.join(batch.keys[i] for i in bad_items)}" if bad_items
+                            else f"non-finite loss (keys {','.join(batch.keys[:3])}...)" if res is not None
+                            else "non-finite features on another rank")
+                    log.warning("step %d: batch skipped: %s", step, what)
                     optimizer.zero_grad(set_to_none=True)
                     micro = 0
                     bar.update(1)
@@ -292,6 +305,8 @@ def train(conf: dict[str, Any], inputs: TrainInputs, info: DistInfo) -> dict[str
                 stop = True
                 break
         bar.close()
+        if micro:  # a partial accumulation at the epoch's end is dropped (as DDP drops uneven batches)
+            optimizer.zero_grad(set_to_none=True)
         if stop:
             value = validate() if info.is_main else None
             save(f"ep{epoch}-step{step}", value, consumed())

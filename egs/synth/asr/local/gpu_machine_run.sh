@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The GPU recipe (run.sh --size gpu) on a lent GPU machine without apt or internet, in device calls
+# of at most 10 minutes each. Prepare the carried files first on a CPU machine:
+#   bash egs/synth/spk/local/prepare_gpu_machine.sh   (espeak-ng .debs, libpcaudio stub, wheels)
+# then, from the repository root on the GPU machine (carry .espeak and .whl):
+#   bash egs/synth/asr/local/gpu_machine_run.sh start     # wheels, espeak-ng, stages 0-2, stage 3 in the background
+#   bash egs/synth/asr/local/gpu_machine_run.sh wait 540  # follow training (dev CER curve) for up to N s
+#   bash egs/synth/asr/local/gpu_machine_run.sh finish    # stages 4-5 (decode dev/test, CER, RESULTS.md)
+# Training runs detached (setsid) so it outlives one call; each call prints where it stands.
+# Extra run.sh options go in RUN_OPTS (e.g. RUN_OPTS="--ngpu 2").
+set -uo pipefail
+phase=${1:-start}
+R=$(pwd)
+OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+if [ ! -d /tmp/site/soundfile.py ] && [ ! -f /tmp/site/soundfile.py ]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+fi
+export PYTHONPATH=/tmp/site:$R PYTHONUNBUFFERED=1
+E=/tmp/esp
+if [ ! -x $E/usr/bin/espeak-ng ]; then mkdir -p $E; for f in .espeak/*.deb; do dpkg -x "$f" $E; done; fi
+export LD_LIBRARY_PATH=$E/usr/lib/x86_64-linux-gnu:$R/.espeak/stub${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export ESPEAK_DATA_PATH=$E/usr/lib/x86_64-linux-gnu PATH=$E/usr/bin:$PATH
+cd egs/synth/asr
+dir=exp/${EXP_NAME:-paraformer_synth_gpu}
+status() {
+  nvidia-smi --query-gpu=name,memory.used,utilization.gpu --format=csv,noheader
+  grep -h '"dev"' $dir/metrics.jsonl 2>/dev/null | python3 -c '
+import json, sys
+for line in sys.stdin:
+    r = json.loads(line); print(f"dev step {r[\"step\"]:6d} {r[\"elapsed_s\"]:8.1f}s loss {r[\"loss\"]:.3f} acc {r[\"acc\"]:.4f} cer {r.get(\"cer\", -1):.2f}")'
+  tail -n 3 $dir/train.log 2>/dev/null
+}
+case $phase in
+  start)
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+    t0=$SECONDS
+    bash run.sh --size gpu --stage 0 --stop-stage 2 --nj 16 ${RUN_OPTS:-} > $OUT/data.log 2>&1 || { tail -30 $OUT/data.log; exit 1; }
+    echo "data stages 0-2: $((SECONDS - t0)) s; $(wc -l < data/train/wav.scp) train utts"
+    tail -5 $OUT/data.log
+    setsid nohup bash run.sh --size gpu --stage 3 --stop-stage 3 ${RUN_OPTS:-} > /tmp/train.out 2>&1 < /dev/null &
+    sleep "${2:-120}"; status ;;
+  wait)
+    end=$((SECONDS + ${2:-540}))
+    while [ $SECONDS -lt $end ] && pgrep -f funasr_lite.bin.train > /dev/null; do sleep 10; done
+    status; tail -c 1500 /tmp/train.out ;;
+  finish)
+    bash run.sh --size gpu --stage 4 --stop-stage 5 --nj 8 ${RUN_OPTS:-} > $OUT/eval.log 2>&1; tail -20 $OUT/eval.log
+    status ;;
+esac
+for f in $dir/metrics.jsonl $dir/train.log $dir/config.yaml $dir/RESULTS.md $dir/model_dir_info.json; do
+  [ -f "$f" ] && cp "$f" "$OUT/" ; done
+exit 0
