@@ -1,10 +1,13 @@
 """Generate the synthetic Mandarin corpus (``egs/synth`` stage 0).
 
     python -m funasr_lite.bin.synth_corpus --out_dir data --wav_dir wavs \\
-        --num_train 400 --num_dev 40 --num_test 40 --seed 777 --nj 2
+        --num_train 400 --num_dev 40 --num_test 40 --seed 777 --nj 2 \\
+        [--top_chars 3500 --min_chars 4 --max_chars 14]
 
-Writes ``<out_dir>/{train,dev,test}/{wav.scp,text,utt2spk,spk2utt}`` (sorted, Kaldi style)
-and ``<out_dir>/synth_meta.json`` with the seed and sizes. Reruns skip wavs already written.
+Sentences are jieba dictionary words made only of the ``--top_chars`` most frequent characters,
+``--min_chars``..``--max_chars`` characters long (a small character set and short sentences give
+a corpus that a small model learns in minutes on a CPU). Writes ``<out_dir>/{train,dev,test}/{wav.scp,text,utt2spk,spk2utt}`` (sorted, Kaldi style)
+and ``<out_dir>/synth_meta.json`` with the seed, sizes and text options. Reruns skip wavs already written.
 """
 
 from __future__ import annotations
@@ -60,15 +63,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--num_dev", type=int, default=40)
     p.add_argument("--num_test", type=int, default=40)
     p.add_argument("--seed", type=int, default=777)
+    p.add_argument("--top_chars", type=int, default=3500,
+                   help="use only words made of the N most frequent characters of jieba's dictionary (default: %(default)s)")
+    p.add_argument("--min_chars", type=int, default=4, help="shortest sentence in characters (default: %(default)s)")
+    p.add_argument("--max_chars", type=int, default=14, help="longest sentence in characters (default: %(default)s)")
     p.add_argument("--nj", type=int, default=2, help="parallel espeak-ng processes")
     args = p.parse_args(argv)
+    if args.top_chars < 1 or args.min_chars < 1 or args.max_chars < args.min_chars:
+        p.error("need --top_chars >= 1 and 1 <= --min_chars <= --max_chars")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    log.info("seed=%d train=%d dev=%d test=%d", args.seed, args.num_train, args.num_dev, args.num_test)
+    log.info("seed=%d train=%d dev=%d test=%d top_chars=%d chars=%d-%d", args.seed, args.num_train,
+             args.num_dev, args.num_test, args.top_chars, args.min_chars, args.max_chars)
 
     rng = random.Random(args.seed)
-    words, weights = jieba_words()
-    held_out = make_sentences(args.num_dev + args.num_test, rng, words, weights)
-    train_text = make_sentences(args.num_train, rng, words, weights, exclude=set(held_out))
+    words, weights = jieba_words(top_chars=args.top_chars)
+    lengths = {"min_chars": args.min_chars, "max_chars": args.max_chars}
+    try:
+        held_out = make_sentences(args.num_dev + args.num_test, rng, words, weights, **lengths)
+        train_text = make_sentences(args.num_train, rng, words, weights, exclude=set(held_out), **lengths)
+    except ValueError as e:
+        print(f"synth_corpus: error: {e}", file=sys.stderr)
+        return 1
     sets = {
         "train": plan_set("train", args.num_train, rng, train_text),
         "dev": plan_set("dev", args.num_dev, rng, held_out[: args.num_dev]),
@@ -88,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         write_data_dir(Path(args.out_dir) / name, good, paths)
         log.info("%s: %d utterances, %d speakers", name, len(good), len({u.spk_id for u in good}))
     meta = {"seed": args.seed, "sizes": {k: len(v) for k, v in sets.items()}, "failed": failed,
+            "top_chars": args.top_chars, "min_chars": args.min_chars, "max_chars": args.max_chars,
             "generator": "espeak-ng -v cmn+<variant>; text: jieba dict.txt"}
     write_text_atomic(Path(args.out_dir) / "synth_meta.json", json.dumps(meta, ensure_ascii=False, indent=1) + "\n")
     if failed:

@@ -76,11 +76,22 @@ def jieba_words(top_n: int = 30000, top_chars: int = 3500) -> tuple[list[str], l
 
 def make_sentences(n: int, rng: random.Random, words: list[str], weights: list[float],
                    min_chars: int = 4, max_chars: int = 14, exclude: set[str] | None = None) -> list[str]:
-    """``n`` distinct sentences of ``min_chars``..``max_chars`` characters, none in ``exclude``."""
+    """``n`` distinct sentences of ``min_chars``..``max_chars`` characters, none in ``exclude``.
+
+    ``ValueError`` if ``n`` distinct sentences are not found in ``100 * n + 1000`` draws (too few
+    words or too short sentences for the size asked).
+    """
+    if not 1 <= min_chars <= max_chars:
+        raise ValueError(f"need 1 <= min_chars <= max_chars, got {min_chars}, {max_chars}")
     exclude = exclude or set()
     out: list[str] = []
     seen: set[str] = set()
+    tries = 0
     while len(out) < n:
+        tries += 1
+        if tries > 100 * n + 1000:
+            raise ValueError(f"only {len(out)} of {n} distinct sentences of {min_chars}-{max_chars} characters "
+                             f"from {len(words)} words; allow longer sentences or more characters")
         target = rng.randint(min_chars, max_chars)
         s = ""
         while len(s) < target:

@@ -4,3 +4,8 @@ export FUNASR_LITE_ROOT
 export PATH=$FUNASR_LITE_ROOT/utils:$FUNASR_LITE_ROOT/tools:$PATH
 export LC_ALL=C
 export PYTHONUNBUFFERED=1
+# The package from this checkout, even where another copy is installed.
+export PYTHONPATH=$FUNASR_LITE_ROOT${PYTHONPATH:+:$PYTHONPATH}
+# Parallel jobs (utils/run.pl JOB=1:N) run one torch thread each: N jobs x all-core thread pools
+# oversubscribe the machine (load 200+ on 16 cores). Training sets its own --num_threads.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}

@@ -173,7 +173,13 @@ def train(conf: dict[str, Any], inputs: TrainInputs, info: DistInfo) -> dict[str
                       find_unused_parameters=loss_conf["sampling_ratio"] <= 0.0)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = build_optimizer(conf["optim"], params, dict(conf["optim_conf"]))
-    scheduler = build_scheduler(conf["scheduler"], optimizer, dict(conf["scheduler_conf"]))
+    sched_conf = dict(conf["scheduler_conf"])
+    auto_total = sched_conf.get("total_steps") == "auto"
+    if auto_total:  # fit the cosine to the time budget: set from the measured step time during warm-up
+        if not tc["max_minutes"] or str(conf["scheduler"]).lower() != "warmup_cosine":
+            raise ValueError("scheduler_conf.total_steps: auto needs scheduler warmup_cosine and train_conf.max_minutes")
+        sched_conf["total_steps"] = 10**9
+    scheduler = build_scheduler(conf["scheduler"], optimizer, sched_conf)
     scaler = torch.amp.GradScaler("cuda", enabled=tc["dtype"] == "fp16" and info.device.type == "cuda")
     autocast = _autocast(info.device, tc["dtype"])
     metric = tc["avg_keep_nbest_models_type"]
@@ -193,6 +199,8 @@ def train(conf: dict[str, Any], inputs: TrainInputs, info: DistInfo) -> dict[str
         rngs = state["rng"]
         set_rng_state(rngs[info.rank] if info.rank < len(rngs) else rngs[0])
         metrics.truncate_after(step)
+        if auto_total and scheduler.total_steps < 10**9:
+            tc = dict(tc, max_steps=scheduler.total_steps)
         log.info("resumed from %s: epoch %d, batch %d, step %d", manager.latest(), epoch, sampler.state_dict()["position"], step)
     else:
         sampler.set_epoch(epoch)
@@ -228,6 +236,7 @@ def train(conf: dict[str, Any], inputs: TrainInputs, info: DistInfo) -> dict[str
         return res[metric]
 
     stop = False
+    t_mark: tuple[int, float] | None = None
     while epoch <= tc["max_epoch"] and not stop:
         position = sampler.state_dict()["position"]
         bar = tqdm(total=len(sampler), initial=position, desc=f"epoch {epoch}", disable=not info.is_main,
@@ -286,6 +295,15 @@ def train(conf: dict[str, Any], inputs: TrainInputs, info: DistInfo) -> dict[str
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
+            if auto_total and scheduler.total_steps >= 10**9 and t_mark is None and step >= 20:
+                t_mark = (step, elapsed())  # skip the first steps (allocator, cudnn autotune)
+            elif (auto_total and scheduler.total_steps >= 10**9 and t_mark is not None and step - t_mark[0] >= 20
+                  and step >= max(40, int(sched_conf.get("warmup_steps", 0)) // 2)):
+                per_step = (elapsed() - t_mark[1]) / (step - t_mark[0])
+                total = step + int(0.9 * (budget_s - elapsed()) / per_step)  # 10% for dev evaluations
+                scheduler.total_steps = total
+                tc = dict(tc, max_steps=total)
+                log.info("total_steps auto: %.3f s/step -> %d steps in %.1f min", per_step, total, budget_s / 60)
             if step % tc["log_interval"] == 0 and acc_stats:
                 n = acc_stats.pop("n")
                 vals = {k: v / n for k, v in acc_stats.items()}
