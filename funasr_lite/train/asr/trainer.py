@@ -151,11 +151,14 @@ def train(conf: dict[str, Any], inputs: TrainInputs, info: DistInfo) -> dict[str
     featurizer = Featurizer(frontend.lfr_m, frontend.lfr_n, cmvn, specaug)
     train_ds, lengths = _dataset(inputs.train_data, inputs.train_feats, inputs.token_list, frontend, dc, info,
                                  float(dc["dither"]), seed)
-    sampler = BucketBatchSampler(
-        lengths, dc["batch_size"], dc["max_token_length"], dc["shuffle"], seed, info.rank, info.world_size,
-        **({"bucket_size": dc["bucket_size"]} if dc["bucket_size"] else {}),
-        max_batch_size=dc["max_batch_size"] or None,
-    )
+    try:
+        sampler = BucketBatchSampler(
+            lengths, dc["batch_size"], dc["max_token_length"], dc["shuffle"], seed, info.rank, info.world_size,
+            **({"bucket_size": dc["bucket_size"]} if dc["bucket_size"] else {}),
+            max_batch_size=dc["max_batch_size"] or None,
+        )
+    except ValueError as e:  # e.g. every utterance longer than the batch budget: name the data
+        raise ValueError(f"{inputs.train_data}: {e}") from None
     if sampler.num_dropped:
         log.warning("%d training utterances exceed max_token_length/batch_size and are not used", sampler.num_dropped)
     loader = make_loader(train_ds, sampler, dc["num_workers"], info.device.type == "cuda")
@@ -329,7 +332,9 @@ def train(conf: dict[str, Any], inputs: TrainInputs, info: DistInfo) -> dict[str
             value = validate() if info.is_main else None
             save(f"ep{epoch}-step{step}", value, consumed())
             break
-        value = validate() if info.is_main else None
+        # with validate_interval the dev set is evaluated by steps only (an epoch-end pass would
+        # cost a second evaluation within a few steps of the last one)
+        value = validate() if info.is_main and not tc["validate_interval"] else None
         sampler.set_epoch(epoch + 1)
         save(f"ep{epoch}", value, dict(sampler.state_dict(), epoch=epoch + 1, position=0))
         log.info("epoch %d done: step %d, %.1f min", epoch, step, elapsed() / 60)
