@@ -32,6 +32,12 @@ DEV_VARIANTS = ("m7", "f5", "klatt4", "Alicia")
 TEST_VARIANTS = ("m8", "klatt5", "belinda", "benjamin")
 TRAIN_PITCHES = (35, 50, 65)
 HELD_OUT_PITCHES = (42, 58)
+# New voices for finetuning demos (egs/synth/asr/local/finetune_new_voices.sh): espeak-ng variants
+# in none of the lists above (klatt, whispered, creaky, robotic and named voices), at pitches no
+# other list uses, so that every (variant, pitch) speaker is new to a model trained on the corpus.
+FINETUNE_VARIANTS = ("klatt6", "croak", "grandma", "whisperf", "Storm", "robosoft3", "iven3", "shelby")
+FINETUNE_PITCHES = (45, 55)
+SPEEDS = (130, 190)  # espeak-ng words per minute, drawn uniformly per utterance
 _CJK_WORD = re.compile(r"^[\u4e00-\u9fff]{1,4}$")
 
 
@@ -136,3 +142,65 @@ def synthesise(utt: Utterance, out_wav: Path, fs: int = 16000) -> float:
     sf.write(tmp_out, wave, fs, subtype="PCM_16")
     os.replace(tmp_out, out_wav)
     return len(wave) / fs
+
+
+def espeak_variants() -> set[str]:
+    """Names of the voice variants the installed espeak-ng has (``-v cmn+<name>``): the file
+    names after ``!v/`` in ``espeak-ng --voices=variant``."""
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        raise RuntimeError("espeak-ng is not installed (apt-get install espeak-ng)")
+    proc = subprocess.run([exe, "--voices=variant"], capture_output=True, text=True, timeout=60, check=False)
+    names = set()
+    for line in proc.stdout.splitlines()[1:]:
+        for field in line.split():
+            if field.startswith("!v/"):
+                names.add(field[len("!v/"):])
+    return names
+
+
+def check_new_variants(variants: list[str] | tuple[str, ...], available: set[str] | None = None) -> list[str]:
+    """Refuse (``ValueError``) variants of ``TRAIN_VARIANTS`` (not new voices) and variants
+    espeak-ng does not have (it would silently use its default voice); return notes for variants
+    that are dev/test voices of the corpus (allowed, but then not new to dev/test scoring)."""
+    if not variants:
+        raise ValueError("no voice variants given")
+    if len(set(variants)) != len(variants):
+        raise ValueError(f"repeated voice variants in {','.join(variants)}")
+    seen = [v for v in variants if v in TRAIN_VARIANTS]
+    if seen:
+        raise ValueError(f"variant(s) {','.join(seen)} are training voices of the corpus (TRAIN_VARIANTS), not new voices")
+    bad = [v for v in variants if not re.fullmatch(r"[A-Za-z0-9]+", v)]
+    if bad:
+        raise ValueError(f"variant name(s) {','.join(bad)}: letters and digits only")
+    if available is not None:
+        missing = [v for v in variants if v not in available]
+        if missing:
+            raise ValueError(f"espeak-ng has no variant(s) {','.join(missing)} (see: espeak-ng --voices=variant)")
+    return [f"variant {v} is also a {'dev' if v in DEV_VARIANTS else 'test'} voice of the corpus"
+            for v in variants if v in DEV_VARIANTS or v in TEST_VARIANTS]
+
+
+def restrict_words(words: list[str], weights: list[float], allowed: set[str]) -> tuple[list[str], list[float]]:
+    """The words (and their weights) made only of characters in ``allowed`` (e.g. a model's tokens)."""
+    kept = [(w, x) for w, x in zip(words, weights) if all(ch in allowed for ch in w)]
+    return [w for w, _ in kept], [x for _, x in kept]
+
+
+def plan_voice_set(name: str, sentences: list[str], rng: random.Random, variants: list[str] | tuple[str, ...],
+                   pitches: list[int] | tuple[int, ...], spk_prefix: str = "ft",
+                   speeds: tuple[int, int] = SPEEDS) -> list[Utterance]:
+    """Speakers (variant, pitch) round-robin over ``sentences`` of one set of a voice set.
+
+    Speaker ids are ``<spk_prefix>_<variant>_p<pitch>``, the same in every set of the voice set
+    (its train and test sets share voices), utterance ids ``<spk>-<name>-<index>``.
+    """
+    speakers = [(v, p) for v in variants for p in pitches]
+    if not speakers:
+        raise ValueError("need at least one variant and one pitch")
+    utts = []
+    for i, text in enumerate(sentences):
+        variant, pitch = speakers[i % len(speakers)]
+        spk = f"{spk_prefix}_{variant}_p{pitch}"
+        utts.append(Utterance(f"{spk}-{name}-{i:05d}", spk, variant, pitch, rng.randint(*speeds), text))
+    return sorted(utts, key=lambda u: u.utt_id)
