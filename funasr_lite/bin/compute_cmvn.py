@@ -19,6 +19,7 @@ import logging
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 import yaml
 from tqdm import tqdm
@@ -68,7 +69,7 @@ def compute_stats_feats(feats_scp: str) -> tuple[CmvnStats, list[str]]:
             log.error("skipping %s: no frames", key)
             bad.append(key)
             continue
-        stats.accumulate(torch.from_numpy(mat))
+        stats.accumulate(torch.from_numpy(np.array(mat)))
     return stats, bad
 
 
