@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from funasr_lite.models.paraformer import BiCifParaformer, load_paraformer
+from funasr_lite.models.paraformer.model import RecogResult
 from funasr_lite.postprocess.text import tokens_to_text
 
 log = logging.getLogger(__name__)
@@ -84,12 +85,17 @@ class SpeechRecognizer:
 
     def _run(self, items: list[tuple[str, np.ndarray]]) -> list[Recognition]:
         start = time.perf_counter()
-        lengths = torch.tensor([len(w) for _, w in items])
-        waves = torch.zeros(len(items), int(lengths.max()), device=self.device)
-        for row, (_, w) in enumerate(items):
-            waves[row, : len(w)] = torch.from_numpy(w).to(self.device)
-        feats, feat_lens = self.frontend(waves, lengths.to(self.device))
-        results = self.model.recognize(feats, feat_lens)
+        # audio too short for one feature frame (a few samples) has no token: empty result, no model call
+        live = [i for i, (_, w) in enumerate(items) if self.lfr_frames(len(w)) > 0]
+        results = [RecogResult([], 0.0, [] if self.has_timestamps else None) for _ in items]
+        if live:
+            lengths = torch.tensor([len(items[i][1]) for i in live])
+            waves = torch.zeros(len(live), int(lengths.max()), device=self.device)
+            for row, i in enumerate(live):
+                waves[row, : len(items[i][1])] = torch.from_numpy(items[i][1]).to(self.device)
+            feats, feat_lens = self.frontend(waves, lengths.to(self.device))
+            for i, res in zip(live, self.model.recognize(feats, feat_lens)):
+                results[i] = res
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         elapsed = time.perf_counter() - start

@@ -18,7 +18,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from funasr_lite.auto_model import set_seed
-from funasr_lite.data.kaldi_lists import read_scp
+from funasr_lite.data.kaldi_lists import iter_wav_scp
 from funasr_lite.errors import InputError, ModelError
 from funasr_lite.fileio import write_text_atomic
 from funasr_lite.frontend.audio import load_wav_scp
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     from funasr_lite.asr import SpeechRecognizer  # noqa: PLC0415  (torch models load only when decoding)
 
     try:
-        keys = list(read_scp(args.segments or args.wav_scp))
+        keys = [k for k, _ in iter_wav_scp(args.wav_scp, args.segments)]  # both lists checked up front
         recognizer = SpeechRecognizer(args.model, device=args.device, batch_size_token=args.batch_size_token,
                                       dither=args.dither)
     except (ModelError, InputError) as e:

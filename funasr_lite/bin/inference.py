@@ -9,12 +9,15 @@ per recording and format under ``<output_dir>/<format>/``. With ``--nj N`` the l
 ``utils/split_scp.py`` and N jobs run through ``--cmd`` (Kaldi's ``JOB=1:N log`` convention; add
 ``--gpu 1`` to run.pl's options for one job per GPU), then the 1best_recog files are merged.
 Bad recordings are skipped and listed in ``errors.txt`` (exit code 1); a rerun resumes.
+``cmd |`` entries (Kaldi pipes) run only with ``--allow_pipes``; keys that cannot be file names
+(``..``, ``a/b``: the per-recording files are named by key) are refused before anything runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import re
 import shlex
 import subprocess
 import sys
@@ -27,7 +30,7 @@ from funasr_lite.data.kaldi_lists import read_scp
 from funasr_lite.errors import InputError, ModelError
 from funasr_lite.fileio import write_text_atomic
 from funasr_lite.frontend.audio import load_wav_scp
-from funasr_lite.writers.formats import parse_formats, write_outputs
+from funasr_lite.writers.formats import check_file_key, parse_formats, write_outputs
 from funasr_lite.writers.recog_files import FILES, RecogWriter
 
 log = logging.getLogger("inference")
@@ -49,6 +52,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--no_split_at_speaker_change", action="store_true",
                    help="keep FunASR's one speaker per sentence instead of splitting sentences at speaker changes")
     p.add_argument("--wav_scp", required=True)
+    p.add_argument("--allow_pipes", action="store_true", default=None,
+                   help="run wav.scp entries ending in '|' (Kaldi pipes: shell commands from the list); "
+                        "refused by default unless FUNASR_LITE_ALLOW_PIPES=1")
     p.add_argument("--output_dir", required=True)
     p.add_argument("--output_format", default="json", help="comma list of json,srt,vtt,txt,rttm or all, or none (default: %(default)s)")
     p.add_argument("--device", default="cpu")
@@ -93,9 +99,24 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"error: --output_format: {e}", file=sys.stderr)
         return 2
+    if formats:  # per-recording files are named by key: refuse keys that would escape --output_dir
+        try:
+            check_output_keys(args.wav_scp)
+        except (InputError, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
     if args.nj > 1:
         return run_split(args, argv if argv is not None else sys.argv[1:])
     return run_one(args, formats)
+
+
+def check_output_keys(wav_scp: str) -> None:
+    """Raise ``InputError`` naming the first ``wav_scp`` key that cannot be a file name (``..``, ``/``, ...)."""
+    for key in read_scp(wav_scp):
+        try:
+            check_file_key(key)
+        except ValueError as e:
+            raise InputError(wav_scp, f"{e}; rename the key, or use --output_format none") from None
 
 
 def run_one(args: argparse.Namespace, formats: list[str]) -> int:
@@ -120,7 +141,7 @@ def run_one(args: argparse.Namespace, formats: list[str]) -> int:
     writer = RecogWriter(out)
     errors: list[str] = []
     with tqdm(total=len(keys), initial=sum(k in writer.done for k in keys), desc="transcribe") as bar:
-        for key, audio in load_wav_scp(args.wav_scp):
+        for key, audio in load_wav_scp(args.wav_scp, allow_pipes=args.allow_pipes):
             if key in writer.done:
                 continue
             bar.update(1)
@@ -162,11 +183,24 @@ def run_split(args: argparse.Namespace, argv: list[str]) -> int:
     job_argv = _without(argv, ("--nj", "--cmd", "--wav_scp", "--output_dir"))
     job_cmd = [sys.executable, "-m", "funasr_lite.bin.inference", *job_argv,
                "--wav_scp", str(split_dir / "wav.JOB.scp"), "--output_dir", str(split_dir / "JOB")]
-    cmd = shlex.split(args.cmd) + [f"JOB=1:{args.nj}", str(out / "log" / "decode.JOB.log"), *job_cmd]
+    # run.pl/slurm.pl join the command into one bash string: quote file names so that none is run
+    cmd = shlex.split(args.cmd) + [f"JOB=1:{args.nj}", str(out / "log" / "decode.JOB.log"),
+                                   *(runpl_quote(a) for a in job_cmd)]
     log.info("running %d jobs: %s", args.nj, " ".join(cmd[:3]))
     rc = subprocess.run(cmd).returncode
     merge_jobs(out, [split_dir / str(j) for j in range(1, args.nj + 1)], list(read_scp(args.wav_scp)))
     return 1 if rc != 0 else 0
+
+
+def runpl_quote(arg: str) -> str:
+    """``arg`` prepared for Kaldi's run.pl/slurm.pl, which pass an argument without whitespace to
+    bash as is and wrap one with whitespace in ``'...'`` when it has a ``"``, else in ``"..."``;
+    bash then gives back exactly ``arg`` ($, `, ;, | ... in file names stay literal)."""
+    if not re.search(r"[ \t\n\r\f\v]", arg):
+        return shlex.quote(arg)  # no whitespace in the quoted form either: passed as is
+    if '"' in arg:
+        return arg.replace("'", "'\\''")  # run.pl adds the outer '...'
+    return re.sub(r'([\\$`])', r"\\\1", arg)  # run.pl adds the outer "..."
 
 
 def merge_jobs(out: Path, job_dirs: list[Path], keys: list[str]) -> None:
@@ -178,7 +212,11 @@ def merge_jobs(out: Path, job_dirs: list[Path], keys: list[str]) -> None:
         for d in job_dirs:
             path = d / "1best_recog" / name
             if path.is_file():
-                for line in path.read_text(encoding="utf-8").splitlines():
+                # "\n" only: splitlines() and read_text()'s universal newlines would also cut at
+                # \r, \x85, \u2028 ... inside a key or a text, and lose that utterance
+                for line in path.read_bytes().decode("utf-8").split("\n"):
+                    if not line:
+                        continue
                     if line.startswith("TOTAL "):
                         totals.append(line)
                     else:

@@ -116,8 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         from funasr_lite.train.asr.trainer import train  # noqa: PLC0415
 
         summary = train(conf, inputs, info)
-    except (ModelError, InputError, ValueError, FileNotFoundError) as e:
-        log.error("train: %s", one_line(e))
+    except (ModelError, InputError, ValueError, OSError) as e:  # OSError: e.g. disk full writing a checkpoint
+        msg = f"{e.filename}: {e.strerror}" if isinstance(e, OSError) and e.filename and e.strerror else one_line(e)
+        log.error("train: %s", one_line(msg))
         cleanup(info)
         return 1
     if info.is_main:

@@ -68,6 +68,7 @@ def _read_table(path: PathLike, allow_empty_value: bool) -> dict[str, str]:
     first_line: dict[str, int] = {}
     for number, line in _read_lines(path):
         key, value = (_FIELD_SEP.split(line, maxsplit=1) + [""])[:2]
+        value = value.lstrip(_BLANKS)  # "key \r value" (a stray CR): the value has no blank around it either
         if not value and not allow_empty_value:
             raise InputError(f"{path}:{number}", f"key {key!r} has no value")
         if key in table:

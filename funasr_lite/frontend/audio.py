@@ -7,9 +7,12 @@ Accepted sources and how each is read:
   without ffmpeg the error says so. A ``.pcm`` path is headerless 16-bit little-endian mono at
   ``fs`` (default 16000).
 * ``str`` ending in ``|``: a Kaldi ``wav.scp`` piped command, run with the shell; its stdout must
-  be an audio file (normally WAV).
+  be an audio file (normally WAV). Pipes run shell commands written in a list file, so they are
+  refused unless enabled: ``allow_pipes=True`` (``--allow_pipes`` on ``bin/inference``) or the
+  environment variable ``FUNASR_LITE_ALLOW_PIPES=1`` (for every entry point).
 * ``str`` starting with ``http://`` or ``https://``: downloaded with a time-out, a size cap and at
-  most ``MAX_REDIRECTS`` redirects. Other URL schemes (``file://``, ``ftp://``) are refused.
+  most ``MAX_REDIRECTS`` redirects. Other URL schemes (``file://``, ``ftp://``, ``data:``, ...)
+  are refused.
 * ``bytes``/``bytearray``: FunASR's rule. Bytes that start with a container signature (RIFF,
   fLaC, OggS, ID3, ``ftyp``, ...) are decoded as that file (soundfile, then ffmpeg) and fail
   loudly if corrupt; bytes starting with an MPEG frame sync are tried as MP3; all other bytes are
@@ -25,9 +28,10 @@ Accepted sources and how each is read:
 
 ``fs`` is the rate of headerless input only; a container's own header always wins.
 Multi-channel audio is averaged (FunASR does the same) unless ``channel=i`` picks one.
-Any rate other than 16 kHz is resampled with ``soxr`` quality ``"HQ"``; FunASR uses torchaudio's
-sinc ``Resample``, so samples differ slightly at other rates (spec section 8, trap 15); 16 kHz
-input is never resampled and matches exactly. The waveform is not clipped; it is nominally in
+Any rate other than 16 kHz is resampled with ``soxr`` quality ``"HQ"`` (rates below
+``MIN_SAMPLE_RATE``, 1000 Hz, are refused: a damaged header claiming 1 Hz would make a 1 MB file
+gigabytes); FunASR uses torchaudio's sinc ``Resample``, so samples differ slightly at other rates
+(spec section 8, trap 15); 16 kHz input is never resampled and matches exactly. The waveform is not clipped; it is nominally in
 [-1, 1] (the x32768 scaling belongs to the ASR/VAD frontends). Every failure is an
 ``InputError`` naming the key and/or source.
 """
@@ -59,13 +63,24 @@ DEFAULT_FS = 16000  # rate assumed for headerless input when ``fs`` is not given
 MAX_CHANNELS = 16
 MAX_FLOAT_PEAK = 2.0  # codecs overshoot 1.0 a little; far beyond means wrongly scaled input
 SEGMENT_MAX_OVERSHOOT_S = 0.5  # Kaldi extract-segments --max-overshoot default
+# lowest rate accepted: resampling multiplies the samples by 16000 / rate, so a header claiming 1 Hz
+# would turn a 1 MB file into gigabytes
+MIN_SAMPLE_RATE = 1000
 _URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+# schemes that are refused even without "//" (``data:audio/wav;base64,...``), unless such a file exists
+_BARE_SCHEME = re.compile(r"^(data|file|ftp|ftps|gopher|sftp|scp|smb|tftp|dict|ldap|telnet|jar|javascript|mailto):",
+                          re.IGNORECASE)
+ALLOW_PIPES_ENV = "FUNASR_LITE_ALLOW_PIPES"
 _SIGNATURES = [(0, b"RIFF", "wav"), (0, b"RIFX", "wav"), (0, b"RF64", "wav"),
                (0, b"BW64", "wav"), (0, b"fLaC", "flac"), (0, b"OggS", "ogg"), (0, b"ID3", "mp3"),
                (0, b"FORM", "aiff"), (0, b".snd", "au"), (0, b"caff", "caf"),
                (4, b"ftyp", "m4a"), (0, b"\x1a\x45\xdf\xa3", "webm")]
-_SOUNDFILE_FORMATS = {"wav", "wave", "flac", "ogg", "oga", "opus", "mp3", "aif", "aiff", "au",
-                      "snd", "caf", "w64", "rf64"}
+# file suffix -> (libsndfile major format, subtype that must be available or None)
+_SOUNDFILE_FORMATS = {"wav": ("WAV", None), "wave": ("WAV", None), "flac": ("FLAC", None),
+                      "ogg": ("OGG", None), "oga": ("OGG", None), "opus": ("OGG", "OPUS"),
+                      "mp3": ("MP3", None), "aif": ("AIFF", None), "aiff": ("AIFF", None),
+                      "au": ("AU", None), "snd": ("AU", None), "caf": ("CAF", None),
+                      "w64": ("W64", None), "rf64": ("RF64", None)}
 
 # str | os.PathLike | bytes | bytearray | np.ndarray | torch.Tensor | (source, start_s, end_s)
 AudioSource = Any
@@ -88,6 +103,14 @@ class _Limits(NamedTuple):
     url_timeout_s: float
     url_max_bytes: int
     pipe_timeout_s: float | None
+    allow_pipes: bool = False
+
+
+def pipes_allowed(allow_pipes: bool | None = None) -> bool:
+    """``allow_pipes`` when given, else whether ``$FUNASR_LITE_ALLOW_PIPES`` is 1/true/yes."""
+    if allow_pipes is not None:
+        return bool(allow_pipes)
+    return os.environ.get(ALLOW_PIPES_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 class _Decoded(NamedTuple):
@@ -104,17 +127,19 @@ def load_audio(
     url_timeout_s: float = URL_TIMEOUT_S,
     url_max_bytes: int = URL_MAX_BYTES,
     pipe_timeout_s: float | None = PIPE_TIMEOUT_S,
+    allow_pipes: bool | None = None,
 ) -> AudioResult:
     """Decode ``source`` (see the module docstring) to a mono float32 16 kHz ``AudioResult``.
 
     ``fs``: rate of headerless input (arrays, raw PCM bytes, ``.pcm`` files); default 16000.
     ``channel``: pick one channel (0-based) instead of averaging. ``key``: names the item in
     errors. ``url_timeout_s`` bounds connecting, each read and the whole download;
-    ``url_max_bytes`` caps the download; ``pipe_timeout_s`` bounds a ``cmd |`` command.
+    ``url_max_bytes`` caps the download; ``pipe_timeout_s`` bounds a ``cmd |`` command, which runs
+    only with ``allow_pipes=True`` (``None``: ``$FUNASR_LITE_ALLOW_PIPES``).
     Raises ``InputError`` for every bad input.
     """
     item = _item_name(source, key)
-    limits = _Limits(url_timeout_s, url_max_bytes, pipe_timeout_s)
+    limits = _Limits(url_timeout_s, url_max_bytes, pipe_timeout_s, pipes_allowed(allow_pipes))
     _check_fs(fs, item)
     if isinstance(source, tuple):
         inner, start_s, end_s = _split_segment(source, item)
@@ -132,6 +157,7 @@ def load_wav_scp(
     url_timeout_s: float = URL_TIMEOUT_S,
     url_max_bytes: int = URL_MAX_BYTES,
     pipe_timeout_s: float | None = PIPE_TIMEOUT_S,
+    allow_pipes: bool | None = None,
 ) -> Iterator[tuple[str, AudioResult | InputError]]:
     """Yield ``(key, AudioResult or InputError)`` for every ``wav.scp`` line or segment.
 
@@ -140,7 +166,7 @@ def load_wav_scp(
     decoded recording is reused, so segments sorted by recording decode each file once.
     The other arguments are ``load_audio``'s.
     """
-    lim = _Limits(url_timeout_s, url_max_bytes, pipe_timeout_s)
+    lim = _Limits(url_timeout_s, url_max_bytes, pipe_timeout_s, pipes_allowed(allow_pipes))
     cached: tuple[str, _Decoded | InputError] | None = None
     for key, source in iter_wav_scp(wav_scp, segments):
         item = _item_name(source, key)
@@ -213,6 +239,9 @@ def _decode(source: Any, fs: int | None, item: str, limits: _Limits) -> _Decoded
     """Decode any source to ``(samples (N, C) float32, rate)`` at its original rate."""
     if isinstance(source, str):
         if source.rstrip().endswith("|"):
+            if not limits.allow_pipes:
+                raise InputError(item, "piped command refused: 'cmd |' entries run shell commands; enable "
+                                       f"them with --allow_pipes, allow_pipes=True or {ALLOW_PIPES_ENV}=1")
             data = run_pipe(source.rstrip()[:-1].strip(), item, limits.pipe_timeout_s)
             return _decode_container(data, item, _container_format(data) or "")
         match = _URL_SCHEME.match(source)
@@ -225,6 +254,9 @@ def _decode(source: Any, fs: int | None, item: str, limits: _Limits) -> _Decoded
             if suffix == "pcm":
                 return _raw_pcm(data, fs, item)
             return _decode_container(data, item, _container_format(data) or suffix)
+        bare = _BARE_SCHEME.match(source)
+        if bare and not os.path.lexists(source):
+            raise InputError(item, f"URL scheme {bare.group(1).lower()!r} is refused; only http and https")
         return _decode_path(Path(source), fs, item)
     if isinstance(source, os.PathLike):
         return _decode_path(Path(source), fs, item)
@@ -259,6 +291,8 @@ def _decode_path(path: Path, fs: int | None, item: str) -> _Decoded:
         raise InputError(item, "file not found") from None
     except OSError as err:
         raise InputError(item, f"cannot access file: {err.strerror or err}") from None
+    except ValueError as err:  # os.stat: "embedded null byte"
+        raise InputError(item, f"not a usable file name: {one_line(err)}") from None
     if path.is_dir():
         raise InputError(item, "is a directory, not an audio file")
     if size == 0:
@@ -328,10 +362,31 @@ def _raw_pcm(data: bytes, fs: int | None, item: str) -> _Decoded:
     return _Decoded(samples[:, None], int(fs or DEFAULT_FS))
 
 
+def _soundfile_reads(fmt: str) -> bool | None:
+    """Whether this libsndfile build decodes ``fmt`` (``None``: not a libsndfile format at all).
+
+    libsndfile before 1.1 has no MP3 and before 1.0.29 no Opus, so a known format may be missing.
+    """
+    if fmt not in _SOUNDFILE_FORMATS:
+        return None
+    major, subtype = _SOUNDFILE_FORMATS[fmt]
+    try:
+        if major not in soundfile.available_formats():
+            return False
+        return subtype is None or subtype in soundfile.available_subtypes(major)
+    except Exception:  # noqa: BLE001 - an odd soundfile build: assume it reads the format
+        return True
+
+
 def _no_ffmpeg_error(item: str, fmt: str, sf_problem: str) -> InputError:
     """The error when soundfile failed and there is no ffmpeg to try."""
-    if fmt in _SOUNDFILE_FORMATS:  # soundfile reads this format: the data itself is bad
+    reads = _soundfile_reads(fmt)
+    if reads:  # soundfile reads this format: the data itself is bad
         return InputError(item, f"cannot decode {fmt}: {sf_problem} (corrupt or truncated?)")
+    if reads is False:  # a format libsndfile knows, but not this build
+        return InputError(item, f"cannot decode {fmt}: no {fmt} decoder (libsndfile "
+                                f"{soundfile.__libsndfile_version__} lacks it and ffmpeg is not "
+                                "installed); install ffmpeg")
     return InputError(item, f"cannot decode {fmt or 'audio'} (soundfile: {sf_problem}); "
                             "install ffmpeg")
 
@@ -349,8 +404,9 @@ def _decode_with_ffmpeg(path: Path, item: str, sf_problem: str, fmt: str) -> _De
     except (OSError, subprocess.TimeoutExpired) as err:
         raise InputError(item, f"ffmpeg failed: {one_line(err)}") from None
     if proc.returncode != 0 or not proc.stdout:
+        ff_problem = last_line(proc.stderr).replace(f"file:{path.resolve()}: ", "")  # the item is named already
         raise InputError(item, f"cannot decode {fmt or 'audio'}: soundfile: {sf_problem}; "
-                               f"ffmpeg: {last_line(proc.stderr) or 'no output'}")
+                               f"ffmpeg: {ff_problem or 'no output'}")
     try:
         return _soundfile_read(io.BytesIO(proc.stdout))
     except Exception as err:  # ffmpeg produced something unreadable
@@ -406,6 +462,9 @@ def _finish(decoded: _Decoded, channel: int | None, item: str) -> AudioResult:
     samples, rate = decoded
     if rate <= 0:
         raise InputError(item, f"bad sample rate {rate}")
+    if rate < MIN_SAMPLE_RATE:
+        raise InputError(item, f"implausible sample rate {rate} Hz (below {MIN_SAMPLE_RATE} Hz: "
+                               "a damaged header or a wrong fs?)")
     n_channels = samples.shape[1]
     if channel is None:
         mono = samples[:, 0] if n_channels == 1 else samples.mean(axis=1, dtype=np.float32)
@@ -436,4 +495,8 @@ def _finish(decoded: _Decoded, channel: int | None, item: str) -> AudioResult:
 
 def _sf_problem(err: Exception) -> str:
     """soundfile's reason without its ``Error opening <file>:`` preamble."""
-    return one_line(getattr(err, "error_string", None) or err)
+    problem = one_line(getattr(err, "error_string", None) or err)
+    if problem.startswith("File does not exist or is not a regular file"):
+        # libsndfile's words when its MPEG probe rejects an unknown header: the file exists (it was stat-ed)
+        return "format not recognised"
+    return problem

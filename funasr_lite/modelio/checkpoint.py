@@ -71,6 +71,7 @@ def _torch_load(path: Path, map_location: str | torch.device) -> object:
         raise ModelError(path, f"checkpoint is corrupt or truncated ({first})") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        first = first.split(". This is an internal", 1)[0]  # torch's paragraph of advice after the reason
         raise ModelError(path, f"checkpoint is corrupt or truncated ({first})") from None
 
 

@@ -33,10 +33,21 @@ def parse_formats(spec: str | Iterable[str]) -> list[str]:
     return [f for f in FORMATS if f in names]
 
 
-def _check_key(key: str) -> str:
+NAME_MAX_BYTES = 255  # the longest file name Linux/macOS file systems take
+
+
+def check_file_key(key: str) -> str:
+    """``key`` if ``<key>.<format>`` is a plain file name inside the format folder, else ``ValueError``.
+
+    Refused: empty, ``.``/``..``, a ``/`` or NUL (a key must never reach outside ``out_dir``), and
+    names too long for the file system.
+    """
     if not key or key in (".", "..") or "/" in key or "\0" in key:
-        raise ValueError(f"utterance key {key!r} cannot be a file name")
+        raise ValueError(f"utterance key {key!r} cannot be a file name (empty, '.', '..', or has '/' or NUL)")
+    if len(f"{key}.json".encode("utf-8", "surrogateescape")) > NAME_MAX_BYTES:
+        raise ValueError(f"utterance key {key[:40]!r}... cannot be a file name ({len(key)} characters, too long)")
     return key
+
 
 
 def write_outputs(results: Iterable[dict[str, Any]], out_dir: str | Path,
@@ -60,7 +71,7 @@ def write_outputs(results: Iterable[dict[str, Any]], out_dir: str | Path,
     }
     for result in results:
         doc = result if result.get("schema_version") is not None else build_document(result)
-        key = _check_key(doc["key"])
+        key = check_file_key(doc["key"])
         for fmt in fmts:
             path = out / fmt / f"{key}.{fmt}"
             if fmt == "rttm":

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from funasr_lite.errors import ModelError
+from funasr_lite.errors import ModelError, one_line
 from funasr_lite.frontend.wav_frontend import WavFrontend
 from funasr_lite.modelio import load_state_dict_strict, open_model_dir
 from funasr_lite.models.paraformer.model import BiCifParaformer, Paraformer
@@ -32,7 +32,16 @@ def load_paraformer(
         raise ModelError(md.path, f"is a {md.model_class} model, not an ASR model (Paraformer or BiCifParaformer)")
     if not md.token_list:
         raise ModelError(md.path, "no token list")
-    model = cls.from_config(md.config, len(md.token_list))
+    try:
+        model = cls.from_config(md.config, len(md.token_list))
+    except ModelError as e:  # "encoder_conf: unknown key 'x'": say which folder's config
+        raise ModelError(md.path, f"config: {e}") from None
+    except (TypeError, ValueError) as e:  # a value of the wrong type deeper down
+        raise ModelError(md.path, f"config: bad value ({one_line(e)})") from None
+    out_layer = md.state_dict().get("decoder.output_layer.weight")
+    if out_layer is not None and out_layer.shape[0] != len(md.token_list):
+        raise ModelError(md.path, f"the token list has {len(md.token_list)} tokens but the checkpoint's output "
+                                  f"layer has {out_layer.shape[0]}: the token list does not belong to this model")
     load_state_dict_strict(model, md.state_dict(), md.checkpoint)
     model.to(device).eval()
     frontend_conf = dict(md.config.get("frontend_conf") or {})

@@ -57,12 +57,21 @@ _TRAIN_ONLY = {
 }
 
 
+_INT_KEYS = {"output_size", "attention_heads", "linear_units", "num_blocks", "kernel_size", "sanm_shfit",
+             "att_layer_num", "idim", "l_order", "r_order", "upsample_times"}
+_FLOAT_KEYS = {"threshold", "smooth_factor", "noise_threshold", "tail_threshold", "smooth_factor2", "noise_threshold2"}
+
+
 def _conf(config: dict[str, Any], block: str, allowed: set[str], fixed: dict[str, Any]) -> dict[str, Any]:
     """Keep ``allowed`` keys of ``config[block]``; refuse a value that differs from ``fixed``; drop training keys."""
     conf = dict(config.get(block) or {})
     out: dict[str, Any] = {}
     for key, value in conf.items():
         if key in allowed:
+            if key in _INT_KEYS and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ModelError(block, f"{key}={value!r} must be an integer")
+            if key in _FLOAT_KEYS and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise ModelError(block, f"{key}={value!r} must be a number")
             out[key] = value
         elif key in fixed:
             if value != fixed[key] and not (value is None and fixed[key] in ([], None)):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import logging
 import re
 import warnings
 from collections.abc import Sequence
@@ -35,6 +36,7 @@ from funasr_lite.frontend.lfr import apply_lfr_batch
 from funasr_lite.frontend.wav_frontend import WavFrontend
 from funasr_lite.train.asr.specaug import SpecAugLFR
 
+log = logging.getLogger(__name__)
 _PIPE_OR_URL = re.compile(r"\|\s*$|^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -142,6 +144,12 @@ def _item_seed(seed: int, epoch: int, index: int) -> int:
     return int.from_bytes(digest, "little") >> 1
 
 
+def unreadable_fbank(err: InputError, num_frames: int, num_mel_bins: int) -> Tensor:
+    """Log ``err`` and return NaN features: the trainer skips (and reports) batches with non-finite features."""
+    log.warning("%s; its batch is skipped", err)
+    return torch.full((max(1, num_frames), num_mel_bins), float("nan"))
+
+
 class AsrDataset(Dataset):
     """``(key, fbank (T, 80) float32, token ids)`` per utterance, fbank as ``WavFrontend.compute_fbank``.
 
@@ -168,7 +176,10 @@ class AsrDataset(Dataset):
         u = self.utts[i]
         if u.kind == "feats":
             return torch.from_numpy(np.array(kaldiio.load_mat(u.source), dtype=np.float32))
-        wave = torch.from_numpy(load_audio(u.source, key=u.key).waveform)
+        try:
+            wave = torch.from_numpy(load_audio(u.source, key=u.key).waveform)
+        except InputError as err:  # NaN samples, file gone since the listing: the trainer skips the batch
+            return unreadable_fbank(err, u.num_frames, self.frontend.fbank_opts.num_mel_bins)
         gen = torch.Generator().manual_seed(_item_seed(self.seed, self.epoch, i)) if self.dither > 0 else None
         feats, counts = self.frontend.compute_fbank(wave[None], generator=gen)
         return feats[0, : int(counts[0])]
@@ -272,9 +283,16 @@ class PreloadedDataset(Dataset):
         """Compute (wav, batched on the device) or read (feats) the fbank of ``idx`` into one new chunk."""
         feats = {i: torch.from_numpy(np.array(kaldiio.load_mat(self.utts[i].source), dtype=np.float32)).to(self.device)
                  for i in idx if self.utts[i].kind == "feats"}
-        wav = [i for i in idx if self.utts[i].kind != "feats"]
+        wav, waves = [], []
+        for i in idx:
+            if self.utts[i].kind == "feats":
+                continue
+            try:
+                waves.append(torch.from_numpy(load_audio(self.utts[i].source, key=self.utts[i].key).waveform))
+                wav.append(i)
+            except InputError as err:  # NaN samples, file gone since the listing: the trainer skips the batch
+                feats[i] = unreadable_fbank(err, self.utts[i].num_frames, frontend.fbank_opts.num_mel_bins).to(self.device)
         if wav:
-            waves = [torch.from_numpy(load_audio(self.utts[i].source, key=self.utts[i].key).waveform) for i in wav]
             batch = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True).to(self.device)
             out, counts = frontend.compute_fbank(batch, [len(w) for w in waves])
             feats.update({i: out[row, : int(counts[row])] for row, i in enumerate(wav)})

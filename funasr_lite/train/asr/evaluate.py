@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import nullcontext
 from typing import Any, Callable, Iterable
 
@@ -9,6 +10,8 @@ import torch
 
 from funasr_lite.scoring.align import align, count_ops
 from funasr_lite.train.asr.paraformer_loss import paraformer_training_loss
+
+log = logging.getLogger(__name__)
 
 
 def token_errors(ref: list[int], hyp: list[int]) -> tuple[int, int]:
@@ -42,6 +45,9 @@ def evaluate(
         for batch in batches:
             batch = batch.to(device)
             feats, lens = featurize(batch.fbank, batch.fbank_lens, train=False)
+            if not bool(torch.isfinite(feats).all()):  # as in training: never let NaN into the metrics
+                log.warning("dev batch skipped: non-finite features (keys %s)", ",".join(batch.keys))
+                continue
             with autocast():
                 out = paraformer_training_loss(model, feats, lens, batch.ys, batch.ys_lens, **conf)
             w = int(out["weight"])

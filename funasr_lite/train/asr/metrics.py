@@ -43,14 +43,16 @@ class MetricsLog:
                 self.writer.add_scalar(f"{split}/{k}", float(v), step)
             self.writer.flush()
 
-    def truncate_after(self, step: int) -> None:
-        """On resume: drop rows written after the checkpoint's ``step`` (they will be recomputed)."""
+    def truncate_after(self, step: int, drop_at_step: tuple[str, ...] = ()) -> None:
+        """On resume: drop rows written after the checkpoint's ``step`` (they will be recomputed),
+        and rows of the ``drop_at_step`` splits at ``step`` itself (logged after the checkpoint)."""
         if not self.enabled or not self.path.is_file():
             return
         keep = []
         for line in self.path.read_text(encoding="utf-8").splitlines():
             try:
-                if json.loads(line)["step"] <= step:
+                row = json.loads(line)
+                if row["step"] < step or (row["step"] == step and row["split"] not in drop_at_step):
                     keep.append(line)
             except (ValueError, KeyError):
                 continue  # a torn last line from a kill

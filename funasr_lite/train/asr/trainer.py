@@ -201,16 +201,22 @@ def train(conf: dict[str, Any], inputs: TrainInputs, info: DistInfo) -> dict[str
         elapsed_before, nan_skipped = float(state["elapsed"]), int(state.get("nan_skipped", 0))
         rngs = state["rng"]
         set_rng_state(rngs[info.rank] if info.rank < len(rngs) else rngs[0])
-        metrics.truncate_after(step)
+        # a dev evaluation at this step logged after the checkpoint (epoch end) is redone on resume
+        metrics.truncate_after(step, () if state.get("dev_logged_step", step) == step else ("dev",))
         if auto_total and scheduler.total_steps < 10**9:
             tc = dict(tc, max_steps=scheduler.total_steps)
         log.info("resumed from %s: epoch %d, batch %d, step %d", manager.latest(), epoch, sampler.state_dict()["position"], step)
     else:
+        metrics.truncate_after(0)  # rows of a run killed before its first checkpoint would be logged twice
         sampler.set_epoch(epoch)
         log.info("seed %d; %d training batches per epoch per rank", seed, len(sampler))
 
     t0 = time.monotonic()
     budget_s = float(tc["max_minutes"]) * 60.0
+    # a run killed after its last checkpoint (while exporting): export only, no extra step
+    stop = (tc["max_steps"] > 0 and step >= tc["max_steps"]) or (budget_s > 0 and elapsed_before >= budget_s)
+    if stop:
+        log.info("step %d: training had finished; exporting only", step)
 
     def elapsed() -> float:
         return elapsed_before + time.monotonic() - t0
@@ -222,7 +228,7 @@ def train(conf: dict[str, Any], inputs: TrainInputs, info: DistInfo) -> dict[str
             st = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                   "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
                   "sampler": sampler_state, "rng": rngs, "step": step, "elapsed": elapsed(),
-                  "nan_skipped": nan_skipped}
+                  "nan_skipped": nan_skipped, "dev_logged_step": last_eval.get("step", -1)}
             manager.save(tag, st, value)
 
     last_eval: dict[str, Any] = {}
@@ -238,7 +244,6 @@ def train(conf: dict[str, Any], inputs: TrainInputs, info: DistInfo) -> dict[str
         last_eval.update(step=step, value=res[metric])
         return res[metric]
 
-    stop = False
     t_mark: tuple[int, float] | None = None
     while epoch <= tc["max_epoch"] and not stop:
         position = sampler.state_dict()["position"]
@@ -314,14 +319,18 @@ def train(conf: dict[str, Any], inputs: TrainInputs, info: DistInfo) -> dict[str
                 metrics.scalars("train", vals, step, elapsed())
                 bar.set_postfix(loss=f"{vals['loss']:.3f}", acc=f"{vals['acc']:.3f}")
                 acc_stats = {}
-            if tc["validate_interval"] and step % tc["validate_interval"] == 0:
-                value = validate() if info.is_main else None
-                save(f"ep{epoch}-step{step}", value, consumed())
-            elif tc["save_checkpoint_interval"] and step % tc["save_checkpoint_interval"] == 0:
-                save(f"ep{epoch}-step{step}", None, consumed())
             over_time = budget_s > 0 and elapsed() >= budget_s
             over_steps = tc["max_steps"] > 0 and step >= tc["max_steps"]
-            if any_true(over_time or over_steps, info):
+            stopping = any_true(over_time or over_steps, info)
+            # when stopping, the last checkpoint is saved once below, after the dev evaluation: a
+            # checkpoint at the last step without it would resume into an export without that value
+            if tc["validate_interval"] and step % tc["validate_interval"] == 0:
+                value = validate() if info.is_main else None
+                if not stopping:
+                    save(f"ep{epoch}-step{step}", value, consumed())
+            elif not stopping and tc["save_checkpoint_interval"] and step % tc["save_checkpoint_interval"] == 0:
+                save(f"ep{epoch}-step{step}", None, consumed())
+            if stopping:
                 log.info("stopping at step %d (%s)", step, "max_minutes" if over_time else "max_steps")
                 stop = True
                 break
