@@ -20,6 +20,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import configargparse
 import torch
@@ -29,6 +30,9 @@ from funasr_lite.modelio import open_model_dir
 from funasr_lite.modelio.tokens import read_token_list
 from funasr_lite.train.asr.config import resolve_config, save_config
 from funasr_lite.train.asr.distributed import cleanup, setup_distributed, setup_logging
+
+if TYPE_CHECKING:
+    from funasr_lite.train.asr.trainer import TrainInputs
 
 log = logging.getLogger("train")
 
@@ -54,7 +58,7 @@ def build_parser() -> configargparse.ArgumentParser:
     return p
 
 
-def prepare(args: configargparse.Namespace, overrides: list[str]) -> tuple[dict, "TrainInputs"]:  # noqa: F821
+def prepare(args: configargparse.Namespace, overrides: list[str]) -> tuple[dict, TrainInputs]:
     """Resolve config, token list, CMVN and init weights; raise ``ModelError``/``InputError`` on problems."""
     from funasr_lite.train.asr.trainer import TrainInputs  # noqa: PLC0415
 

@@ -39,7 +39,6 @@ from funasr_lite.train.asr.data import (
     AsrDataset,
     Featurizer,
     PreloadedDataset,
-    collate,
     load_utterances,
     make_loader,
 )
@@ -56,6 +55,7 @@ from funasr_lite.train.asr.scheduler import build_optimizer, build_scheduler
 from funasr_lite.train.asr.specaug import SpecAugLFR
 
 log = logging.getLogger("train")
+AUTO_UNSET = 10**9  # total_steps: auto before the step time is measured
 
 
 @dataclass
@@ -181,7 +181,7 @@ def train(conf: dict[str, Any], inputs: TrainInputs, info: DistInfo) -> dict[str
     if auto_total:  # fit the cosine to the time budget: set from the measured step time during warm-up
         if not tc["max_minutes"] or str(conf["scheduler"]).lower() != "warmup_cosine":
             raise ValueError("scheduler_conf.total_steps: auto needs scheduler warmup_cosine and train_conf.max_minutes")
-        sched_conf["total_steps"] = 10**9
+        sched_conf["total_steps"] = AUTO_UNSET
     scheduler = build_scheduler(conf["scheduler"], optimizer, sched_conf)
     scaler = torch.amp.GradScaler("cuda", enabled=tc["dtype"] == "fp16" and info.device.type == "cuda")
     autocast = _autocast(info.device, tc["dtype"])
@@ -203,7 +203,7 @@ def train(conf: dict[str, Any], inputs: TrainInputs, info: DistInfo) -> dict[str
         set_rng_state(rngs[info.rank] if info.rank < len(rngs) else rngs[0])
         # a dev evaluation at this step logged after the checkpoint (epoch end) is redone on resume
         metrics.truncate_after(step, () if state.get("dev_logged_step", step) == step else ("dev",))
-        if auto_total and scheduler.total_steps < 10**9:
+        if auto_total and scheduler.total_steps != AUTO_UNSET:
             tc = dict(tc, max_steps=scheduler.total_steps)
         log.info("resumed from %s: epoch %d, batch %d, step %d", manager.latest(), epoch, sampler.state_dict()["position"], step)
     else:
@@ -303,15 +303,16 @@ def train(conf: dict[str, Any], inputs: TrainInputs, info: DistInfo) -> dict[str
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
-            if auto_total and scheduler.total_steps >= 10**9 and t_mark is None and step >= 20:
-                t_mark = (step, elapsed())  # skip the first steps (allocator, cudnn autotune)
-            elif (auto_total and scheduler.total_steps >= 10**9 and t_mark is not None and step - t_mark[0] >= 20
-                  and step >= max(40, int(sched_conf.get("warmup_steps", 0)) // 2)):
-                per_step = (elapsed() - t_mark[1]) / (step - t_mark[0])
-                total = step + int(0.9 * (budget_s - elapsed()) / per_step)  # 10% for dev evaluations
-                scheduler.total_steps = total
-                tc = dict(tc, max_steps=total)
-                log.info("total_steps auto: %.3f s/step -> %d steps in %.1f min", per_step, total, budget_s / 60)
+            if auto_total and scheduler.total_steps == AUTO_UNSET:
+                if t_mark is None:
+                    if step >= 20:
+                        t_mark = (step, elapsed())  # skip the first steps (allocator, cudnn autotune)
+                elif step - t_mark[0] >= 20 and step >= max(40, int(sched_conf.get("warmup_steps", 0)) // 2):
+                    per_step = (elapsed() - t_mark[1]) / (step - t_mark[0])
+                    total = step + int(0.9 * (budget_s - elapsed()) / per_step)  # 10% for dev evaluations
+                    scheduler.total_steps = total
+                    tc = dict(tc, max_steps=total)
+                    log.info("total_steps auto: %.3f s/step -> %d steps in %.1f min", per_step, total, budget_s / 60)
             if step % tc["log_interval"] == 0 and acc_stats:
                 n = acc_stats.pop("n")
                 vals = {k: v / n for k, v in acc_stats.items()}

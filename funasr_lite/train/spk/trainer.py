@@ -22,11 +22,9 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import platform
 import random
 import re
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,6 +38,7 @@ from tqdm import tqdm
 
 from funasr_lite.fileio import write_text_atomic
 from funasr_lite.models.campplus import DEFAULT_CONF, CAMPPlus
+from funasr_lite.train.asr.checkpoint import save_atomic  # one atomic writer for every trainer
 from funasr_lite.train.spk.aamsoftmax import AAMSoftmax
 from funasr_lite.train.spk.dataset import SpeakerCrops, crop_features
 
@@ -102,21 +101,6 @@ def margin_at(step: int, total: int, cfg: TrainConfig) -> float:
 
 
 # ------------------------------------------------------------------ checkpoints
-def save_atomic(obj: Any, path: Path) -> None:
-    """``torch.save`` to a temporary file in ``path``'s folder, fsync, then ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def list_checkpoints(out: str | Path) -> list[tuple[int, Path]]:
     """``(epoch, path)`` of ``<out>/checkpoints/epoch_<N>.pt``, oldest first (temporaries ignored)."""
     d = Path(out) / "checkpoints"
