@@ -5,9 +5,10 @@
 
 Writes a ``--hours`` long 16 kHz wav to ``--work`` block by block (espeak-ng sentences with
 seeded pauses of 0.2-3 s and gain jitter; the array is never held whole), then runs
-``python -m funasr_lite.bin.inference`` on it in a child process and prints the child's peak
-RSS (``ru_maxrss``), wall time, real-time factor and segment count. The target is <= 3 GB for
-3 hours. Use a full-size model folder for a meaningful figure, e.g. the random-weight
+``python -m funasr_lite.bin.inference`` on it in a child process. While the child runs, its RSS
+is read from ``/proc/<pid>/status`` every ``--every`` seconds; at the end the script prints the
+child's peak RSS (``ru_maxrss``), wall time, real-time factor and sentence count, and writes the
+RSS series to ``--json``. The target is <= 3 GB for 3 hours. Use a full-size model folder for a meaningful figure, e.g. the random-weight
 Paraformer-large built by ``tools/make_fixtures/check_fullsize.py``.
 """
 
@@ -59,6 +60,33 @@ def write_long_wav(path: Path, hours: float, seed: int = 0) -> float:
     return written / 16000
 
 
+def child_rss_mb(pid: int) -> float | None:
+    """Resident set size of process ``pid`` in MB (None once it has exited)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024 / 1e6
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None
+
+
+def run_sampled(cmd: list[str], every: float) -> tuple[int, list[tuple[float, float]]]:
+    """Run ``cmd``; return its exit code and ``(elapsed_s, rss_mb)`` samples taken every ``every`` s."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    series: list[tuple[float, float]] = []
+    while proc.poll() is None:
+        rss = child_rss_mb(proc.pid)
+        if rss is not None:
+            series.append((round(time.perf_counter() - start, 1), round(rss, 1)))
+        try:
+            proc.wait(timeout=every)
+        except subprocess.TimeoutExpired:
+            pass
+    return proc.returncode, series
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--hours", type=float, default=3.0)
@@ -66,6 +94,9 @@ def main() -> None:
     p.add_argument("--vad_model", default="tools/fsmn_vad")
     p.add_argument("--punc_model", default=None)
     p.add_argument("--work", default="/tmp/longaudio")
+    p.add_argument("--every", type=float, default=10.0, help="RSS sampling interval (s)")
+    p.add_argument("--json", default=None, help="write the figures and the RSS series here")
+    p.add_argument("--extra", default="", help="extra inference options, e.g. '--quantize int8'")
     args = p.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -80,15 +111,23 @@ def main() -> None:
            "--wav_scp", str(work / "wav.scp"), "--output_dir", str(out), "--output_format", "json"]
     if args.punc_model:
         cmd += ["--punc_model", args.punc_model]
+    cmd += args.extra.split()
     journal = out / "1best_recog" / ".journal.jsonl"
     journal.unlink(missing_ok=True)  # measure a full run, not a resumed one
     start = time.perf_counter()
-    rc = subprocess.run(cmd, stdout=subprocess.DEVNULL).returncode
+    rc, series = run_sampled(cmd, args.every)
     wall = time.perf_counter() - start
     peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 ** 2
     doc = json.loads((out / "json" / "long.json").read_text())
     print(f"audio {seconds / 3600:.2f} h; exit code {rc}; peak RSS {peak_gb:.2f} GB; wall {wall:.0f} s; "
           f"RTF {wall / seconds:.4f}; sentences {len(doc['sentences'])}; model {args.model}")
+    for frac in (0.1, 0.25, 0.5, 0.75, 0.9, 1.0):
+        t, rss = series[min(len(series) - 1, int(frac * len(series)))] if series else (0, 0)
+        print(f"  RSS at {t:7.1f} s: {rss:8.1f} MB")
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "hours": seconds / 3600, "exit_code": rc, "peak_rss_gb": peak_gb, "wall_s": wall, "rtf": wall / seconds,
+            "sentences": len(doc["sentences"]), "command": cmd, "rss_series_s_mb": series}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import torch
 
 from funasr_lite.models.paraformer import BiCifParaformer, load_paraformer
 from funasr_lite.models.paraformer.model import RecogResult
+from funasr_lite.models.precision import set_precision
 from funasr_lite.postprocess.text import tokens_to_text
 
 log = logging.getLogger(__name__)
@@ -59,9 +60,10 @@ class SpeechRecognizer:
     """A loaded ASR model folder with its frontend and token list."""
 
     def __init__(self, model_dir: str, device: str = "cpu", batch_size_token: int = 6000,
-                 dither: float = 0.0) -> None:
+                 dither: float = 0.0, dtype: str = "fp32", quantize: str | None = None) -> None:
         self.device = torch.device(device)
         self.model, self.frontend, self.token_list = load_paraformer(model_dir, device=device, dither=dither)
+        set_precision([self.model.encoder, self.model.decoder], dtype, quantize, self.device)
         self.batch_size_token = batch_size_token
         self.has_timestamps = isinstance(self.model, BiCifParaformer)
 

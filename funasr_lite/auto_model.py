@@ -23,6 +23,7 @@ from funasr_lite.asr import SpeechRecognizer
 from funasr_lite.models.ct_transformer import load_punc_model
 from funasr_lite.models.fsmn_vad import load_fsmn_vad
 from funasr_lite.pipeline import LongAudioPipeline, SegmentResult
+from funasr_lite.prefetch import Prepared
 from funasr_lite.vad.options import VadOptions
 from funasr_lite.errors import InputError
 from funasr_lite.frontend.audio import load_audio, load_wav_scp
@@ -41,10 +42,15 @@ def _warn_unused(where: str, kwargs: dict[str, Any]) -> None:
 def build_pipeline(model: str, vad_model: str | None = None, punc_model: str | None = None, device: str = "cpu",
                    batch_size_s: float = 300, batch_size_threshold_s: float = 60, dither: float = 0.0,
                    vad_options: dict[str, Any] | None = None, spk_model: str | None = None,
-                   spk_mode: str = "punc_segment", split_at_speaker_change: bool = True) -> LongAudioPipeline:
-    """Load the ASR, VAD, punctuation and speaker folders into a ``LongAudioPipeline``."""
-    asr = SpeechRecognizer(model, device=device, dither=dither)
-    vad = load_fsmn_vad(vad_model, device=device) if vad_model else None
+                   spk_mode: str = "punc_segment", split_at_speaker_change: bool = True, dtype: str = "fp32",
+                   quantize: str | None = None, vad_device: str | None = None) -> LongAudioPipeline:
+    """Load the ASR, VAD, punctuation and speaker folders into a ``LongAudioPipeline``.
+
+    ``dtype``/``quantize`` set the ASR model's precision (``models.precision``); ``vad_device``
+    puts the VAD elsewhere (``cpu`` when DataLoader workers run it).
+    """
+    asr = SpeechRecognizer(model, device=device, dither=dither, dtype=dtype, quantize=quantize)
+    vad = load_fsmn_vad(vad_model, device=vad_device or device) if vad_model else None
     punc = load_punc_model(punc_model, device=device) if punc_model else None
     spk = None
     if spk_model:
@@ -69,12 +75,13 @@ class AutoModel:
                  spk_model: str | None = None, device: str = "cpu", batch_size_token: int = 6000,
                  batch_size_s: float = 300, batch_size_threshold_s: float = 60, dither: float = 0.0, seed: int = 0,
                  vad_kwargs: dict[str, Any] | None = None, spk_mode: str = "punc_segment",
-                 split_at_speaker_change: bool = True, **kwargs: Any) -> None:
+                 split_at_speaker_change: bool = True, dtype: str = "fp32", quantize: str | None = None,
+                 **kwargs: Any) -> None:
         _warn_unused("AutoModel", kwargs)
         set_seed(seed)
         self.seed = seed
         self.pipeline = build_pipeline(model, vad_model, punc_model, device, batch_size_s, batch_size_threshold_s,
-                                       dither, vad_kwargs, spk_model, spk_mode, split_at_speaker_change)
+                                       dither, vad_kwargs, spk_model, spk_mode, split_at_speaker_change, dtype, quantize)
         self.recognizer = self.pipeline.asr
         self.recognizer.batch_size_token = batch_size_token
 
@@ -94,7 +101,10 @@ class AutoModel:
             if "preset_spk_num" in kwargs:  # FunASR's name for an exact speaker count
                 spk_opts["num_speakers"] = kwargs.pop("preset_spk_num")
             _warn_unused("generate", kwargs)
-            return [p.transcribe(k, w, sentence_timestamp, return_raw_text, **spk_opts, **vad_opts) for k, w in items]
+            prepared = [Prepared(k, w, None) for k, w in items]  # in memory already: one window, batched across inputs
+            return [result if seg_results else {"key": item.key, "text": "", "timestamp": []}
+                    for item, result, seg_results in p.run_many(prepared, float("inf"), sentence_timestamp,
+                                                                return_raw_text, **spk_opts, **vad_opts)]
         _warn_unused("generate", kwargs)
         if p.punc is not None:
             return [self._punctuated(r, sentence_timestamp, return_raw_text)

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from funasr_lite.asr import Recognition, SpeechRecognizer
 from funasr_lite.memory import trim_heap
+from funasr_lite.prefetch import Prepared
 from funasr_lite.postprocess.sentences import build_sentences
 
 log = logging.getLogger(__name__)
@@ -102,18 +103,62 @@ class LongAudioPipeline:
 
     def recognize_segments(self, key: str, waveform: np.ndarray, segments: list[list[int]]) -> list[SegmentResult]:
         """ASR over the segments, batched by duration; results in segment order."""
-        items = [(f"{key}-{i}", waveform[s * SAMPLES_PER_MS: min(e * SAMPLES_PER_MS, len(waveform))])
-                 for i, (s, e) in enumerate(segments)]
-        durations = [e - s for s, e in segments]
+        return self.recognize_files([(key, waveform, segments)])[0]
+
+    def recognize_files(self, files: Sequence[tuple[str, np.ndarray, list[list[int]]]]) -> list[list[SegmentResult]]:
+        """ASR over the segments of several recordings at once (batches mix recordings: the model
+        masks padding, so a segment's result never depends on its batch); per file, in segment order."""
+        items, durations = [], []
+        for f, (_, waveform, segments) in enumerate(files):
+            for i, (s, e) in enumerate(segments):
+                items.append((f"{f}-{i}", waveform[s * SAMPLES_PER_MS: min(e * SAMPLES_PER_MS, len(waveform))]))
+                durations.append(e - s)
         by_key: dict[str, Recognition] = {}
         for batch in self.asr.recognize_batches(items, duration_batches(durations, self.batch_size_ms, self.threshold_ms)):
             by_key.update((r.key, r) for r in batch)
         out = []
-        for i, (s, e) in enumerate(segments):
-            rec = by_key[f"{key}-{i}"]
-            ts = None if rec.timestamp is None else [[int(a) + int(s), int(b) + int(s)] for a, b in rec.timestamp]
-            out.append(SegmentResult(s, e, rec, ts))
+        for f, (key, _, segments) in enumerate(files):
+            results = []
+            for i, (s, e) in enumerate(segments):
+                rec = by_key[f"{f}-{i}"]
+                rec.key = f"{key}-{i}"
+                ts = None if rec.timestamp is None else [[int(a) + int(s), int(b) + int(s)] for a, b in rec.timestamp]
+                results.append(SegmentResult(s, e, rec, ts))
+            out.append(results)
         return out
+
+    def run_many(self, items: Iterable[Prepared], window_s: float = 600.0, sentence_timestamp: bool = False,
+                 return_raw_text: bool = False, num_speakers: int | None = None, min_speakers: int = 1,
+                 max_speakers: int = 15, **vad_options: Any) -> Iterator[tuple[Prepared, dict[str, Any] | None,
+                                                                             list[SegmentResult]]]:
+        """``run`` over many recordings, in order: the segments of up to ``window_s`` seconds of
+        recordings are recognised together (full GPU batches across short files). Yields
+        ``(item, result, segment results)``; ``result`` is None for an item that failed to load."""
+        window: list[Prepared] = []
+        for item in items:
+            window.append(item)
+            if sum(w.duration_s for w in window) >= window_s:
+                yield from self._run_window(window, sentence_timestamp, return_raw_text, num_speakers, min_speakers,
+                                            max_speakers, vad_options)
+                window = []
+        yield from self._run_window(window, sentence_timestamp, return_raw_text, num_speakers, min_speakers,
+                                    max_speakers, vad_options)
+
+    def _run_window(self, window: list[Prepared], sentence_timestamp: bool, return_raw_text: bool,
+                    num_speakers: int | None, min_speakers: int, max_speakers: int,
+                    vad_options: dict[str, Any]) -> Iterator[tuple[Prepared, dict[str, Any] | None, list[SegmentResult]]]:
+        live = [w for w in window if w.error is None]
+        for w in live:
+            if w.segments is None:
+                w.segments = self.segments(w.waveform, **vad_options)
+        recognized = iter(self.recognize_files([(w.key, w.waveform, w.segments) for w in live]))
+        for w in window:
+            if w.error is not None:
+                yield w, None, []
+                continue
+            seg_results = next(recognized)
+            yield w, self._finish(w.key, w.waveform, w.segments, seg_results, sentence_timestamp, return_raw_text,
+                                  num_speakers, min_speakers, max_speakers), seg_results
 
     def transcribe(self, key: str, waveform: np.ndarray, sentence_timestamp: bool = False,
                    return_raw_text: bool = False, num_speakers: int | None = None, min_speakers: int = 1,
@@ -129,11 +174,18 @@ class LongAudioPipeline:
         """``transcribe``'s steps, also returning the per-segment results (batch jobs record their tokens and times)."""
         segments = self.segments(waveform, **vad_options)
         seg_results = self.recognize_segments(key, waveform, segments) if segments else []
+        return self._finish(key, waveform, segments, seg_results, sentence_timestamp, return_raw_text, num_speakers,
+                            min_speakers, max_speakers), seg_results
+
+    def _finish(self, key: str, waveform: np.ndarray, segments: list[list[int]], seg_results: list[SegmentResult],
+                sentence_timestamp: bool, return_raw_text: bool, num_speakers: int | None, min_speakers: int,
+                max_speakers: int) -> dict[str, Any]:
+        """Punctuation, sentences and speakers for one recognised recording."""
         result = self.merge(key, seg_results, sentence_timestamp or self.spk is not None, return_raw_text)
         if self.spk is not None and segments:
             turns = self.speaker_turns(waveform, segments, num_speakers, min_speakers, max_speakers)
             self.add_speakers(result, seg_results, turns)
-        return result, seg_results
+        return result
 
     def speaker_turns(self, waveform: np.ndarray, segments: list[list[int]], num_speakers: int | None = None,
                       min_speakers: int = 1, max_speakers: int = 15) -> list[tuple[float, float, int]]:

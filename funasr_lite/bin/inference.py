@@ -21,6 +21,7 @@ import re
 import shlex
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from tqdm import tqdm
@@ -30,6 +31,7 @@ from funasr_lite.data.kaldi_lists import read_scp
 from funasr_lite.errors import InputError, ModelError
 from funasr_lite.fileio import write_text_atomic
 from funasr_lite.frontend.audio import load_wav_scp
+from funasr_lite.prefetch import prepared
 from funasr_lite.writers.formats import check_file_key, parse_formats, write_outputs
 from funasr_lite.writers.recog_files import FILES, RecogWriter
 
@@ -58,6 +60,13 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--output_dir", required=True)
     p.add_argument("--output_format", default="json", help="comma list of json,srt,vtt,txt,rttm or all, or none (default: %(default)s)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", default="fp32", choices=("fp32", "bf16", "fp16"),
+                   help="ASR encoder/decoder precision (the CIF predictor stays fp32; default: %(default)s)")
+    p.add_argument("--quantize", default=None, choices=("int8",), help="int8 dynamic quantisation of the ASR linear layers (CPU)")
+    p.add_argument("--num_workers", type=int, default=0,
+                   help="processes that decode audio and run the VAD ahead of the models (default: %(default)s)")
+    p.add_argument("--window_s", type=float, default=600,
+                   help="recognise the segments of this many seconds of recordings together (default: %(default)s)")
     p.add_argument("--batch_size_s", type=float, default=300, help="padded seconds of audio per ASR batch (default: %(default)s)")
     p.add_argument("--batch_size_threshold_s", type=float, default=60, help="segments this long go alone (default: %(default)s)")
     p.add_argument("--max_end_silence_time", type=int, default=None, help="VAD end silence in ms (default: the model's dynamic schedule)")
@@ -131,7 +140,8 @@ def run_one(args: argparse.Namespace, formats: list[str]) -> int:
         pipeline = build_pipeline(args.model, args.vad_model, args.punc_model, device=args.device,
                                   batch_size_s=args.batch_size_s, batch_size_threshold_s=args.batch_size_threshold_s,
                                   dither=args.dither, spk_model=args.spk_model, spk_mode=args.spk_mode,
-                                  split_at_speaker_change=not args.no_split_at_speaker_change)
+                                  split_at_speaker_change=not args.no_split_at_speaker_change, dtype=args.dtype,
+                                  quantize=args.quantize, vad_device="cpu" if args.num_workers > 0 else None)
     except (ModelError, InputError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -140,22 +150,24 @@ def run_one(args: argparse.Namespace, formats: list[str]) -> int:
     out = Path(args.output_dir)
     writer = RecogWriter(out)
     errors: list[str] = []
+
+    def loader(shard: tuple[int, int] | None) -> Iterator:
+        return load_wav_scp(args.wav_scp, allow_pipes=args.allow_pipes, shard=shard, skip=writer.done)
+
+    items = prepared(loader, pipeline.vad, vad_opts, args.num_workers)
+    results = pipeline.run_many(items, args.window_s, pipeline.punc is not None, num_speakers=args.num_speakers,
+                                min_speakers=args.min_speakers, max_speakers=args.max_speakers, **vad_opts)
     with tqdm(total=len(keys), initial=sum(k in writer.done for k in keys), desc="transcribe") as bar:
-        for key, audio in load_wav_scp(args.wav_scp, allow_pipes=args.allow_pipes):
-            if key in writer.done:
-                continue
+        for item, result, seg_results in results:
             bar.update(1)
-            if isinstance(audio, InputError):
-                log.error("skipping %s", audio)
-                errors.append(str(audio))
+            if result is None:
+                log.error("skipping %s", item.error)
+                errors.append(str(item.error))
                 continue
-            result, seg_results = pipeline.run(key, audio.waveform, pipeline.punc is not None,
-                                               num_speakers=args.num_speakers, min_speakers=args.min_speakers,
-                                               max_speakers=args.max_speakers, **vad_opts)
             result.setdefault("timestamp", [] if pipeline.asr.has_timestamps else None)
             if formats:
-                write_outputs([dict(result, duration_ms=int(audio.duration_s * 1000))], out, formats)
-            writer.add([_record(result, seg_results, audio.duration_s, pipeline.punc is not None)])
+                write_outputs([dict(result, duration_ms=int(item.duration_s * 1000))], out, formats)
+            writer.add([_record(result, seg_results, item.duration_s, pipeline.punc is not None)])
     writer.finalize(keys)
     write_text_atomic(out / "errors.txt", "".join(e + "\n" for e in errors))
     log.info("transcribed %d of %d recordings -> %s", sum(k in writer.done for k in keys), len(keys), out)

@@ -44,7 +44,7 @@ import shutil
 import subprocess
 import tempfile
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -158,17 +158,23 @@ def load_wav_scp(
     url_max_bytes: int = URL_MAX_BYTES,
     pipe_timeout_s: float | None = PIPE_TIMEOUT_S,
     allow_pipes: bool | None = None,
+    shard: tuple[int, int] | None = None,
+    skip: Container[str] = (),
 ) -> Iterator[tuple[str, AudioResult | InputError]]:
     """Yield ``(key, AudioResult or InputError)`` for every ``wav.scp`` line or segment.
 
     A bad item is yielded as its ``InputError`` (not raised) so a batch driver can log it and go
     on; errors in the lists themselves raise before the first item. With ``segments``, the last
     decoded recording is reused, so segments sorted by recording decode each file once.
+    ``shard=(k, n)`` yields only the entries whose index is ``k`` modulo ``n`` (one DataLoader
+    worker's share); keys in ``skip`` are passed over undecoded (a resumed job's finished ones).
     The other arguments are ``load_audio``'s.
     """
     lim = _Limits(url_timeout_s, url_max_bytes, pipe_timeout_s, pipes_allowed(allow_pipes))
     cached: tuple[str, _Decoded | InputError] | None = None
-    for key, source in iter_wav_scp(wav_scp, segments):
+    for index, (key, source) in enumerate(iter_wav_scp(wav_scp, segments)):
+        if (shard is not None and index % shard[1] != shard[0]) or key in skip:
+            continue
         item = _item_name(source, key)
         try:
             _check_fs(fs, item)

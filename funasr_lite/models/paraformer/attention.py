@@ -22,20 +22,30 @@ def _fsmn_padding(kernel_size: int, sanm_shift: int) -> tuple[int, int]:
 def masked_softmax_attention(
     q: Tensor, k: Tensor, v: Tensor, key_mask: Tensor | None, dropout: nn.Module | None = None
 ) -> Tensor:
-    """``softmax(q k^T)`` over valid keys (padded keys get -inf, then 0), times ``v``; heads merged.
+    """``softmax(q k^T)`` over valid keys, times ``v``; heads merged.
 
-    ``q`` is already scaled by ``d_k ** -0.5``. Shapes ``(B, H, Tq, d)``, ``(B, H, Tk, d)``.
+    ``q`` is already scaled by ``d_k ** -0.5``. Shapes ``(B, H, Tq, d)``, ``(B, H, Tk, d)``;
+    ``key_mask (B, Tk)`` is True on valid keys. In eval mode (``dropout`` absent or not training)
+    this is the fused ``scaled_dot_product_attention`` (scale 1: ``q`` is scaled); in training it
+    is FunASR's own arithmetic (matmul, masked softmax, dropout on the weights), so the training
+    loss matches FunASR's to the last digit (the GLM sampler's argmax is sensitive to it). An item
+    with no valid key (length 0 in a batch) attends to all keys instead of producing NaN; its
+    output is discarded anyway.
     """
-    scores = torch.matmul(q, k.transpose(-2, -1))
     if key_mask is not None:
-        hidden = ~key_mask[:, None, None, :]
-        scores = scores.masked_fill(hidden, float("-inf"))
-        attn = torch.softmax(scores, dim=-1).masked_fill(hidden, 0.0)
+        key_mask = key_mask | ~key_mask.any(dim=-1, keepdim=True)
+    if dropout is None or not dropout.training:
+        mask = None if key_mask is None else key_mask[:, None, None, :]
+        x = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=1.0)
     else:
-        attn = torch.softmax(scores, dim=-1)
-    if dropout is not None:
-        attn = dropout(attn)
-    x = torch.matmul(attn, v)
+        scores = torch.matmul(q, k.transpose(-2, -1))
+        if key_mask is not None:
+            hidden = ~key_mask[:, None, None, :]
+            scores = scores.masked_fill(hidden, float("-inf"))
+            attn = torch.softmax(scores, dim=-1).masked_fill(hidden, 0.0)
+        else:
+            attn = torch.softmax(scores, dim=-1)
+        x = torch.matmul(dropout(attn), v)
     b, h, t, d = x.shape
     return x.transpose(1, 2).reshape(b, t, h * d)
 

@@ -13,9 +13,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from funasr_lite.models.paraformer.fire import fire_weights, host_alphas, integrate
 from funasr_lite.postprocess.timestamps import cif_peaks
 
-__all__ = ["CifOutput", "CifPredictorV2", "CifPredictorV3", "cif_loop", "cif_peaks", "cif_vectorized"]
+__all__ = ["CifOutput", "CifPredictorV2", "CifPredictorV3", "cif_batched", "cif_loop", "cif_peaks", "cif_vectorized"]
 
 
 @dataclass
@@ -57,6 +58,24 @@ def cif_loop(hidden: Tensor, alphas: Tensor, threshold: float) -> tuple[Tensor, 
     return out, fires_t
 
 
+def cif_batched(hidden: Tensor, alphas: Tensor, threshold: float) -> tuple[Tensor, Tensor]:
+    """:func:`cif_loop`'s results without its per-frame loop of tensor ops.
+
+    The running sum is walked on the host (``fire.integrate``: the same float32 operations, so
+    the same fires); the fired embeddings are one batched matmul of the fire weights with
+    ``hidden`` (they match the loop's up to float summation order). Differentiable in ``hidden``
+    and ``alphas`` like the loop.
+    """
+    b, t_len, d = hidden.shape
+    max_len = int(torch.round(alphas.sum(-1)).max().item()) if b else 0
+    if b == 0 or t_len == 0:
+        return hidden.new_zeros(b, max_len, d), alphas.new_zeros(alphas.shape)
+    fires = integrate(host_alphas(alphas), threshold, 1.0)
+    weights = fire_weights(alphas, fires, max_len)
+    out = torch.bmm(weights.to(hidden.dtype), hidden)
+    return out, torch.from_numpy(fires.after).to(alphas.device, alphas.dtype)
+
+
 def cif_vectorized(hidden: Tensor, alphas: Tensor) -> tuple[Tensor, Tensor]:
     """FunASR's ``cif_v1`` (used by CifPredictorV2): fires where ``floor(cumsum alphas)`` steps up.
 
@@ -78,16 +97,20 @@ def cif_vectorized(hidden: Tensor, alphas: Tensor) -> tuple[Tensor, Tensor]:
         return out, fires
     prefix_hidden = torch.cumsum(alphas.unsqueeze(-1) * hidden, dim=1)
     remains = (fires - torch.floor(fires)).unsqueeze(-1)
-    for i in range(b):  # per item: the same numbers as FunASR's flattened roll-and-subtract
-        idx = fire_idxs[i]
-        if not bool(idx.any()):
-            continue
-        acc = prefix_hidden[i][idx]
-        rem = remains[i][idx] * hidden[i][idx]
-        prev_acc = torch.cat([acc.new_zeros(1, d), acc[:-1]])
-        prev_rem = torch.cat([rem.new_zeros(1, d), rem[:-1]])
-        frames = acc - prev_acc + prev_rem - rem
-        out[i, : frames.shape[0]] = frames[:max_len]
+    # all fires of the batch in (item, time) order; each one's previous fire is the one before it
+    # in this order unless it is its item's first (then zeros): FunASR's flattened roll-and-subtract
+    item, _ = torch.nonzero(fire_idxs, as_tuple=True)
+    acc = prefix_hidden[fire_idxs]
+    rem = remains[fire_idxs] * hidden[fire_idxs]
+    first = torch.ones_like(item, dtype=torch.bool)
+    first[1:] = item[1:] != item[:-1]
+    keep = (~first).unsqueeze(-1).to(acc.dtype)
+    prev_acc = torch.roll(acc, 1, dims=0) * keep
+    prev_rem = torch.roll(rem, 1, dims=0) * keep
+    frames = acc - prev_acc + prev_rem - rem
+    rank = torch.cumsum(fire_idxs.long(), dim=1)[fire_idxs] - 1  # k-th fire of its item
+    take = rank < max_len
+    out[item[take], rank[take]] = frames[take]
     return out, fires
 
 
@@ -95,7 +118,7 @@ def _item_sums(alphas: Tensor, ends: Tensor) -> Tensor:
     """``alphas[b, :ends[b]].sum()`` per item (the reduction a batch of one performs)."""
     if alphas.shape[0] == 0:
         return alphas.new_zeros(0)
-    return torch.stack([alphas[i, : int(ends[i])].sum() for i in range(alphas.shape[0])])
+    return torch.stack([alphas[i, :n].sum() for i, n in enumerate(ends.tolist())])  # one sync for the ends
 
 
 class CifPredictorV2(nn.Module):
@@ -210,8 +233,8 @@ class CifPredictorV3(CifPredictorV2):
             self.cif_output2 = nn.Linear(idim, 1)
 
     def integrate(self, hidden: Tensor, alphas: Tensor) -> tuple[Tensor, Tensor]:
-        """Fire: FunASR V3 uses the sequential loop CIF."""
-        return cif_loop(hidden, alphas, self.threshold)
+        """Fire: FunASR V3 uses the sequential loop CIF (same fires here, batched: :func:`cif_batched`)."""
+        return cif_batched(hidden, alphas, self.threshold)
 
     def raw_upsampled_alphas(self, hidden: Tensor, dtype: torch.dtype | None = None) -> Tensor:
         """The timestamp head on one item's valid frames ``(1, n, D)``: ``(1, n * upsample_times)``
@@ -234,18 +257,41 @@ class CifPredictorV3(CifPredictorV2):
     def upsampled_alphas(self, hidden: Tensor, lengths: Tensor, token_num: Tensor) -> Tensor:
         """``us_alphas (B, T * upsample_times)``, zero past ``len_b * upsample_times``, each row summing to ``token_num[b]``.
 
-        Each item runs alone on its own valid frames (the BLSTM's backward pass would otherwise
-        read the padding; FunASR runs it over the padded batch).
+        The convolutions run on the padded batch (``hidden`` is zero past each item's end, which
+        is the zero padding a batch of one sees); the BLSTM runs on packed sequences, so its
+        backward pass starts at each item's own end (FunASR runs it over the padding).
         """
         b, t_len, _ = hidden.shape
         up = self.upsample_times
-        out = hidden.new_zeros(b, t_len * up, dtype=torch.promote_types(hidden.dtype, torch.float32))
-        for i in range(b):
-            n = int(lengths[i])
-            if n == 0:
-                continue
-            a = self.raw_upsampled_alphas(hidden[i : i + 1, :n], out.dtype)
-            total = a.sum(-1)
-            a = a * (token_num[i : i + 1].to(a.dtype) / total)[:, None]
-            out[i, : n * up] = a[0]
+        acc = torch.promote_types(hidden.dtype, torch.float32)
+        lens = [int(n) for n in lengths.tolist()]
+        out = hidden.new_zeros(b, t_len * up, dtype=acc)
+        live = [i for i in range(b) if lens[i] > 0]
+        if not live:
+            return out
+        h = hidden.transpose(1, 2)
+        if self.use_cif1_cnn:
+            h = torch.relu(self.cif_conv1d(F.pad(h, self.padding)))
+        x = self.upsample_cnn(h).transpose(1, 2)
+        if self.upsample_type == "cnn_blstm":
+            x = self._blstm(x, live, [lens[i] * up for i in live])
+        a = torch.sigmoid(self.cif_output2(x)).to(acc)
+        a = torch.relu(a * self.smooth_factor2 - self.noise_threshold2).squeeze(-1)
+        scale = token_num.to(device=a.device, dtype=acc)
+        for i in live:
+            n = lens[i] * up
+            out[i, :n] = a[i, :n] * (scale[i] / a[i, :n].sum())
         return out
+
+    def _blstm(self, x: Tensor, live: list[int], lens: list[int]) -> Tensor:
+        """The BLSTM over each live item's own frames: packed sequences on CUDA (one cuDNN call);
+        item by item elsewhere (CPU's packed LSTM is a Python-level loop over time steps)."""
+        out = x.new_zeros(x.shape[0], x.shape[1], 2 * self.blstm.hidden_size)
+        if not x.is_cuda:
+            for i, n in zip(live, lens):
+                out[i, :n] = self.blstm(x[i : i + 1, :n])[0][0]
+            return out
+        idx = torch.tensor(live, device=x.device)
+        packed = nn.utils.rnn.pack_padded_sequence(x[idx], torch.tensor(lens), batch_first=True, enforce_sorted=False)
+        y, _ = nn.utils.rnn.pad_packed_sequence(self.blstm(packed)[0], batch_first=True, total_length=x.shape[1])
+        return out.index_copy(0, idx, y)

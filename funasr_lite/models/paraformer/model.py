@@ -17,6 +17,7 @@ from funasr_lite.errors import ModelError
 from funasr_lite.models.paraformer.cif import CifPredictorV2, CifPredictorV3, cif_peaks
 from funasr_lite.models.paraformer.decoder import ParaformerSANMDecoder
 from funasr_lite.models.paraformer.encoder import SANMEncoder
+from funasr_lite.models.precision import module_dtype
 from funasr_lite.postprocess.timestamps import token_timestamps
 
 SOS, EOS, BLANK = 1, 2, 0  # FunASR Paraformer class defaults (model_conf may override)
@@ -158,26 +159,35 @@ class Paraformer(nn.Module):
     def forward_outputs(self, feats: Tensor, feat_lens: Tensor) -> ParaformerOutputs:
         """Encoder, predictor and decoder on a padded batch ``(B, T, D)``; every tensor FunASR computes."""
         feat_lens = feat_lens.to(device=feats.device, dtype=torch.long)
-        enc, enc_lens = self.encoder(feats, feat_lens)
-        cif = self.predictor(enc, enc_lens)
+        # each part runs in its own precision (``models.precision``: encoder/decoder may be bf16/fp16/int8)
+        enc, enc_lens = self.encoder(feats.to(module_dtype(self.encoder)), feat_lens)
+        cif = self.predictor(enc.to(module_dtype(self.predictor)), enc_lens)
         pre_len = cif.token_num.round().long()
         logp = None
         if pre_len.numel() and int(pre_len.max()) >= 1:
-            logits = self.decoder(enc, enc_lens, cif.acoustic_embeds, pre_len)
-            logp = torch.log_softmax(logits, dim=-1)
+            dec_dtype = module_dtype(self.decoder)
+            logits = self.decoder(enc.to(dec_dtype), enc_lens, cif.acoustic_embeds.to(dec_dtype), pre_len)
+            logp = torch.log_softmax(logits.to(torch.promote_types(logits.dtype, torch.float32)), dim=-1)
         return ParaformerOutputs(enc, enc_lens, cif.alphas, cif.peaks, cif.token_num, pre_len, cif.acoustic_embeds, logp)
 
     def greedy(self, out: ParaformerOutputs) -> list[RecogResult]:
-        """Per item: argmax ids over its ``pre_token_length`` positions, drop blank/sos/eos; score = sum of max log-probs."""
+        """Per item: argmax ids over its ``pre_token_length`` positions, drop blank/sos/eos; score = sum of max log-probs.
+
+        The argmax and max of the whole batch come to the host in one transfer.
+        """
+        lens = out.pre_token_length.tolist()
+        if out.decoder_logp is None:
+            return [RecogResult([], 0.0) for _ in lens]
+        best, ids = out.decoder_logp.max(dim=-1)
+        best, ids = best.cpu(), ids.cpu()
         results = []
-        for i in range(out.pre_token_length.shape[0]):
-            n = int(out.pre_token_length[i])
-            if out.decoder_logp is None or n == 0:
+        drop = (self.eos, self.sos, self.blank_id)
+        for i, n in enumerate(lens):
+            if n == 0:
                 results.append(RecogResult([], 0.0))
                 continue
-            best, ids = out.decoder_logp[i, :n].max(dim=-1)
-            token_ids = [t for t in ids.tolist() if t not in (self.eos, self.sos, self.blank_id)]
-            results.append(RecogResult(token_ids, float(best.sum(dim=-1))))
+            token_ids = [t for t in ids[i, :n].tolist() if t not in drop]
+            results.append(RecogResult(token_ids, float(best[i, :n].sum(dim=-1))))
         return results
 
     @torch.no_grad()
@@ -199,7 +209,8 @@ class BiCifParaformer(Paraformer):
     def forward_outputs(self, feats: Tensor, feat_lens: Tensor) -> ParaformerOutputs:
         out = super().forward_outputs(feats, feat_lens)
         if out.decoder_logp is not None:  # FunASR stops before the timestamp head otherwise
-            out.us_alphas = self.predictor.upsampled_alphas(out.encoder_out, out.encoder_out_lens, out.pre_token_length)
+            enc = out.encoder_out.to(module_dtype(self.predictor))
+            out.us_alphas = self.predictor.upsampled_alphas(enc, out.encoder_out_lens, out.pre_token_length)
             out.us_peaks = cif_peaks(out.us_alphas, self.predictor.threshold - 1e-4)
         return out
 
@@ -209,12 +220,16 @@ class BiCifParaformer(Paraformer):
         out = self.forward_outputs(feats, feat_lens)
         results = self.greedy(out)
         up = self.predictor.upsample_times
-        for i, res in enumerate(results):
-            if out.us_alphas is None or out.us_peaks is None or not res.token_ids:
+        if out.us_alphas is None or out.us_peaks is None:
+            for res in results:
+                res.timestamps = []
+            return results
+        us_alphas, us_peaks = out.us_alphas.cpu(), out.us_peaks.cpu()  # one transfer for the batch
+        for i, (res, n) in enumerate(zip(results, out.encoder_out_lens.tolist())):
+            if not res.token_ids:
                 res.timestamps = []
                 continue
-            n = int(out.encoder_out_lens[i]) * up
             res.timestamps = token_timestamps(
-                out.us_alphas[i, :n], out.us_peaks[i, :n], len(res.token_ids), vad_offset=vad_offset_ms, upsample_rate=up
+                us_alphas[i, : n * up], us_peaks[i, : n * up], len(res.token_ids), vad_offset=vad_offset_ms, upsample_rate=up
             )
         return results

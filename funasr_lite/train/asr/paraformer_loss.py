@@ -68,12 +68,13 @@ def _append_eos(ys: Tensor, ys_lens: Tensor, eos: int) -> Tensor:
     """``(B, L)`` ids padded with -1 -> ``(B, max(len)+1)``: each item's tokens then ``eos``, padded with -1."""
     b = ys.shape[0]
     width = int(ys_lens.max()) + 1 if b else 1
-    out = ys.new_full((b, width), IGNORE_ID)
-    for i in range(b):
-        n = int(ys_lens[i])
-        out[i, :n] = ys[i, :n]
-        out[i, n] = eos
-    return out
+    pos = torch.arange(width, device=ys.device).unsqueeze(0)
+    lens = ys_lens.to(ys.device).unsqueeze(1)
+    body = ys.new_full((b, width), IGNORE_ID)
+    n = min(width, ys.shape[1])
+    body[:, :n] = ys[:, :n]
+    out = torch.where(pos < lens, body, torch.full_like(body, IGNORE_ID))
+    return torch.where(pos == lens, torch.full_like(out, eos), out)
 
 
 def glm_sampler_mask(
@@ -87,12 +88,14 @@ def glm_sampler_mask(
     nonpad = ys_out.ne(IGNORE_ID)
     seq_lens = nonpad.sum(1)
     same_num = ((pred_tokens == ys_out) & nonpad).sum(1)
-    chosen = torch.zeros_like(nonpad)
-    for i in range(ys_out.shape[0]):
-        target_num = int(((seq_lens[i] - same_num[i]).float() * sampling_ratio).long())
+    # the draws need host numbers: one transfer for the batch, the mask built on the host, one back
+    target_nums = ((seq_lens - same_num).float() * sampling_ratio).long().tolist()
+    lens = seq_lens.tolist()
+    chosen = torch.zeros(nonpad.shape, dtype=torch.bool)
+    for i, (target_num, n) in enumerate(zip(target_nums, lens)):
         if target_num > 0:
-            idx = torch.randperm(int(seq_lens[i]), generator=generator)[:target_num]
-            chosen[i, idx.to(chosen.device)] = True
+            chosen[i, torch.randperm(n, generator=generator)[:target_num]] = True
+    chosen = chosen.to(nonpad.device)
     return chosen & nonpad
 
 
