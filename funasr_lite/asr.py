@@ -18,7 +18,7 @@ import torch
 
 from funasr_lite.models.paraformer import BiCifParaformer, load_paraformer
 from funasr_lite.models.paraformer.model import RecogResult
-from funasr_lite.models.precision import set_precision
+from funasr_lite.models.precision import autocast, set_precision
 from funasr_lite.postprocess.text import tokens_to_text
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,7 @@ class SpeechRecognizer:
         self.device = torch.device(device)
         self.model, self.frontend, self.token_list = load_paraformer(model_dir, device=device, dither=dither)
         set_precision([self.model.encoder, self.model.decoder], dtype, quantize, self.device)
+        self.dtype = dtype
         self.batch_size_token = batch_size_token
         self.has_timestamps = isinstance(self.model, BiCifParaformer)
 
@@ -96,7 +97,9 @@ class SpeechRecognizer:
             for row, i in enumerate(live):
                 waves[row, : len(items[i][1])] = torch.from_numpy(items[i][1]).to(self.device)
             feats, feat_lens = self.frontend(waves, lengths.to(self.device))
-            for i, res in zip(live, self.model.recognize(feats, feat_lens)):
+            with autocast(self.device, self.dtype):
+                recognized = self.model.recognize(feats, feat_lens)
+            for i, res in zip(live, recognized):
                 results[i] = res
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)

@@ -17,7 +17,7 @@ from funasr_lite.errors import ModelError
 from funasr_lite.models.paraformer.cif import CifPredictorV2, CifPredictorV3, cif_peaks
 from funasr_lite.models.paraformer.decoder import ParaformerSANMDecoder
 from funasr_lite.models.paraformer.encoder import SANMEncoder
-from funasr_lite.models.precision import module_dtype
+from funasr_lite.models.precision import full_precision, model_input, module_dtype
 from funasr_lite.postprocess.timestamps import token_timestamps
 
 SOS, EOS, BLANK = 1, 2, 0  # FunASR Paraformer class defaults (model_conf may override)
@@ -160,13 +160,14 @@ class Paraformer(nn.Module):
         """Encoder, predictor and decoder on a padded batch ``(B, T, D)``; every tensor FunASR computes."""
         feat_lens = feat_lens.to(device=feats.device, dtype=torch.long)
         # each part runs in its own precision (``models.precision``: encoder/decoder may be bf16/fp16/int8)
-        enc, enc_lens = self.encoder(feats.to(module_dtype(self.encoder)), feat_lens)
-        cif = self.predictor(enc.to(module_dtype(self.predictor)), enc_lens)
+        enc, enc_lens = self.encoder(model_input(feats, self.encoder), feat_lens)
+        with full_precision(enc.device):
+            cif = self.predictor(enc.to(module_dtype(self.predictor)), enc_lens)
         pre_len = cif.token_num.round().long()
         logp = None
         if pre_len.numel() and int(pre_len.max()) >= 1:
-            dec_dtype = module_dtype(self.decoder)
-            logits = self.decoder(enc.to(dec_dtype), enc_lens, cif.acoustic_embeds.to(dec_dtype), pre_len)
+            logits = self.decoder(model_input(enc, self.decoder), enc_lens,
+                                  model_input(cif.acoustic_embeds, self.decoder), pre_len)
             logp = torch.log_softmax(logits.to(torch.promote_types(logits.dtype, torch.float32)), dim=-1)
         return ParaformerOutputs(enc, enc_lens, cif.alphas, cif.peaks, cif.token_num, pre_len, cif.acoustic_embeds, logp)
 
@@ -210,7 +211,8 @@ class BiCifParaformer(Paraformer):
         out = super().forward_outputs(feats, feat_lens)
         if out.decoder_logp is not None:  # FunASR stops before the timestamp head otherwise
             enc = out.encoder_out.to(module_dtype(self.predictor))
-            out.us_alphas = self.predictor.upsampled_alphas(enc, out.encoder_out_lens, out.pre_token_length)
+            with full_precision(enc.device):
+                out.us_alphas = self.predictor.upsampled_alphas(enc, out.encoder_out_lens, out.pre_token_length)
             out.us_peaks = cif_peaks(out.us_alphas, self.predictor.threshold - 1e-4)
         return out
 

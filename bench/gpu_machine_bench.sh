@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Issue 7's side-by-side benchmark on a lent GPU machine (no apt, no internet), in one command.
+# Prepare the carried files first, on a machine with pip and apt:
+#   bash tools/prepare_gpu_wheels.sh                       (.whl: funasr 1.4.16 and the few packages it needs)
+#   bash egs/synth/spk/local/prepare_gpu_machine.sh        (.espeak: espeak-ng .debs and the libpcaudio stub)
+#   bash tools/fetch_fsmn_vad.sh tools/fsmn_vad            (the real FSMN-VAD checkpoint)
+# then, from the repository root on the GPU machine (carry .whl, .espeak, tools/fsmn_vad):
+#   bash bench/gpu_machine_bench.sh [files] [minutes] [variant ...]
+# Builds the long-form set (bench/long_form.py) and the random-weight full-size folders
+# (bench/make_random_models.py) on the machine, then runs bench/pipeline_speed.py: FunASR and
+# funasr_lite, one after the other, on the same audio and weights. Results go to $OUT
+# (summary.json, the console log, and runs.tar.gz with every run's JSON and log).
+set -uo pipefail
+files=${1:-6}; minutes=${2:-3}; shift $(( $# > 2 ? 2 : $# ))
+R=$(pwd); OUT=${OUT:-/tmp/out}; W=${BENCH_WORK:-/tmp/bench}; mkdir -p "$OUT" "$W"
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+export PYTHONPATH=/tmp/site:$R PYTHONUNBUFFERED=1
+E=/tmp/esp
+if [ ! -x $E/usr/bin/espeak-ng ]; then mkdir -p $E; for f in .espeak/*.deb; do dpkg -x "$f" $E; done; fi
+export LD_LIBRARY_PATH=$E/usr/lib/x86_64-linux-gnu:$R/.espeak/stub${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export ESPEAK_DATA_PATH=$E/usr/lib/x86_64-linux-gnu PATH=$E/usr/bin:$PATH
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+nproc
+t0=$SECONDS
+[ -f $W/data/wav.scp ] || python3 bench/long_form.py --out $W/data --files "$files" --minutes "$minutes" \
+  --nj "$(nproc)" --segments $W/data/segments > $W/data.log 2>&1 || { tail -20 $W/data.log; exit 1; }
+[ -d $W/models/campplus ] || python3 bench/make_random_models.py --out $W/models --no-sample > $W/models.log 2>&1 \
+  || { tail -20 $W/models.log; exit 1; }
+echo "data and models: $((SECONDS - t0)) s"; tail -3 $W/models.log
+if [ $# -eq 0 ]; then
+  set -- "fp32=--num_workers 8" "bf16=--dtype bf16 --num_workers 8"
+fi
+vargs=(); for v in "$@"; do vargs+=(--variant "$v"); done
+python3 bench/pipeline_speed.py --models $W/models --data $W/data --vad_model tools/fsmn_vad --device cuda \
+  --funasr_python python3 --funasr_extra "--ncpu $(nproc)" --out $W/runs ${BENCH_CONFIGS:+--configs $BENCH_CONFIGS} \
+  "${vargs[@]}" 2>&1 | tee $OUT/console.log
+cp $W/runs/summary.json $OUT/ 2>/dev/null
+# where the time goes: the fastest variant's full pipeline once more, under the profilers
+last=${!#}; python3 bench/lite_run.py --wav_scp $W/data/wav.scp --model $W/models/paraformer_large_bicif \
+  --vad_model tools/fsmn_vad --punc_model $W/models/ct_punc_zh --spk_model $W/models/campplus --device cuda \
+  ${last#*=} --profile $OUT/profile_gpu.txt > $W/profile.log 2>&1 || tail -20 $W/profile.log
+tar -C $W -czf $OUT/runs.tar.gz runs data.log models.log 2>/dev/null
+exit 0
