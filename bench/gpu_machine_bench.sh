@@ -32,12 +32,16 @@ if [ $# -eq 0 ]; then
 fi
 vargs=(); for v in "$@"; do vargs+=(--variant "$v"); done
 python3 bench/pipeline_speed.py --models $W/models --data $W/data --vad_model tools/fsmn_vad --device cuda \
-  --funasr_python python3 --funasr_extra "--ncpu $(nproc)" --out $W/runs ${BENCH_CONFIGS:+--configs $BENCH_CONFIGS} \
+  --funasr_python python3 --funasr_extra "--ncpu $(nproc)" --funasr_batches "${FUNASR_BATCHES:-1,64}" \
+  --out $W/runs ${BENCH_CONFIGS:+--configs $BENCH_CONFIGS} \
   "${vargs[@]}" 2>&1 | tee $OUT/console.log
 cp $W/runs/summary.json $OUT/ 2>/dev/null
-# where the time goes: the fastest variant's full pipeline once more, under the profilers
-last=${!#}; python3 bench/lite_run.py --wav_scp $W/data/wav.scp --model $W/models/paraformer_large_bicif \
-  --vad_model tools/fsmn_vad --punc_model $W/models/ct_punc_zh --spk_model $W/models/campplus --device cuda \
-  ${last#*=} --profile $OUT/profile_gpu.txt > $W/profile.log 2>&1 || tail -20 $W/profile.log
+# where the time goes: the last variant once more under the profilers, VAD+ASR+punctuation and ASR alone
+last=${!#}
+python3 bench/lite_run.py --wav_scp $W/data/wav.scp --model $W/models/paraformer_large_bicif \
+  --vad_model tools/fsmn_vad --punc_model $W/models/ct_punc_zh --device cuda \
+  ${last#*=} --profile $OUT/profile_gpu_pipeline.txt > $W/profile.log 2>&1 || tail -20 $W/profile.log
+python3 bench/lite_run.py --wav_scp $W/data/segments/wav.scp --model $W/models/paraformer_large_bicif --mode segments \
+  --device cuda ${last#*=} --profile $OUT/profile_gpu_segments.txt >> $W/profile.log 2>&1 || tail -20 $W/profile.log
 tar -C $W -czf $OUT/runs.tar.gz runs data.log models.log 2>/dev/null
 exit 0

@@ -93,9 +93,10 @@ class SpeechRecognizer:
         results = [RecogResult([], 0.0, [] if self.has_timestamps else None) for _ in items]
         if live:
             lengths = torch.tensor([len(items[i][1]) for i in live])
-            waves = torch.zeros(len(live), int(lengths.max()), device=self.device)
-            for row, i in enumerate(live):
-                waves[row, : len(items[i][1])] = torch.from_numpy(items[i][1]).to(self.device)
+            waves = torch.zeros(len(live), int(lengths.max()), pin_memory=self.device.type == "cuda")
+            for row, i in enumerate(live):  # padded on the host, then one copy to the device
+                waves[row, : len(items[i][1])] = torch.from_numpy(items[i][1])
+            waves = waves.to(self.device, non_blocking=True)
             feats, feat_lens = self.frontend(waves, lengths.to(self.device))
             with autocast(self.device, self.dtype):
                 recognized = self.model.recognize(feats, feat_lens)
