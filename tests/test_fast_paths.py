@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import REPO, espeak_wav
 from funasr_lite import AutoModel
 from funasr_lite.models.paraformer import load_paraformer
 from funasr_lite.models.paraformer.cif import cif_batched, cif_loop
@@ -96,8 +96,6 @@ def test_precision_options():
 @pytest.mark.parametrize("dtype,quantize", [("bf16", None), ("fp32", "int8")])
 def test_low_precision_asr_runs_and_mostly_agrees(dtype, quantize, tmp_path):
     """bf16 and int8 change numbers, not the plumbing: same keys, token counts within one of fp32."""
-    from conftest import espeak_wav  # noqa: PLC0415
-
     wavs = []
     for i, text in enumerate(["今天天气很好", "我们一起吃午饭", "明天还要上班"]):
         espeak_wav(tmp_path / f"{i}.wav", text, voice=f"m{i + 1}")
@@ -127,8 +125,6 @@ def _cli(corpus: Path, out: Path, vad_dir: Path, *extra: str) -> subprocess.Comp
 
 def test_workers_and_windows_give_the_same_files(tmp_path, vad_dir):
     """Decoding in 3 workers with cross-recording batches equals one recording at a time, bad file included."""
-    from conftest import espeak_wav  # noqa: PLC0415
-
     lines = []
     for i in range(5):
         espeak_wav(tmp_path / f"r{i}.wav", "今天天气很好我们去公园散步" * (1 + i % 2), voice=f"f{1 + i % 3}", pad_s=0.7)
@@ -150,8 +146,6 @@ def test_workers_and_windows_give_the_same_files(tmp_path, vad_dir):
 
 
 def test_generate_batches_across_inputs_like_one_by_one(tmp_path, vad_dir):
-    from conftest import espeak_wav  # noqa: PLC0415
-
     waves = []
     for i in range(3):
         espeak_wav(tmp_path / f"{i}.wav", "然后我们一起吃午饭下午回家休息", voice=f"m{i + 1}", pad_s=0.5)
