@@ -27,7 +27,8 @@ status() {
   grep -h '"dev"' $dir/metrics.jsonl 2>/dev/null | python3 -c '
 import json, sys
 for line in sys.stdin:
-    r = json.loads(line); print(f"dev step {r[\"step\"]:6d} {r[\"elapsed_s\"]:8.1f}s loss {r[\"loss\"]:.3f} acc {r[\"acc\"]:.4f} cer {r.get(\"cer\", -1):.2f}")'
+    r = json.loads(line)
+    print("dev step %6d %8.1fs loss %.3f acc %.4f cer %.2f" % (r["step"], r["elapsed_s"], r["loss"], r["acc"], r.get("cer", -1)))'
   tail -n 3 $dir/train.log 2>/dev/null
 }
 case $phase in
