@@ -6,8 +6,9 @@
 
 Writes ``--distinct`` short clips (0.4-1.6 s, seeded tones and noise at 16 kHz) and a wav.scp of
 ``--items`` lines cycling over them (every line its own key), then decodes it in this process with
-the loop of ``python -m funasr_lite.bin.inference`` (``load_wav_scp`` -> ``LongAudioPipeline.run``
--> per-recording format files -> the ``1best_recog`` journal, then ``finalize``). Every
+the loop of ``python -m funasr_lite.bin.inference`` (``load_wav_scp`` -> ``prefetch.prepared`` ->
+``LongAudioPipeline.run_many``, whose ``--window_s`` windows batch recordings together -> per-recording
+format files -> the ``1best_recog`` journal, then ``finalize``). Every
 ``--every`` items it samples the resident set size (``/proc/self/statm``) after ``gc.collect()``
 and prints it; at the end it prints the slope of RSS against items (least squares over the samples
 after the first ``--warmup`` share, in MB per 1,000 items) and writes everything to ``--json``.
@@ -81,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=float, default=0.2, help="share of items left out of the slope")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--work", default="/tmp/decode_memory")
+    p.add_argument("--window_s", type=float, default=600, help="as bin/inference --window_s (default: %(default)s)")
     p.add_argument("--json", default=None, help="result file (default: <work>/decode_memory.json)")
     args = p.parse_args(argv)
 
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch  # noqa: PLC0415
 
     from funasr_lite.auto_model import build_pipeline, set_seed  # noqa: PLC0415
-    from funasr_lite.errors import InputError  # noqa: PLC0415
+    from funasr_lite.prefetch import prepared  # noqa: PLC0415
     from funasr_lite.frontend.audio import load_wav_scp  # noqa: PLC0415
     from funasr_lite.writers.formats import parse_formats, write_outputs  # noqa: PLC0415
     from funasr_lite.writers.recog_files import RecogWriter  # noqa: PLC0415
@@ -115,15 +117,15 @@ def main(argv: list[str] | None = None) -> int:
     n = errors = 0
     from funasr_lite.bin.inference import _record  # noqa: PLC0415  (the CLI's own record layout)
 
-    for key, audio in load_wav_scp(scp):
-        if isinstance(audio, InputError):
+    items = prepared(lambda shard: load_wav_scp(scp, shard=shard))
+    for item, result, seg_results in pipeline.run_many(items, args.window_s, False):
+        if result is None:
             errors += 1
         else:
-            result, seg_results = pipeline.run(key, audio.waveform, False)
             result.setdefault("timestamp", [] if pipeline.asr.has_timestamps else None)
             if formats:
-                write_outputs([dict(result, duration_ms=int(audio.duration_s * 1000))], out, formats)
-            writer.add([_record(result, seg_results, audio.duration_s, False)])
+                write_outputs([dict(result, duration_ms=int(item.duration_s * 1000))], out, formats)
+            writer.add([_record(result, seg_results, item.duration_s, False)])
         n += 1
         if n % args.every == 0 or n == args.items:
             gc.collect()
