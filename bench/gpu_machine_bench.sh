@@ -9,7 +9,9 @@
 # Builds the long-form set (bench/long_form.py) and the random-weight full-size folders
 # (bench/make_random_models.py) on the machine, then runs bench/pipeline_speed.py: FunASR and
 # funasr_lite, one after the other, on the same audio and weights. Results go to $OUT
-# (summary.json, the console log, and runs.tar.gz with every run's JSON and log).
+# (summary.json, the console log, and runs.tar.gz with every run's JSON and log). Environment:
+# BENCH_CONFIGS (pipeline_speed --configs), FUNASR_BATCHES, LONG_HOURS (also measure one recording
+# of that many hours through the inference CLI on the GPU: host and GPU memory over time).
 set -uo pipefail
 files=${1:-6}; minutes=${2:-3}; shift $(( $# > 2 ? 2 : $# ))
 R=$(pwd); OUT=${OUT:-/tmp/out}; W=${BENCH_WORK:-/tmp/bench}; mkdir -p "$OUT" "$W"
@@ -43,5 +45,11 @@ python3 bench/lite_run.py --wav_scp $W/data/wav.scp --model $W/models/paraformer
   ${last#*=} --profile $OUT/profile_gpu_pipeline.txt > $W/profile.log 2>&1 || tail -20 $W/profile.log
 python3 bench/lite_run.py --wav_scp $W/data/segments/wav.scp --model $W/models/paraformer_large_bicif --mode segments \
   --device cuda ${last#*=} --profile $OUT/profile_gpu_segments.txt >> $W/profile.log 2>&1 || tail -20 $W/profile.log
+# LONG_HOURS=3: host and GPU memory of one recording that long through the inference CLI on the GPU
+if [ -n "${LONG_HOURS:-}" ]; then
+  python3 bench/long_audio_memory.py --hours "$LONG_HOURS" --model $W/models/paraformer_large_bicif \
+    --punc_model $W/models/ct_punc_zh --work $W/long --every 5 --extra "--device cuda" \
+    --json $OUT/long_audio_gpu.json 2>&1 | tee -a $OUT/console.log
+fi
 tar -C $W -czf $OUT/runs.tar.gz runs data.log models.log 2>/dev/null
 exit 0

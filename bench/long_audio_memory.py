@@ -8,7 +8,8 @@ seeded pauses of 0.2-3 s and gain jitter; the array is never held whole), then r
 ``python -m funasr_lite.bin.inference`` on it in a child process. While the child runs, its RSS
 is read from ``/proc/<pid>/status`` every ``--every`` seconds; at the end the script prints the
 child's peak RSS (``ru_maxrss``), wall time, real-time factor and sentence count, and writes the
-RSS series to ``--json``. The target is <= 3 GB for 3 hours. Use a full-size model folder for a meaningful figure, e.g. the random-weight
+RSS series to ``--json``. With ``--extra "--device cuda"`` on a machine with ``nvidia-smi``, each
+sample also holds the child's GPU memory (the driver's figure, allocator cache included). The target is <= 3 GB for 3 hours. Use a full-size model folder for a meaningful figure, e.g. the random-weight
 Paraformer-large built by ``tools/make_fixtures/check_fullsize.py``.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -71,15 +73,30 @@ def child_rss_mb(pid: int) -> float | None:
     return None
 
 
-def run_sampled(cmd: list[str], every: float) -> tuple[int, list[tuple[float, float]]]:
-    """Run ``cmd``; return its exit code and ``(elapsed_s, rss_mb)`` samples taken every ``every`` s."""
+def child_gpu_mb(pid: int) -> float | None:
+    """GPU memory that ``nvidia-smi`` reports for process ``pid`` in MB (None without a GPU or the process)."""
+    if not shutil.which("nvidia-smi"):
+        return None
+    out = subprocess.run(["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
+                         capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        fields = [f.strip() for f in line.split(",")]
+        if len(fields) == 2 and fields[0] == str(pid) and fields[1].isdigit():
+            return float(fields[1]) * 1.048576  # MiB -> MB
+    return None
+
+
+def run_sampled(cmd: list[str], every: float) -> tuple[int, list[tuple[float, ...]]]:
+    """Run ``cmd``; return its exit code and ``(elapsed_s, rss_mb[, gpu_mb])`` samples taken every ``every`` s."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-    series: list[tuple[float, float]] = []
+    series: list[tuple[float, ...]] = []
     while proc.poll() is None:
         rss = child_rss_mb(proc.pid)
         if rss is not None:
-            series.append((round(time.perf_counter() - start, 1), round(rss, 1)))
+            gpu = child_gpu_mb(proc.pid)
+            sample = (round(time.perf_counter() - start, 1), round(rss, 1))
+            series.append(sample if gpu is None else (*sample, round(gpu, 1)))
         try:
             proc.wait(timeout=every)
         except subprocess.TimeoutExpired:
@@ -122,12 +139,17 @@ def main() -> None:
     print(f"audio {seconds / 3600:.2f} h; exit code {rc}; peak RSS {peak_gb:.2f} GB; wall {wall:.0f} s; "
           f"RTF {wall / seconds:.4f}; sentences {len(doc['sentences'])}; model {args.model}")
     for frac in (0.1, 0.25, 0.5, 0.75, 0.9, 1.0):
-        t, rss = series[min(len(series) - 1, int(frac * len(series)))] if series else (0, 0)
-        print(f"  RSS at {t:7.1f} s: {rss:8.1f} MB")
+        sample = series[min(len(series) - 1, int(frac * len(series)))] if series else (0, 0)
+        gpu = f"; GPU {sample[2]:8.1f} MB" if len(sample) > 2 else ""
+        print(f"  RSS at {sample[0]:7.1f} s: {sample[1]:8.1f} MB{gpu}")
+    gpu_peak = max((x[2] for x in series if len(x) > 2), default=None)
+    if gpu_peak is not None:
+        print(f"  peak GPU memory (nvidia-smi, sampled): {gpu_peak:.0f} MB")
     if args.json:
         Path(args.json).write_text(json.dumps({
             "hours": seconds / 3600, "exit_code": rc, "peak_rss_gb": peak_gb, "wall_s": wall, "rtf": wall / seconds,
-            "sentences": len(doc["sentences"]), "command": cmd, "rss_series_s_mb": series}, indent=1) + "\n")
+            "sentences": len(doc["sentences"]), "command": cmd, "gpu_peak_mb": gpu_peak,
+            "rss_series_s_mb": series}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

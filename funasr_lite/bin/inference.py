@@ -171,6 +171,10 @@ def run_one(args: argparse.Namespace, formats: list[str]) -> int:
     writer.finalize(keys)
     write_text_atomic(out / "errors.txt", "".join(e + "\n" for e in errors))
     log.info("transcribed %d of %d recordings -> %s", sum(k in writer.done for k in keys), len(keys), out)
+    if pipeline.asr.device.type == "cuda":
+        import torch  # noqa: PLC0415  (already loaded by the models)
+
+        log.info("peak GPU memory allocated: %.0f MB", torch.cuda.max_memory_allocated(pipeline.asr.device) / 1e6)
     return 1 if errors else 0
 
 
