@@ -10,7 +10,6 @@ import io
 import math
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import clear_proxies, serve_http
 from funasr_lite.frontend import audio
 from funasr_lite.frontend.audio import AudioResult, load_audio, load_wav_scp
 from funasr_lite.errors import InputError
@@ -461,24 +461,14 @@ def server() -> Iterator[str]:
     buf = io.BytesIO()
     pcm = int16_signal(8000, seed=3)
     sf.write(buf, pcm, 16000, format="WAV", subtype="PCM_16")
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    httpd.files = {"wav": buf.getvalue(), "pcm": pcm.astype("<i2").tobytes(),  # type: ignore
-                   "expected": pcm / np.float32(32768)}
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=5)
+    files = {"wav": buf.getvalue(), "pcm": pcm.astype("<i2").tobytes(), "expected": pcm / np.float32(32768)}
+    with serve_http(_Handler, files=files) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)
 def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy",
-                 "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
+    clear_proxies(monkeypatch)
 
 
 def test_url_success(server: str) -> None:

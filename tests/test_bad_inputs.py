@@ -28,7 +28,6 @@ import os
 import shutil
 import socket
 import struct
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -40,7 +39,7 @@ import soundfile as sf
 import soxr
 import torch
 import yaml
-from conftest import REPO, espeak_wav
+from conftest import REPO, clear_proxies, espeak_wav, serve_http
 
 from funasr_lite import AutoModel
 from funasr_lite.bin import (
@@ -131,8 +130,7 @@ def _run_train(argv: list[str]) -> int:
 
 @pytest.fixture(autouse=True)
 def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
+    clear_proxies(monkeypatch)
 
 
 # ------------------------------------------------------------------ a machine without mp3/opus decoders
@@ -201,14 +199,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=5)
+    with serve_http(_Handler) as url:
+        yield url
 
 
 def _dead_url() -> str:

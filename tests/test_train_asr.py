@@ -17,37 +17,16 @@ import pytest
 import torch
 import yaml
 
-from funasr_lite.bin import compute_cmvn, make_tokens, synth_corpus, train
+from conftest import tiny_asr_corpus
+from funasr_lite.bin import train
 from funasr_lite.data.kaldi_lists import read_scp
 from funasr_lite.models.paraformer.build import load_paraformer
 from funasr_lite.train.asr.trainer import build_model
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = {  # a 2-block model: seconds per run on 2 cores
-    "encoder_conf": {"output_size": 32, "attention_heads": 2, "linear_units": 64, "num_blocks": 2},
-    "decoder_conf": {"attention_heads": 2, "linear_units": 64, "num_blocks": 1, "att_layer_num": 1},
-    "predictor_conf": {"idim": 32},
-    "dataset_conf": {"batch_size": 1200, "num_workers": 0, "preload": "none", "dither": 1.0},
-    "train_conf": {"log_interval": 1, "use_tensorboard": False, "keep_nbest_models": 3, "avg_nbest_model": 2},
-    "scheduler_conf": {"warmup_steps": 5},
-}
-
-
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("asr_corpus")
-    assert synth_corpus.main(["--out_dir", str(root / "data"), "--wav_dir", str(root / "wavs"), "--num_train", "40",
-                              "--num_dev", "6", "--num_test", "2", "--top_chars", "40", "--min_chars", "2",
-                              "--max_chars", "4", "--nj", "2", "--seed", "3"]) == 0
-    assert make_tokens.main(["--text", str(root / "data/train/text"), "--out_dir", str(root / "lang")]) == 0
-    assert compute_cmvn.main(["--wav_scp", str(root / "data/train/wav.scp"), "--frontend_conf",
-                              str(REPO / "conf/frontend_paraformer.yaml"), "--out_dir", str(root / "cmvn")]) == 0
-    conf = yaml.safe_load((REPO / "conf/paraformer_synth_cpu.yaml").read_text())
-    for k, v in TINY.items():
-        conf[k].update(v)
-    (root / "tiny.yaml").write_text(yaml.safe_dump(conf))
-    return {"root": root, "train": root / "data/train", "dev": root / "data/dev",
-            "tokens": root / "lang/tokens.json", "cmvn": root / "cmvn/am.mvn", "conf": root / "tiny.yaml"}
+    return tiny_asr_corpus(tmp_path_factory.mktemp("asr_corpus"), num_train=40, num_dev=6, num_test=2, seed=3)
 
 
 def _args(c: dict[str, Path], out: Path, *extra: str, dev: bool = True) -> list[str]:
