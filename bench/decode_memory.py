@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=float, default=0.2, help="share of items left out of the slope")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--work", default="/tmp/decode_memory")
-    p.add_argument("--window_s", type=float, default=600, help="as bin/inference --window_s (default: %(default)s)")
+    p.add_argument("--window_s", type=float, default=0, help="as bin/inference --window_s (default: %(default)s, the CLI's CPU default)")
     p.add_argument("--json", default=None, help="result file (default: <work>/decode_memory.json)")
     args = p.parse_args(argv)
 

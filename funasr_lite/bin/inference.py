@@ -65,8 +65,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--quantize", default=None, choices=("int8",), help="int8 dynamic quantisation of the ASR linear layers (CPU)")
     p.add_argument("--num_workers", type=int, default=0,
                    help="processes that decode audio and run the VAD ahead of the models (default: %(default)s)")
-    p.add_argument("--window_s", type=float, default=600,
-                   help="recognise the segments of this many seconds of recordings together (default: %(default)s)")
+    p.add_argument("--window_s", type=float, default=None,
+                   help="recognise the segments of this many seconds of recordings together (default: 600 on a "
+                        "GPU; 0 on CPU: one recording at a time, so an interrupted run loses at most one recording)")
     p.add_argument("--batch_size_s", type=float, default=300, help="padded seconds of audio per ASR batch (default: %(default)s)")
     p.add_argument("--batch_size_threshold_s", type=float, default=60, help="segments this long go alone (default: %(default)s)")
     p.add_argument("--max_end_silence_time", type=int, default=None, help="VAD end silence in ms (default: the model's dynamic schedule)")
@@ -155,7 +156,8 @@ def run_one(args: argparse.Namespace, formats: list[str]) -> int:
         return load_wav_scp(args.wav_scp, allow_pipes=args.allow_pipes, shard=shard, skip=writer.done)
 
     items = prepared(loader, pipeline.vad, vad_opts, args.num_workers)
-    results = pipeline.run_many(items, args.window_s, pipeline.punc is not None, num_speakers=args.num_speakers,
+    window_s = args.window_s if args.window_s is not None else (600.0 if pipeline.asr.device.type == "cuda" else 0.0)
+    results = pipeline.run_many(items, window_s, pipeline.punc is not None, num_speakers=args.num_speakers,
                                 min_speakers=args.min_speakers, max_speakers=args.max_speakers, **vad_opts)
     with tqdm(total=len(keys), initial=sum(k in writer.done for k in keys), desc="transcribe") as bar:
         for item, result, seg_results in results:
