@@ -69,6 +69,8 @@ class AutoModel:
     Without ``vad_model`` each input is recognised as one utterance (batched across inputs);
     with it, each input is a long recording cut into segments. ``vad_kwargs`` are VAD options
     used for every call; ``generate(..., max_end_silence_time=...)`` overrides them per call.
+    ``dtype`` (``fp32``/``bf16``/``fp16``) and ``quantize`` (``int8``, CPU) set the ASR model's
+    precision (``models.precision``; fp32 is the exact path).
     """
 
     def __init__(self, model: str, vad_model: str | None = None, punc_model: str | None = None,

@@ -135,12 +135,14 @@ class LongAudioPipeline:
         recordings are recognised together (full GPU batches across short files). Yields
         ``(item, result, segment results)``; ``result`` is None for an item that failed to load."""
         window: list[Prepared] = []
+        seconds = 0.0
         for item in items:
             window.append(item)
-            if sum(w.duration_s for w in window) >= window_s:
+            seconds += item.duration_s
+            if seconds >= window_s:
                 yield from self._run_window(window, sentence_timestamp, return_raw_text, num_speakers, min_speakers,
                                             max_speakers, vad_options)
-                window = []
+                window, seconds = [], 0.0
         yield from self._run_window(window, sentence_timestamp, return_raw_text, num_speakers, min_speakers,
                                     max_speakers, vad_options)
 
@@ -172,10 +174,10 @@ class LongAudioPipeline:
             num_speakers: int | None = None, min_speakers: int = 1, max_speakers: int = 15,
             **vad_options: Any) -> tuple[dict[str, Any], list[SegmentResult]]:
         """``transcribe``'s steps, also returning the per-segment results (batch jobs record their tokens and times)."""
-        segments = self.segments(waveform, **vad_options)
-        seg_results = self.recognize_segments(key, waveform, segments) if segments else []
-        return self._finish(key, waveform, segments, seg_results, sentence_timestamp, return_raw_text, num_speakers,
-                            min_speakers, max_speakers), seg_results
+        ((_, result, seg_results),) = self._run_window([Prepared(key, waveform, None)], sentence_timestamp,
+                                                       return_raw_text, num_speakers, min_speakers, max_speakers,
+                                                       vad_options)
+        return result, seg_results
 
     def _finish(self, key: str, waveform: np.ndarray, segments: list[list[int]], seg_results: list[SegmentResult],
                 sentence_timestamp: bool, return_raw_text: bool, num_speakers: int | None, min_speakers: int,
