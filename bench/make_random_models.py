@@ -65,6 +65,8 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -396,17 +398,21 @@ def check_key_list(state: dict[str, torch.Tensor], name: str) -> str:
 
 # ------------------------------------------------------------------------------------------
 # folders
-def _fresh_dir(out: Path) -> Path:
-    """A temporary sibling of ``out`` to build in (renamed into place by :func:`_replace_dir`)."""
+@contextmanager
+def _staged(out: Path) -> Iterator[Path]:
+    """A temporary sibling of ``out`` to build in: renamed into place when the block succeeds,
+    removed when it fails (a half-written folder never takes ``out``'s name)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-
-
-def _replace_dir(tmp: Path, out: Path) -> None:
-    os.chmod(tmp, 0o755)
-    if out.exists():
-        shutil.rmtree(out)
-    os.rename(tmp, out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o755)
+        if out.exists():
+            shutil.rmtree(out)
+        os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def _dump_yaml(obj: dict[str, Any]) -> str:
@@ -445,17 +451,12 @@ def build_punc(out: Path, p: Preset, seed: int, entries: list[tuple[str, int]]) 
     state["decoder.bias"] = bias
     keys = check_key_list(state, "ct_transformer_zh") if p.key_lists else "tiny: not compared"
     metas = {"init_param": "model.pt", "config": "config.yaml", "tokenizer_conf": {"token_list": "tokens.json"}}
-    tmp = _fresh_dir(out)
-    try:
+    with _staged(out) as tmp:
         write_text_atomic(tmp / "config.yaml", _dump_yaml(config))
         write_text_atomic(tmp / "tokens.json", json.dumps(tokens, ensure_ascii=False, indent=2) + "\n")
         write_text_atomic(tmp / "configuration.json",
                           json.dumps(configuration_json("punctuation", metas, out.name), indent=2) + "\n")
         save_atomic(state, tmp / "model.pt")
-        _replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return {"tokens": len(tokens), "keys": keys, "punc_bias": bias.tolist(), **_counts(state)}
 
 
@@ -468,16 +469,11 @@ def build_campplus(out: Path, p: Preset, seed: int) -> dict[str, Any]:
     state = state_of(model)
     keys = check_key_list(state, "campplus") if p.key_lists else "tiny: not compared"
     metas = {"init_param": "campplus_cn_common.bin", "config": "config.yaml"}
-    tmp = _fresh_dir(out)
-    try:
+    with _staged(out) as tmp:
         write_text_atomic(tmp / "config.yaml", _dump_yaml(config))
         write_text_atomic(tmp / "configuration.json",
                           json.dumps(configuration_json("speaker-verification", metas, out.name), indent=2) + "\n")
         save_atomic(state, tmp / "campplus_cn_common.bin")
-        _replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return {"keys": keys, **_counts(state)}
 
 

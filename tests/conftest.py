@@ -6,6 +6,7 @@ import http.server
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -99,3 +100,36 @@ def clear_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     """Requests to the local server must not go through a proxy from the environment."""
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+
+
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """Base of the tests' HTTP handlers: HTTP/1.0, no request log, and two response helpers."""
+
+    protocol_version = "HTTP/1.0"
+
+    def log_message(self, *args: object) -> None:  # keep test output quiet
+        pass
+
+    def _send(self, code: int, body: bytes = b"", headers: dict | None = None, length: bool = True) -> None:
+        self.send_response(code)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if length:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _stream(self, head: bytes) -> None:
+        """``head``, then (``/endless.wav``) zeros forever or (``/stall.wav``) nothing; 5 s at most."""
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(head)
+        deadline = time.monotonic() + 5  # bounded even if the client never leaves
+        try:
+            while time.monotonic() < deadline:
+                if self.path == "/endless.wav":
+                    self.wfile.write(b"\x00" * 1024)
+                    self.wfile.flush()
+                time.sleep(0.01)
+        except OSError:
+            pass

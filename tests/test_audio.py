@@ -5,7 +5,6 @@ int16 samples written, by hand-computed sample indices, or from an FFT of the ou
 """
 from __future__ import annotations
 
-import http.server
 import io
 import math
 import shutil
@@ -22,7 +21,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import clear_proxies, serve_http
+from conftest import QuietHandler, clear_proxies, serve_http
 from funasr_lite.frontend import audio
 from funasr_lite.frontend.audio import AudioResult, load_audio, load_wav_scp
 from funasr_lite.errors import InputError
@@ -402,23 +401,8 @@ def test_raw_pcm_fs_sets_the_rate(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------- URLs
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     """Routes for the URL tests; bodies come from the server's ``files`` dict."""
-
-    protocol_version = "HTTP/1.0"
-
-    def log_message(self, *args: object) -> None:  # keep test output quiet
-        pass
-
-    def _send(self, code: int, body: bytes = b"", headers: dict | None = None,
-              length: bool = True) -> None:
-        self.send_response(code)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        if length:
-            self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def do_GET(self) -> None:  # noqa: N802
         wav = self.server.files["wav"]  # type: ignore[attr-defined]
@@ -440,18 +424,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         elif self.path == "/html":
             self._send(200, b"<html>not audio</html>")
         elif self.path in ("/endless.wav", "/stall.wav"):
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(wav[:44])
-            deadline = time.monotonic() + 5  # bounded even if the client never leaves
-            try:
-                while time.monotonic() < deadline:
-                    if self.path == "/endless.wav":
-                        self.wfile.write(b"\x00" * 1024)
-                        self.wfile.flush()
-                    time.sleep(0.01)
-            except OSError:
-                pass
+            self._stream(wav[:44])
         else:
             self._send(404, b"not found")
 

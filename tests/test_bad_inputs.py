@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import http.server
 import io
 import json
 import logging
@@ -39,7 +38,7 @@ import soundfile as sf
 import soxr
 import torch
 import yaml
-from conftest import REPO, clear_proxies, espeak_wav, serve_http
+from conftest import REPO, QuietHandler, clear_proxies, espeak_wav, serve_http
 
 from funasr_lite import AutoModel
 from funasr_lite.bin import (
@@ -166,35 +165,16 @@ def _no_mp3_opus(patch: pytest.MonkeyPatch) -> None:
 # ------------------------------------------------------------------------------------- HTTP server
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.0"
-
-    def log_message(self, *args: object) -> None:
-        pass
-
+class _Handler(QuietHandler):
     def do_GET(self) -> None:
         if self.path == "/too_big.wav":  # announces 600 MB
             self.send_response(200)
             self.send_header("Content-Length", "600000000")
             self.end_headers()
         elif self.path in ("/endless.wav", "/stall.wav"):
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b"RIFF")
-            deadline = time.monotonic() + 5  # bounded even if the client stays
-            try:
-                while time.monotonic() < deadline:
-                    if self.path == "/endless.wav":
-                        self.wfile.write(b"\x00" * 1024)
-                        self.wfile.flush()
-                    time.sleep(0.01)
-            except OSError:
-                pass
+            self._stream(b"RIFF")
         else:
-            self.send_response(404)
-            self.send_header("Content-Length", "9")
-            self.end_headers()
-            self.wfile.write(b"not found")
+            self._send(404, b"not found")
 
 
 @pytest.fixture(scope="module")

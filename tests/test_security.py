@@ -6,7 +6,6 @@ The HTTP cases use a local ``http.server`` in a thread; nothing leaves the machi
 
 from __future__ import annotations
 
-import http.server
 import io
 import json
 import os
@@ -21,7 +20,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import clear_proxies, serve_http
+from conftest import QuietHandler, clear_proxies, serve_http
 from funasr_lite.bin.inference import runpl_quote
 from funasr_lite.errors import InputError
 from funasr_lite.frontend.audio import ALLOW_PIPES_ENV, load_audio, load_wav_scp
@@ -72,21 +71,7 @@ def test_a_file_named_like_a_scheme_is_still_a_file(tmp_path: Path, monkeypatch:
 # ------------------------------------------------------------------------------------ HTTP server
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.0"
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def _send(self, code: int, body: bytes = b"", headers: dict | None = None, length: bool = True) -> None:
-        self.send_response(code)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        if length:
-            self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
+class _Handler(QuietHandler):
     def _trickle(self, data: bytes, every_s: float) -> None:
         deadline = time.monotonic() + 8  # bounded even if the client never leaves
         try:
