@@ -68,17 +68,18 @@ def fire_weights(alphas: Tensor, fires: Fires, max_len: int) -> Tensor:
     dev = alphas.device
     fired = torch.from_numpy(fires.fired).to(dev)
     before = torch.from_numpy(fires.before).to(dev, alphas.dtype)
+    fired_before = np.cumsum(fires.fired, axis=1) - fires.fired  # fires before frame t = its token index
+    token = torch.from_numpy(fired_before).to(dev)
     if alphas.requires_grad:  # d(running sum)/d(alpha): the loop's gradient through ``integrate``
-        count = torch.from_numpy(np.cumsum(fires.fired, axis=1) - fires.fired).to(dev, alphas.dtype)
-        expr = torch.cumsum(alphas, dim=1) - alphas - count
+        expr = torch.cumsum(alphas, dim=1) - alphas - token.to(alphas.dtype)
         before = before + (expr - expr.detach())
     completion = 1.0 - before
     cur = torch.where(fired, completion, alphas)
     remainder = torch.where(fired, alphas - cur, torch.zeros_like(alphas))
-    token = torch.from_numpy(np.cumsum(fires.fired, axis=1) - fires.fired).to(dev)  # fires before t
-    num_fired = torch.from_numpy(fires.fired.sum(axis=1)).to(dev)
+    counts = fires.fired.sum(axis=1)
+    num_fired = torch.from_numpy(counts).to(dev)
     b, t_len = alphas.shape
-    rows = int(max(max_len, int(fires.fired.sum(axis=1).max(initial=0)))) + 2
+    rows = int(max(max_len, int(counts.max(initial=0)))) + 2
     w = alphas.new_zeros(b, rows, t_len)
     w = w.scatter_add(1, token.unsqueeze(1), cur.unsqueeze(1))
     w = w.scatter_add(1, (token + 1).unsqueeze(1), remainder.unsqueeze(1))
