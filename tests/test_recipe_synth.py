@@ -18,7 +18,18 @@ import yaml
 
 from funasr_lite.bin import compute_cmvn
 from funasr_lite.data.kaldi_lists import read_scp, read_text
-from funasr_lite.data.synth import jieba_words, make_sentences
+from funasr_lite.data.synth import (
+    DEV_VARIANTS,
+    FINETUNE_VARIANTS,
+    TEST_VARIANTS,
+    TRAIN_VARIANTS,
+    WIDE_EXTRA_VARIANTS,
+    check_new_variants,
+    espeak_variants,
+    jieba_words,
+    make_sentences,
+    plan_set,
+)
 from funasr_lite.frontend.cmvn import load_cmvn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,6 +149,27 @@ def test_synth_corpus_refuses_impossible_sizes(tmp_path: Path) -> None:
         make_sentences(1, rng, ["我们"], [1.0], min_chars=3, max_chars=2)
     out = make_sentences(20, rng, ["我", "们", "好"], [1.0, 1.0, 1.0], min_chars=2, max_chars=3)
     assert len(set(out)) == 20 and all(2 <= len(x) <= 3 for x in out)
+
+
+def test_wide_train_voices_keep_held_out_voices_out(tmp_path: Path) -> None:
+    """--train_voices wide: 71 training variants, none a dev/test/finetuning voice, all in espeak-ng;
+    the corpus is spoken by all of them and dev/test keep their voices."""
+    held_out = set(DEV_VARIANTS) | set(TEST_VARIANTS) | set(FINETUNE_VARIANTS)
+    assert not set(WIDE_EXTRA_VARIANTS) & (held_out | set(TRAIN_VARIANTS))
+    assert set(WIDE_EXTRA_VARIANTS) <= espeak_variants() and len(set(WIDE_EXTRA_VARIANTS)) == 41
+    plan = plan_set("train", 213, random.Random(0), [f"句{i}" for i in range(213)], train_voices="wide")
+    assert {u.variant for u in plan} == set(TRAIN_VARIANTS) | set(WIDE_EXTRA_VARIANTS) and len({u.spk_id for u in plan}) == 213
+    with pytest.raises(ValueError, match="training voices"):
+        check_new_variants(["Alex"])  # a wide training voice is not a new voice for finetuning demos
+    data = tmp_path / "d"
+    proc = subprocess.run([sys.executable, "-m", "funasr_lite.bin.synth_corpus", "--out_dir", str(data),
+                           "--wav_dir", str(tmp_path / "w"), "--num_train", "6", "--num_dev", "2", "--num_test", "2",
+                           "--top_chars", "50", "--min_chars", "2", "--max_chars", "4", "--train_voices", "wide"],
+                          capture_output=True, text=True, timeout=120, env=recipe_env(), check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((data / "synth_meta.json").read_text())["train_voices"] == "wide"
+    dev_variants = {spk.split("_")[1] for spk in read_scp(data / "dev" / "utt2spk").values()}
+    assert dev_variants <= set(DEV_VARIANTS)
 
 
 def test_synth_recipe_gpu_size_launches_torchrun(tmp_path: Path) -> None:

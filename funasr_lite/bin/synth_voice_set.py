@@ -7,7 +7,7 @@
 
 Every set is spoken by the same new voices: espeak-ng variants (default ``FINETUNE_VARIANTS`` of
 ``funasr_lite.data.synth``) at ``--pitches`` (default ``FINETUNE_PITCHES``), speaker ids
-``<spk_prefix>_<variant>_p<pitch>``. Variants of ``TRAIN_VARIANTS`` and variants espeak-ng does
+``<spk_prefix>_<variant>_p<pitch>``. Training variants (``TRAIN_VARIANTS``, ``WIDE_EXTRA_VARIANTS``) and variants espeak-ng does
 not have are refused. The sets have distinct sentences, none of them in an ``--exclude_text``
 file (e.g. the corpus the model was trained on). With ``--token_list`` (a model's tokens.json or
 tokens.txt) only words made of the model's characters are used, so every transcript is covered.
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sets", default="ft_train:600,ft_dev:40,ft_test:100",
                    help="comma list of NAME:COUNT (default: %(default)s)")
     p.add_argument("--variants", default=",".join(FINETUNE_VARIANTS),
-                   help="comma list of espeak-ng cmn variants, none of TRAIN_VARIANTS (default: %(default)s)")
+                   help="comma list of espeak-ng cmn variants, no training variant (default: %(default)s)")
     p.add_argument("--pitches", default=",".join(map(str, FINETUNE_PITCHES)),
                    help="comma list of espeak-ng pitches 0-99 (default: %(default)s)")
     p.add_argument("--speeds", default=f"{SPEEDS[0]},{SPEEDS[1]}", help="MIN,MAX words per minute (default: %(default)s)")

@@ -37,6 +37,17 @@ HELD_OUT_PITCHES = (42, 58)
 # other list uses, so that every (variant, pitch) speaker is new to a model trained on the corpus.
 FINETUNE_VARIANTS = ("klatt6", "croak", "grandma", "whisperf", "Storm", "robosoft3", "iven3", "shelby")
 FINETUNE_PITCHES = (45, 55)
+# --train_voices wide (the --size gpu corpus) adds these to TRAIN_VARIANTS: every other espeak-ng
+# variant with a human-like voice (robotic, whispered, "Demonic", "Tweaky" and "fast" left out),
+# none of them a dev, test or finetuning voice, so held-out scoring stays held out.
+WIDE_EXTRA_VARIANTS = (
+    "Alex", "Andrea", "AnxiousAndy", "Diogo", "Gene2", "Henrique", "Hugo", "Jacky", "Marco", "Nguyen",
+    "RicishayMax", "RicishayMax2", "RicishayMax3", "anika", "announcer", "antonio", "aunty", "boris",
+    "caleb", "ed", "edward2", "grandpa", "gustave", "iven", "iven2", "iven4", "kaukovalta", "marcelo",
+    "michel", "miguel", "norbert", "pablo", "pedro", "quincy", "rob", "sandro", "steph2", "steph3",
+    "travis", "victor", "zac",
+)
+TRAIN_VOICE_SETS = {"base": TRAIN_VARIANTS, "wide": TRAIN_VARIANTS + WIDE_EXTRA_VARIANTS}
 SPEEDS = (130, 190)  # espeak-ng words per minute, drawn uniformly per utterance
 _CJK_WORD = re.compile(r"^[\u4e00-\u9fff]{1,4}$")
 
@@ -109,9 +120,14 @@ def make_sentences(n: int, rng: random.Random, words: list[str], weights: list[f
     return out
 
 
-def plan_set(name: str, n: int, rng: random.Random, sentences: list[str]) -> list[Utterance]:
-    """Assign speakers (variant, pitch) and speeds to ``n`` sentences of one data set."""
-    variants = {"train": TRAIN_VARIANTS, "dev": DEV_VARIANTS, "test": TEST_VARIANTS}[name]
+def plan_set(name: str, n: int, rng: random.Random, sentences: list[str],
+             train_voices: str = "base") -> list[Utterance]:
+    """Assign speakers (variant, pitch) and speeds to ``n`` sentences of one data set.
+
+    ``train_voices`` picks the training variants (:data:`TRAIN_VOICE_SETS`); dev and test always
+    use :data:`DEV_VARIANTS` and :data:`TEST_VARIANTS`.
+    """
+    variants = {"train": TRAIN_VOICE_SETS[train_voices], "dev": DEV_VARIANTS, "test": TEST_VARIANTS}[name]
     pitches = TRAIN_PITCHES if name == "train" else HELD_OUT_PITCHES
     speakers = [(v, p) for v in variants for p in pitches]
     utts = []
@@ -167,9 +183,10 @@ def check_new_variants(variants: list[str] | tuple[str, ...], available: set[str
         raise ValueError("no voice variants given")
     if len(set(variants)) != len(variants):
         raise ValueError(f"repeated voice variants in {','.join(variants)}")
-    seen = [v for v in variants if v in TRAIN_VARIANTS]
+    seen = [v for v in variants if v in TRAIN_VOICE_SETS["wide"]]
     if seen:
-        raise ValueError(f"variant(s) {','.join(seen)} are training voices of the corpus (TRAIN_VARIANTS), not new voices")
+        raise ValueError(f"variant(s) {','.join(seen)} are training voices of the corpus "
+                         "(TRAIN_VARIANTS or, with --train_voices wide, WIDE_EXTRA_VARIANTS), not new voices")
     bad = [v for v in variants if not re.fullmatch(r"[A-Za-z0-9]+", v)]
     if bad:
         raise ValueError(f"variant name(s) {','.join(bad)}: letters and digits only")

@@ -36,6 +36,7 @@ num_test=
 top_chars=          # sentences use only the N most frequent characters of jieba's dictionary
 min_chars=          # sentence length in characters
 max_chars=
+train_voices=       # training voice variants: base (30) or wide (71); empty: the --size preset
 check_audio=true    # stage 0 decodes every file (rates, channels, durations); false skips it
 seed=777            # corpus and training seed (recorded in data/synth_meta.json and the exp config)
 train_config=       # empty: conf/paraformer_synth_<size>.yaml
@@ -52,10 +53,12 @@ help_message="Usage: $0 [--stage N] [--stop-stage N] [--size cpu|gpu] [--nj N] [
           [--exp-name NAME] [--train-config YAML] [--train-extra \"--key value ...\"] [--data DIR] [--dump DIR] [--exp DIR]"
 . utils/parse_options.sh
 
-# --size presets: num_train num_dev num_test top_chars min_chars max_chars
+# --size presets: num_train num_dev num_test top_chars min_chars max_chars train_voices
 #   cpu: short sentences over a small character set, so a small model learns them on 2 cores
-cpu_corpus=(3000 100 100 400 2 6)
-gpu_corpus=(40000 1000 1000 3500 4 14)
+#   gpu: 80,000 sentences spoken by 71 training voice variants (93 h), so that 15 minutes of
+#        training see each sentence a few times, not forty (see RESULTS.md, runs 3 and 4)
+cpu_corpus=(3000 100 100 400 2 6 base)
+gpu_corpus=(80000 1000 1000 3500 4 14 wide)
 case $size in
   cpu) preset=("${cpu_corpus[@]}"); device=cpu ;;
   gpu) preset=("${gpu_corpus[@]}"); device=cuda ;;
@@ -63,6 +66,7 @@ case $size in
 esac
 num_train=${num_train:-${preset[0]}}; num_dev=${num_dev:-${preset[1]}}; num_test=${num_test:-${preset[2]}}
 top_chars=${top_chars:-${preset[3]}}; min_chars=${min_chars:-${preset[4]}}; max_chars=${max_chars:-${preset[5]}}
+train_voices=${train_voices:-${preset[6]}}
 train_config=${train_config:-conf/paraformer_synth_$size.yaml}
 dir=$exp/${exp_name:-paraformer_synth_$size}
 test_sets="dev test"
@@ -84,7 +88,7 @@ if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
     "$min_chars-$max_chars characters from the $top_chars most frequent)"
   python -m funasr_lite.bin.synth_corpus --out_dir $data --wav_dir $data/wavs \
     --num_train $num_train --num_dev $num_dev --num_test $num_test --seed $seed --nj $nj \
-    --top_chars $top_chars --min_chars $min_chars --max_chars $max_chars
+    --top_chars $top_chars --min_chars $min_chars --max_chars $max_chars --train_voices $train_voices
 fi
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
