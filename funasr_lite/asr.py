@@ -16,6 +16,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
+from funasr_lite.memory import keep_freed_memory
 from funasr_lite.models.paraformer import BiCifParaformer, load_paraformer
 from funasr_lite.models.paraformer.model import RecogResult
 from funasr_lite.models.precision import autocast, set_precision
@@ -62,6 +63,8 @@ class SpeechRecognizer:
     def __init__(self, model_dir: str, device: str = "cpu", batch_size_token: int = 6000,
                  dither: float = 0.0, dtype: str = "fp32", quantize: str | None = None) -> None:
         self.device = torch.device(device)
+        if self.device.type == "cpu":
+            keep_freed_memory()  # large per-batch tensors reuse heap memory instead of new pages
         self.model, self.frontend, self.token_list = load_paraformer(model_dir, device=device, dither=dither)
         set_precision([self.model.encoder, self.model.decoder], dtype, quantize, self.device)
         self.dtype = dtype

@@ -155,3 +155,36 @@ def test_generate_batches_across_inputs_like_one_by_one(tmp_path, vad_dir):
     alone = [m.generate(w, sentence_timestamp=True)[0] for w in waves]
     assert together == alone
     assert np.mean([len(r["timestamp"]) for r in together]) > 0
+
+
+@pytest.mark.parametrize("cls", ["PositionwiseFeedForward", "PositionwiseFeedForwardDecoderSANM"])
+def test_ffn_in_place_relu_same_values_and_gradients(cls):
+    """Inference takes the ReLU in place; the values equal the out-of-place ReLU's, and training
+    (gradients recorded) still gets the gradient of ``w_2(relu(w_1(x)))``."""
+    from funasr_lite.models.paraformer import layers  # noqa: PLC0415
+
+    torch.manual_seed(0)
+    ffn = getattr(layers, cls)(8, 16).eval()
+    x = torch.randn(3, 5, 8)
+    hidden = ffn.w_1(x).relu()
+    expected = ffn.w_2(ffn.norm(hidden) if hasattr(ffn, "norm") else hidden)
+    with torch.no_grad():
+        assert torch.equal(ffn(x), expected)
+    x.requires_grad_()
+    ffn(x).sum().backward()
+    grad = x.grad.clone()
+    x.grad = None
+    expected_again = ffn.w_2(ffn.norm(ffn.w_1(x).relu()) if hasattr(ffn, "norm") else ffn.w_1(x).relu())
+    expected_again.sum().backward()
+    assert torch.equal(grad, x.grad)
+
+
+def test_keep_freed_memory_sets_glibc_options_once_and_can_be_turned_off():
+    """glibc: mallopt succeeds; FUNASR_LITE_MALLOC=system leaves the defaults (fresh processes,
+    since the setting is per process)."""
+    code = "from funasr_lite.memory import keep_freed_memory as k; print(k(), k())"
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}
+    kept = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    off = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**env, "FUNASR_LITE_MALLOC": "system"})
+    assert kept.stdout.split() == ["True", "True"] and off.stdout.split() == ["False", "False"]

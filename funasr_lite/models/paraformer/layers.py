@@ -6,6 +6,7 @@ Dropout (training only, FunASR's places) has no parameters, so state-dict keys a
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 LAYER_NORM_EPS = 1e-12  # funasr/models/transformer/layer_norm.py
@@ -26,7 +27,7 @@ class PositionwiseFeedForward(nn.Module):
         self.dropout = nn.Dropout(dropout_rate)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.w_2(self.dropout(self.w_1(x).relu()))
+        return self.w_2(self.dropout(_relu(self.w_1(x))))
 
 
 class PositionwiseFeedForwardDecoderSANM(nn.Module):
@@ -40,4 +41,10 @@ class PositionwiseFeedForwardDecoderSANM(nn.Module):
         self.dropout = nn.Dropout(dropout_rate)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.w_2(self.norm(self.dropout(self.w_1(x).relu())))
+        return self.w_2(self.norm(self.dropout(_relu(self.w_1(x)))))
+
+
+def _relu(h: Tensor) -> Tensor:
+    """ReLU in place when no gradient is recorded (inference): the FFN's hidden activation is the
+    largest tensor of a layer, and a second one of its size costs memory traffic (same values)."""
+    return h.relu() if torch.is_grad_enabled() and h.requires_grad else h.relu_()
