@@ -153,14 +153,26 @@ class LongAudioPipeline:
         for w in live:
             if w.segments is None:
                 w.segments = self.segments(w.waveform, **vad_options)
-        recognized = iter(self.recognize_files([(w.key, w.waveform, w.segments) for w in live]))
+        recognized = self.recognize_files([(w.key, w.waveform, w.segments) for w in live])
+        puncs = iter(self.punctuate_files(recognized))
+        recognized_it = iter(recognized)
         for w in window:
             if w.error is not None:
                 yield w, None, []
                 continue
-            seg_results = next(recognized)
+            seg_results = next(recognized_it)
             yield w, self._finish(w.key, w.waveform, w.segments, seg_results, sentence_timestamp, return_raw_text,
-                                  num_speakers, min_speakers, max_speakers), seg_results
+                                  num_speakers, min_speakers, max_speakers, next(puncs)), seg_results
+
+    def punctuate_files(self, files: Sequence[list[SegmentResult]]) -> list[Any | None]:
+        """The punctuation of each recording's joined segment texts (None without a punctuation
+        model or text), all recordings' windows batched together (``punctuate_many``)."""
+        if self.punc is None:
+            return [None] * len(files)
+        texts = [[r.rec.text for r in segs] for segs in files]
+        todo = [i for i, t in enumerate(texts) if any(x.strip() for x in t)]
+        done = dict(zip(todo, self.punc.punctuate_many([join_vad_texts(texts[i]) for i in todo])))
+        return [done.get(i) for i in range(len(files))]
 
     def transcribe(self, key: str, waveform: np.ndarray, sentence_timestamp: bool = False,
                    return_raw_text: bool = False, num_speakers: int | None = None, min_speakers: int = 1,
@@ -181,9 +193,10 @@ class LongAudioPipeline:
 
     def _finish(self, key: str, waveform: np.ndarray, segments: list[list[int]], seg_results: list[SegmentResult],
                 sentence_timestamp: bool, return_raw_text: bool, num_speakers: int | None, min_speakers: int,
-                max_speakers: int) -> dict[str, Any]:
-        """Punctuation, sentences and speakers for one recognised recording."""
-        result = self.merge(key, seg_results, sentence_timestamp or self.spk is not None, return_raw_text)
+                max_speakers: int, punc: Any | None = None) -> dict[str, Any]:
+        """Punctuation, sentences and speakers for one recognised recording (``punc``: its
+        punctuation if already computed)."""
+        result = self.merge(key, seg_results, sentence_timestamp or self.spk is not None, return_raw_text, punc)
         if self.spk is not None and segments:
             turns = self.speaker_turns(waveform, segments, num_speakers, min_speakers, max_speakers)
             self.add_speakers(result, seg_results, turns)
@@ -224,8 +237,9 @@ class LongAudioPipeline:
         result["speaker_turns"] = [[int(round(s * 1000)), int(round(e * 1000)), spk] for s, e, spk in turns]
 
     def merge(self, key: str, seg_results: list[SegmentResult], sentence_timestamp: bool = False,
-              return_raw_text: bool = False) -> dict[str, Any]:
-        """Join segment results, punctuate, and build sentences."""
+              return_raw_text: bool = False, punc: Any | None = None) -> dict[str, Any]:
+        """Join segment results, punctuate (unless ``punc``, the punctuation of these results,
+        is given), and build sentences."""
         texts = [r.rec.text for r in seg_results]
         raw_text = " ".join(t for t in texts if t.strip())
         has_ts = any(r.timestamp is not None for r in seg_results)
@@ -236,7 +250,7 @@ class LongAudioPipeline:
             result["timestamp"] = timestamps
         punc_ids = None
         if self.punc is not None and raw_text:
-            punc = self.punc.punctuate(join_vad_texts(texts))
+            punc = punc or self.punc.punctuate(join_vad_texts(texts))
             result["text"] = punc.text
             punc_ids = list(punc.punc_array)
             if return_raw_text:

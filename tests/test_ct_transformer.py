@@ -160,6 +160,19 @@ def test_funasr_generate_parity(loaded, run_name, case_name):
     assert got.punc_array == (case["punc_array"] or [])  # FunASR: None for empty input
 
 
+@pytest.mark.parametrize("run_name", sorted(CASES["runs"]))
+def test_punctuate_many_gives_each_text_funasrs_answer(loaded, run_name):
+    """All of a run's FunASR cases at once (windows of different texts share padded batches,
+    texts of 1 to many windows, an empty text): each gets FunASR's own result."""
+    run = CASES["runs"][run_name]
+    if run["uses_jieba"] and jieba_version() != CASES["jieba"]:
+        pytest.skip(f"jieba {jieba_version()} installed; the fixtures were made with jieba {CASES['jieba']}")
+    cases = list(run["cases"].values())
+    got = loaded(run_name).punctuate_many([c["input"] for c in cases] + [""])
+    assert [g.text for g in got] == [c["text"] for c in cases] + [""]
+    assert [g.punc_array for g in got] == [c["punc_array"] or [] for c in cases] + [[]]
+
+
 def test_fixtures_exercise_every_label_and_the_forced_cut():
     hist = [sum(x) for x in zip(*(r["label_histogram"] for r in CASES["runs"].values()))]
     assert all(n > 0 for n in hist)
@@ -185,9 +198,9 @@ class ScriptedPunc(CTTransformerPunc):
         self.table = {self.token2id[w]: lab for w, lab in table.items()}
         self.windows: list[list[int]] = []
 
-    def labels(self, ids):
-        self.windows.append(list(ids))
-        return [self.table.get(i, 1) for i in ids]
+    def labels_many(self, windows):
+        self.windows += [list(ids) for ids in windows]
+        return [[self.table.get(i, 1) for i in ids] for ids in windows]
 
 
 def test_carry_over_without_sentence_end(zh):

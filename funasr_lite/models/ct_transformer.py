@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,14 +130,50 @@ class CTTransformerPunc:
     @torch.no_grad()
     def labels(self, ids: list[int]) -> list[int]:
         """Argmax label per word of one window (FunASR ``topk(1)``)."""
-        x = torch.tensor([ids], dtype=torch.long, device=self.device)
-        y = self.model(x, torch.tensor([len(ids)], device=self.device))
-        return y[0].topk(1, dim=-1)[1][:, 0].tolist()
+        return self.labels_many([ids])[0]
+
+    @torch.no_grad()
+    def labels_many(self, windows: list[list[int]]) -> list[list[int]]:
+        """:meth:`labels` of several windows in one padded batch (the encoder masks the padding)."""
+        lens = [len(w) for w in windows]
+        x = torch.zeros(len(windows), max(lens), dtype=torch.long)
+        for row, ids in enumerate(windows):
+            x[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        y = self.model(x.to(self.device), torch.tensor(lens, device=self.device))
+        top = y.topk(1, dim=-1)[1][..., 0].tolist()
+        return [row[:n] for row, n in zip(top, lens)]
 
     def punctuate(self, text: str, split_size: int = SPLIT_SIZE) -> PuncResult:
         """Punctuate one text. Empty or whitespace-only text gives ``PuncResult("", [])``."""
-        if not isinstance(text, str):
-            raise InputError(type(text).__name__, "punctuation input must be a str")
+        return self.punctuate_many([text], split_size)[0]
+
+    def punctuate_many(self, texts: list[str], split_size: int = SPLIT_SIZE) -> list[PuncResult]:
+        """:meth:`punctuate` of several texts, their windows run in lockstep: the n-th window of
+        every text that has one goes through the network in one batch (each text's windows
+        depend on its own previous ones, so a text still takes one pass per window)."""
+        for text in texts:
+            if not isinstance(text, str):
+                raise InputError(type(text).__name__, "punctuation input must be a str")
+        steps = [self._steps(text, split_size) for text in texts]
+        results: list[PuncResult | None] = [None] * len(texts)
+        pending: dict[int, list[int]] = {}
+        for i, step in enumerate(steps):
+            try:
+                pending[i] = next(step)
+            except StopIteration as done:
+                results[i] = done.value
+        while pending:
+            order = list(pending)
+            for i, labels in zip(order, self.labels_many([pending[i] for i in order])):
+                try:
+                    pending[i] = steps[i].send(labels)
+                except StopIteration as done:
+                    results[i] = done.value
+                    del pending[i]
+        return [r for r in results if r is not None]
+
+    def _steps(self, text: str, split_size: int) -> Generator[list[int], list[int], PuncResult]:
+        """FunASR's windowed inference over one text: yields each window's ids, receives its labels."""
         if not text.strip():
             return PuncResult("", [])
         words = self.words(text)
@@ -147,7 +183,7 @@ class CTTransformerPunc:
         out_text, punc_array = "", []
         for n, window in enumerate(windows):
             window = carry + window
-            labels = self.labels([i for _, i in window])
+            labels = list((yield [i for _, i in window]))
             if n < len(windows) - 1:
                 cut = find_cut(labels, self.punc_list)
                 if cut.forced:
