@@ -8,13 +8,7 @@
 set -uo pipefail
 ngpu=${1:-2}; steps=${2:-300}; num_train=${3:-12000}
 R=$(pwd); OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-[ -f /tmp/site/soundfile.py ] || python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
-  --upgrade --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$R PYTHONUNBUFFERED=1
-E=/tmp/esp
-if [ ! -x $E/usr/bin/espeak-ng ]; then mkdir -p $E; for f in .espeak/*.deb; do dpkg -x "$f" $E; done; fi
-export LD_LIBRARY_PATH=$E/usr/lib/x86_64-linux-gnu:$R/.espeak/stub${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-export ESPEAK_DATA_PATH=$E/usr/lib/x86_64-linux-gnu PATH=$E/usr/bin:$PATH
+. tools/gpu_machine_env.sh || exit 1
 cd egs/synth/asr
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 t0=$SECONDS

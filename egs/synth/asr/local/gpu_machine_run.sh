@@ -12,14 +12,7 @@ set -uo pipefail
 phase=${1:-start}
 R=$(pwd)
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-if [ ! -d /tmp/site/soundfile.py ] && [ ! -f /tmp/site/soundfile.py ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-fi
-export PYTHONPATH=/tmp/site:$R PYTHONUNBUFFERED=1
-E=/tmp/esp
-if [ ! -x $E/usr/bin/espeak-ng ]; then mkdir -p $E; for f in .espeak/*.deb; do dpkg -x "$f" $E; done; fi
-export LD_LIBRARY_PATH=$E/usr/lib/x86_64-linux-gnu:$R/.espeak/stub${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-export ESPEAK_DATA_PATH=$E/usr/lib/x86_64-linux-gnu PATH=$E/usr/bin:$PATH
+. tools/gpu_machine_env.sh || exit 1
 cd egs/synth/asr
 dir=exp/${EXP_NAME:-paraformer_synth_gpu}
 status() {

@@ -4,11 +4,7 @@ set -uo pipefail
 T0=$(date +%s); el() { echo $(( $(date +%s) - T0 )); }
 R=$PWD; L=$OUT/log.txt; exec > >(tee -a $L) 2>&1
 BUDGET=${BUDGET:-570}   # seconds for the whole script
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$R PYTHONUNBUFFERED=1
-E=/tmp/esp; mkdir -p $E; for f in .espeak/*.deb; do dpkg -x $f $E; done
-export LD_LIBRARY_PATH=$E/usr/lib/x86_64-linux-gnu:$R/.espeak/stub${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-export ESPEAK_DATA_PATH=$E/usr/lib/x86_64-linux-gnu PATH=$E/usr/bin:$PATH
+. tools/gpu_machine_env.sh || exit 1
 espeak-ng --version; espeak-ng -v cmn -w /tmp/x.wav 你好 && ls -la /tmp/x.wav || exit 1
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 cd egs/synth/spk
