@@ -82,6 +82,7 @@ if str(REPO) not in sys.path:
 
 from funasr_lite.fileio import write_text_atomic  # noqa: E402
 from funasr_lite.models.campplus import DEFAULT_CONF as CAMPPLUS_DEFAULTS  # noqa: E402
+from funasr_lite.models.paraformer.template import paraformer_template  # noqa: E402
 from funasr_lite.models.campplus import CAMPPlus, campplus_config  # noqa: E402
 from funasr_lite.models.ct_transformer import CTTransformer  # noqa: E402
 from funasr_lite.models.paraformer.model import BiCifParaformer  # noqa: E402
@@ -212,50 +213,8 @@ def seg_dict_text(asr: list[str]) -> str:
 # ------------------------------------------------------------------------------------------
 # configs (FunASR 1.x config.yaml content)
 def asr_config(p: Preset) -> dict[str, Any]:
-    """FunASR's BiCifParaformer template config (as check_fullsize.py), dimensions from ``p``."""
-    d = p.d_model
-    predictor = {"idim": d, "threshold": 1.0, "l_order": 1, "r_order": 1, "tail_threshold": 0.45,
-                 "smooth_factor2": 0.25, "noise_threshold2": 0.01, "upsample_times": 3,
-                 "use_cif1_cnn": False, "upsample_type": "cnn_blstm"}
-    return {
-        "model": "BiCifParaformer",
-        "model_conf": {"ctc_weight": 0.0, "lsm_weight": 0.1, "length_normalized_loss": True,
-                       "predictor_weight": 1.0, "predictor_bias": 1, "sampling_ratio": 0.75},
-        "encoder": "SANMEncoder",
-        "encoder_conf": {"output_size": d, "attention_heads": p.enc_heads, "linear_units": p.enc_units,
-                         "num_blocks": p.enc_blocks, "dropout_rate": 0.1, "positional_dropout_rate": 0.1,
-                         "attention_dropout_rate": 0.1, "input_layer": "pe",
-                         "pos_enc_class": "SinusoidalPositionEncoder", "normalize_before": True,
-                         "kernel_size": 11, "sanm_shfit": 0, "selfattention_layer_type": "sanm"},
-        "decoder": "ParaformerSANMDecoder",
-        "decoder_conf": {"attention_heads": p.enc_heads, "linear_units": p.enc_units, "num_blocks": p.dec_blocks,
-                         "dropout_rate": 0.1, "positional_dropout_rate": 0.1, "self_attention_dropout_rate": 0.1,
-                         "src_attention_dropout_rate": 0.1, "att_layer_num": p.dec_blocks, "kernel_size": 11,
-                         "sanm_shfit": 0},
-        "predictor": "CifPredictorV3", "predictor_conf": predictor,
-        "frontend": "WavFrontend",
-        "frontend_conf": {"fs": 16000, "window": "hamming", "n_mels": 80, "frame_length": 25,
-                          "frame_shift": 10, "lfr_m": 7, "lfr_n": 6, "dither": 0.0},
-        "specaug": "SpecAugLFR",
-        "specaug_conf": {"apply_time_warp": False, "time_warp_window": 5, "time_warp_mode": "bicubic",
-                         "apply_freq_mask": True, "freq_mask_width_range": [0, 30], "lfr_rate": 6,
-                         "num_freq_mask": 1, "apply_time_mask": True, "time_mask_width_range": [0, 12],
-                         "num_time_mask": 1},
-        "train_conf": {"accum_grad": 1, "grad_clip": 5, "max_epoch": 150,
-                       "val_scheduler_criterion": ["valid", "acc"],
-                       "best_model_criterion": [["valid", "acc", "max"]], "keep_nbest_models": 10,
-                       "log_interval": 50},
-        "optim": "adam", "optim_conf": {"lr": 0.0005},
-        "scheduler": "warmuplr", "scheduler_conf": {"warmup_steps": 30000},
-        "dataset": "AudioDataset",
-        "dataset_conf": {"index_ds": "IndexDSJsonl", "batch_sampler": "BatchSampler",
-                         "batch_type": "example", "batch_size": 1, "max_token_length": 2048,
-                         "buffer_size": 500, "shuffle": True, "num_workers": 0},
-        "tokenizer": "CharTokenizer",
-        "tokenizer_conf": {"unk_symbol": "<unk>", "split_with_space": True},
-        "ctc_conf": {"dropout_rate": 0.0, "ctc_type": "builtin", "reduce": True, "ignore_nan_grad": True},
-        "normalize": None,
-    }
+    """FunASR's BiCifParaformer template config, dimensions from ``p``."""
+    return paraformer_template("BiCifParaformer", p.d_model, p.enc_heads, p.enc_units, p.enc_blocks, p.dec_blocks)
 
 
 def punc_config(p: Preset) -> dict[str, Any]:

@@ -134,3 +134,18 @@ def test_low_precision_runs(dtype):
     assert out.encoder_out.dtype == dtype and out.alphas.dtype == torch.float32
     assert isinstance(res.score, float) and res.timestamps is not None
     assert abs(len(res.token_ids) - len(ref.token_ids)) <= 1
+
+
+def test_paraformer_template_predictors_and_sizes():
+    """FunASR's template: Paraformer gets CifPredictorV2, BiCif CifPredictorV3 with the timestamp
+    head's keys; sizes go to encoder, decoder and predictor; other models are refused."""
+    from funasr_lite.models.paraformer.template import paraformer_template
+
+    plain, bicif = paraformer_template("Paraformer"), paraformer_template("BiCifParaformer", 256, 4, 1024, 12, 6)
+    assert plain["predictor"] == "CifPredictorV2" and "upsample_times" not in plain["predictor_conf"]
+    assert (plain["encoder_conf"]["num_blocks"], plain["decoder_conf"]["num_blocks"]) == (50, 16)
+    assert bicif["predictor"] == "CifPredictorV3" and bicif["predictor_conf"]["upsample_type"] == "cnn_blstm"
+    assert bicif["predictor_conf"]["idim"] == bicif["encoder_conf"]["output_size"] == 256
+    assert bicif["decoder_conf"]["att_layer_num"] == 6
+    with pytest.raises(ValueError, match="no template"):
+        paraformer_template("Conformer")

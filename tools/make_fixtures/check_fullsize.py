@@ -51,59 +51,13 @@ import funasr_lite  # noqa: E402
 from funasr_lite import AutoModel as LiteAutoModel  # noqa: E402
 from funasr_lite.modelio import load_state_dict_strict, open_model_dir  # noqa: E402
 from funasr_lite.models.paraformer.build import ASR_CLASSES  # noqa: E402
+from funasr_lite.models.paraformer.template import paraformer_template  # noqa: E402
 
 MVN560 = os.path.join(REPO, "tests", "fixtures", "frontend", "am_560.mvn")
 VOCAB = 8404
 BUILD_VERSION = 1  # bump when the folder recipe changes
 
-# ------------------------------------------------------------------------------------------
-# config.yaml: funasr/models/{paraformer,bicif_paraformer}/template.yaml of FunASR (the templates
-# the official 1.x configs were made from; spec section 2.1), plus `dither: 0.0` in frontend_conf.
-ENCODER_CONF = {"output_size": 512, "attention_heads": 4, "linear_units": 2048, "num_blocks": 50,
-                "dropout_rate": 0.1, "positional_dropout_rate": 0.1, "attention_dropout_rate": 0.1,
-                "input_layer": "pe", "pos_enc_class": "SinusoidalPositionEncoder",
-                "normalize_before": True, "kernel_size": 11, "sanm_shfit": 0,
-                "selfattention_layer_type": "sanm"}
-DECODER_CONF = {"attention_heads": 4, "linear_units": 2048, "num_blocks": 16, "dropout_rate": 0.1,
-                "positional_dropout_rate": 0.1, "self_attention_dropout_rate": 0.1,
-                "src_attention_dropout_rate": 0.1, "att_layer_num": 16, "kernel_size": 11,
-                "sanm_shfit": 0}
-PREDICTOR_V2 = {"idim": 512, "threshold": 1.0, "l_order": 1, "r_order": 1, "tail_threshold": 0.45}
-PREDICTOR_V3 = dict(PREDICTOR_V2, smooth_factor2=0.25, noise_threshold2=0.01, upsample_times=3,
-                    use_cif1_cnn=False, upsample_type="cnn_blstm")
-
-
-def official_config(model, predictor, predictor_conf):
-    return {
-        "model": model,
-        "model_conf": {"ctc_weight": 0.0, "lsm_weight": 0.1, "length_normalized_loss": True,
-                       "predictor_weight": 1.0, "predictor_bias": 1, "sampling_ratio": 0.75},
-        "encoder": "SANMEncoder", "encoder_conf": ENCODER_CONF,
-        "decoder": "ParaformerSANMDecoder", "decoder_conf": DECODER_CONF,
-        "predictor": predictor, "predictor_conf": predictor_conf,
-        "frontend": "WavFrontend",
-        "frontend_conf": {"fs": 16000, "window": "hamming", "n_mels": 80, "frame_length": 25,
-                          "frame_shift": 10, "lfr_m": 7, "lfr_n": 6, "dither": 0.0},
-        "specaug": "SpecAugLFR",
-        "specaug_conf": {"apply_time_warp": False, "time_warp_window": 5, "time_warp_mode": "bicubic",
-                         "apply_freq_mask": True, "freq_mask_width_range": [0, 30], "lfr_rate": 6,
-                         "num_freq_mask": 1, "apply_time_mask": True, "time_mask_width_range": [0, 12],
-                         "num_time_mask": 1},
-        "train_conf": {"accum_grad": 1, "grad_clip": 5, "max_epoch": 150,
-                       "val_scheduler_criterion": ["valid", "acc"],
-                       "best_model_criterion": [["valid", "acc", "max"]], "keep_nbest_models": 10,
-                       "log_interval": 50},
-        "optim": "adam", "optim_conf": {"lr": 0.0005},
-        "scheduler": "warmuplr", "scheduler_conf": {"warmup_steps": 30000},
-        "dataset": "AudioDataset",
-        "dataset_conf": {"index_ds": "IndexDSJsonl", "batch_sampler": "BatchSampler",
-                         "batch_type": "example", "batch_size": 1, "max_token_length": 2048,
-                         "buffer_size": 500, "shuffle": True, "num_workers": 0},
-        "tokenizer": "CharTokenizer",
-        "tokenizer_conf": {"unk_symbol": "<unk>", "split_with_space": True},
-        "ctc_conf": {"dropout_rate": 0.0, "ctc_type": "builtin", "reduce": True, "ignore_nan_grad": True},
-        "normalize": None,
-    }
+# config.yaml: FunASR's template (funasr_lite.models.paraformer.template), Paraformer-large sizes.
 
 
 def configuration_json(name):
@@ -177,9 +131,9 @@ def cif_alpha_adjust(scale, bias):
 
 
 MODELS = {
-    # name: (model class, predictor, predictor_conf, AutoModel seed, perturb seed, (cif scale, cif bias))
-    "paraformer_large_random": ("Paraformer", "CifPredictorV2", PREDICTOR_V2, 101, 111, (16.0, -3.0)),
-    "bicif_paraformer_large_random": ("BiCifParaformer", "CifPredictorV3", PREDICTOR_V3, 102, 112, (8.0, -2.0)),
+    # name: (model class (its predictor comes with the template), AutoModel seed, perturb seed, (cif scale, cif bias))
+    "paraformer_large_random": ("Paraformer", 101, 111, (16.0, -3.0)),
+    "bicif_paraformer_large_random": ("BiCifParaformer", 102, 112, (8.0, -2.0)),
 }
 
 
@@ -194,7 +148,7 @@ def funasr_automodel(d, seed=0):
 
 
 def build_folder(work, name, rebuild):
-    model, predictor, pconf, seed, pseed, (scale, bias) = MODELS[name]
+    model, seed, pseed, (scale, bias) = MODELS[name]
     d = os.path.join(work, name)
     stamp_path = os.path.join(d, "build_stamp.json")
     stamp = {"version": BUILD_VERSION, "model": model, "seed": seed, "perturb_seed": pseed,
@@ -208,7 +162,7 @@ def build_folder(work, name, rebuild):
     if os.path.isdir(d):
         shutil.rmtree(d)
     os.makedirs(d)
-    dump_yaml(os.path.join(d, "config.yaml"), official_config(model, predictor, pconf))
+    dump_yaml(os.path.join(d, "config.yaml"), paraformer_template(model))
     write_json(os.path.join(d, "configuration.json"), configuration_json(name))
     write_json(os.path.join(d, "tokens.json"), token_list())
     shutil.copyfile(MVN560, os.path.join(d, "am.mvn"))
