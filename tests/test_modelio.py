@@ -275,3 +275,25 @@ def test_folder_copied_without_tokens_or_mvn_is_refused(tmp_path: Path) -> None:
         (dst / missing).unlink()
         with pytest.raises(ModelError, match=problem):
             open_model_dir(dst)
+
+
+def test_no_random_init_draws_nothing_and_restores_torch_init():
+    """Inside: building layers draws no random numbers (the RNG state does not move); after,
+    even when the block raises, torch.nn.init is the original again and draws as before."""
+    import torch
+
+    from funasr_lite.modelio.checkpoint import no_random_init
+
+    originals = (torch.nn.init.uniform_, torch.nn.init.normal_, torch.nn.init.kaiming_uniform_)
+    state = torch.random.get_rng_state()
+    with no_random_init():
+        torch.nn.Linear(8, 8), torch.nn.Embedding(5, 3), torch.nn.LSTM(4, 4), torch.nn.Conv1d(2, 2, 3)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    try:
+        with no_random_init():
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    assert (torch.nn.init.uniform_, torch.nn.init.normal_, torch.nn.init.kaiming_uniform_) == originals
+    torch.nn.Linear(8, 8)
+    assert not torch.equal(torch.random.get_rng_state(), state)

@@ -29,6 +29,7 @@ from torch import Tensor, nn
 
 from funasr_lite.errors import ModelError
 from funasr_lite.modelio import load_state_dict_strict, open_model_dir
+from funasr_lite.modelio.checkpoint import no_random_init
 
 # The official 3D-Speaker / FunASR hyper-parameters (template.yaml, spec §5.1).
 DEFAULT_CONF: dict[str, Any] = {
@@ -308,7 +309,8 @@ def load_campplus(model_dir: str | Path, device: str | torch.device = "cpu") -> 
     if md.model_class != "CAMPPlus":
         raise ModelError(md.path, f"expected a CAM++ (CAMPPlus) model folder, found {md.model_class}")
     try:
-        model = CAMPPlus(**campplus_config(md.config.get("model_conf")))
+        with no_random_init():  # every weight comes from the checkpoint (strict load below)
+            model = CAMPPlus(**campplus_config(md.config.get("model_conf")))
     except (TypeError, ValueError) as e:
         raise ModelError(md.path, f"bad CAM++ config: {e}") from e
     load_state_dict_strict(model, md.state_dict(), md.checkpoint)

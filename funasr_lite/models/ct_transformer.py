@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from funasr_lite.errors import InputError, ModelError
 from funasr_lite.modelio import load_state_dict_strict, open_model_dir
+from funasr_lite.modelio.checkpoint import no_random_init
 from funasr_lite.models.paraformer.model import build_encoder
 from funasr_lite.punc import (
     expand_punc_array,
@@ -214,7 +215,8 @@ def load_punc_model(model_dir: str | Path, device: str | torch.device = "cpu") -
     if not md.token_list:
         raise ModelError(md.path, "no token list")
     config = config_1x(md.config)
-    model = CTTransformer.from_config(config, len(md.token_list))
+    with no_random_init():  # every weight comes from the checkpoint (strict load below)
+        model = CTTransformer.from_config(config, len(md.token_list))
     load_state_dict_strict(model, md.state_dict(), md.checkpoint)
     model.to(device)
     mc = config["model_conf"]

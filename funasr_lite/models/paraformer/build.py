@@ -8,6 +8,7 @@ import torch
 
 from funasr_lite.errors import ModelError, one_line
 from funasr_lite.frontend.wav_frontend import WavFrontend
+from funasr_lite.modelio.checkpoint import no_random_init
 from funasr_lite.modelio import load_state_dict_strict, open_model_dir
 from funasr_lite.models.paraformer.model import BiCifParaformer, Paraformer
 
@@ -33,7 +34,8 @@ def load_paraformer(
     if not md.token_list:
         raise ModelError(md.path, "no token list")
     try:
-        model = cls.from_config(md.config, len(md.token_list))
+        with no_random_init():  # every weight comes from the checkpoint (strict load below)
+            model = cls.from_config(md.config, len(md.token_list))
     except ModelError as e:  # "encoder_conf: unknown key 'x'": say which folder's config
         raise ModelError(md.path, f"config: {e}") from None
     except (TypeError, ValueError) as e:  # a value of the wrong type deeper down
