@@ -25,7 +25,7 @@ t0=$SECONDS
   || { tail -20 $W/models.log; exit 1; }
 echo "data and models: $((SECONDS - t0)) s"; tail -3 $W/models.log
 if [ $# -eq 0 ]; then
-  set -- "fp32=--num_workers 8" "bf16=--dtype bf16 --num_workers 8"
+  set -- "fp32=--num_workers 0" "bf16=--dtype bf16 --num_workers 0"   # no workers was faster on the GPU (docs/performance.md)
 fi
 vargs=(); for v in "$@"; do vargs+=(--variant "$v"); done
 python3 bench/pipeline_speed.py --models $W/models --data $W/data --vad_model tools/fsmn_vad --device cuda \
