@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ import pytest
 import soundfile as sf
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tools"))
+from tiny_asr_corpus import tiny_asr_corpus  # noqa: E402,F401  (shared with tools/crash_test.py)
 
 
 @pytest.fixture(scope="session")
@@ -40,40 +43,6 @@ def espeak_wav(path: Path, text: str, voice: str = "f1", pad_s: float = 0.0) -> 
     wave = np.concatenate([wave, np.zeros(int(pad_s * 16000), np.float32)])
     sf.write(path, wave, 16000, subtype="PCM_16")
     return wave
-
-
-TINY_ASR = {  # a 2-block Paraformer: seconds per training run on 2 cores
-    "encoder_conf": {"output_size": 32, "attention_heads": 2, "linear_units": 64, "num_blocks": 2},
-    "decoder_conf": {"attention_heads": 2, "linear_units": 64, "num_blocks": 1, "att_layer_num": 1},
-    "predictor_conf": {"idim": 32},
-    "dataset_conf": {"batch_size": 1200, "num_workers": 0, "preload": "none", "dither": 1.0},
-    "train_conf": {"log_interval": 1, "use_tensorboard": False, "keep_nbest_models": 3, "avg_nbest_model": 2},
-    "scheduler_conf": {"warmup_steps": 5},
-}
-
-
-def tiny_asr_corpus(root: Path, num_train: int, num_dev: int, num_test: int, seed: int,
-                    train_conf: dict | None = None) -> dict[str, Path]:
-    """A synthetic corpus (2-4 characters of 40), its token list and CMVN, and ``TINY_ASR``'s config
-    (``train_conf`` added) under ``root``; the paths the trainer takes."""
-    import yaml
-
-    from funasr_lite.bin import compute_cmvn, make_tokens, synth_corpus
-
-    assert synth_corpus.main(["--out_dir", str(root / "data"), "--wav_dir", str(root / "wavs"),
-                              "--num_train", str(num_train), "--num_dev", str(num_dev), "--num_test", str(num_test),
-                              "--top_chars", "40", "--min_chars", "2", "--max_chars", "4", "--nj", "2",
-                              "--seed", str(seed)]) == 0
-    assert make_tokens.main(["--text", str(root / "data/train/text"), "--out_dir", str(root / "lang")]) == 0
-    assert compute_cmvn.main(["--wav_scp", str(root / "data/train/wav.scp"), "--frontend_conf",
-                              str(REPO / "conf/frontend_paraformer.yaml"), "--out_dir", str(root / "cmvn")]) == 0
-    conf = yaml.safe_load((REPO / "conf/paraformer_synth_cpu.yaml").read_text())
-    for k, v in TINY_ASR.items():
-        conf[k].update(v)
-    conf["train_conf"].update(train_conf or {})
-    (root / "tiny.yaml").write_text(yaml.safe_dump(conf))
-    return {"root": root, "train": root / "data/train", "dev": root / "data/dev",
-            "tokens": root / "lang/tokens.json", "cmvn": root / "cmvn/am.mvn", "conf": root / "tiny.yaml"}
 
 
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")

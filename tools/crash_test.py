@@ -54,14 +54,6 @@ sys.path.insert(0, str(REPO))
 TARGETS = ("decode", "fbank", "train")
 SENTENCES = ["今天天气很好", "我们去公园散步", "然后一起吃午饭", "下午回家休息", "明天还要上班",
              "这个问题下次再说", "大家都听明白了", "请早点睡觉"]
-TRAIN_TINY = {  # tests/test_train_asr.py's 2-block model: seconds per run on 2 cores
-    "encoder_conf": {"output_size": 32, "attention_heads": 2, "linear_units": 64, "num_blocks": 2},
-    "decoder_conf": {"attention_heads": 2, "linear_units": 64, "num_blocks": 1, "att_layer_num": 1},
-    "predictor_conf": {"idim": 32},
-    "dataset_conf": {"batch_size": 1200, "num_workers": 0, "preload": "none", "dither": 1.0},
-    "train_conf": {"log_interval": 1, "use_tensorboard": False, "keep_nbest_models": 3, "avg_nbest_model": 2},
-    "scheduler_conf": {"warmup_steps": 5},
-}
 
 
 # ------------------------------------------------------------------------------------ running
@@ -434,25 +426,14 @@ def target_fbank(work: Path, wav_scp: Path, args: argparse.Namespace, rng: rando
 
 
 def train_corpus(work: Path, seed: int) -> dict[str, Path]:
-    """tests/test_train_asr.py's corpus: 40 espeak-ng utterances, tokens, CMVN, the tiny config."""
-    import yaml  # noqa: PLC0415
-
-    from funasr_lite.bin import compute_cmvn, make_tokens, synth_corpus  # noqa: PLC0415
+    """tests/test_train_asr.py's corpus: 40 espeak-ng utterances, tokens, CMVN, the tiny config
+    (``tools/tiny_asr_corpus.py``); built once per work folder."""
+    from tiny_asr_corpus import corpus_paths, tiny_asr_corpus  # noqa: PLC0415  (this script's folder is on sys.path)
 
     root = work / "train_corpus"
-    if not (root / "tiny.yaml").is_file():
-        assert synth_corpus.main(["--out_dir", str(root / "data"), "--wav_dir", str(root / "wavs"), "--num_train", "40",
-                                  "--num_dev", "6", "--num_test", "2", "--top_chars", "40", "--min_chars", "2",
-                                  "--max_chars", "4", "--nj", "2", "--seed", str(seed)]) == 0
-        assert make_tokens.main(["--text", str(root / "data/train/text"), "--out_dir", str(root / "lang")]) == 0
-        assert compute_cmvn.main(["--wav_scp", str(root / "data/train/wav.scp"), "--frontend_conf",
-                                  str(REPO / "conf/frontend_paraformer.yaml"), "--out_dir", str(root / "cmvn")]) == 0
-        conf = yaml.safe_load((REPO / "conf/paraformer_synth_cpu.yaml").read_text(encoding="utf-8"))
-        for k, v in TRAIN_TINY.items():
-            conf[k].update(v)
-        (root / "tiny.yaml").write_text(yaml.safe_dump(conf), encoding="utf-8")
-    return {"train": root / "data/train", "dev": root / "data/dev", "tokens": root / "lang/tokens.json",
-            "cmvn": root / "cmvn/am.mvn", "conf": root / "tiny.yaml"}
+    if corpus_paths(root)["conf"].is_file():
+        return corpus_paths(root)
+    return tiny_asr_corpus(root, num_train=40, num_dev=6, num_test=2, seed=seed)
 
 
 def train_cmd(c: dict[str, Path], out: Path, steps: int) -> list[str]:
