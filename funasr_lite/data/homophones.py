@@ -38,6 +38,8 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from funasr_lite.scoring.align import edit_distance
+
 ESPEAK_CHUNK = 5000  # words per espeak-ng call
 _LANG_MARK = re.compile(r"\([a-z]{2,3}(?:-[a-z0-9]+)*\)")  # espeak-ng language switches: (en), (cmn)
 _SPACE = re.compile(r"\s+")
@@ -85,19 +87,6 @@ def espeak_keys(words: list[str], voice: str = "cmn", chunk: int = ESPEAK_CHUNK,
                                    f"(voice {voice!r}); cannot pair pronunciations with words")
             keys.extend(normalise_key(ln) for ln in lines)
     return keys
-
-
-def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance between two strings, on characters (unit costs)."""
-    if len(a) < len(b):
-        a, b = b, a
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
 
 
 @dataclass(frozen=True)

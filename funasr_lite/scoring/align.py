@@ -70,6 +70,11 @@ def _cost_table(ref: Sequence[str], hyp: Sequence[str]) -> list[list[int]]:
     return table
 
 
+def edit_distance(ref: Sequence[str], hyp: Sequence[str]) -> int:
+    """Levenshtein distance between two token sequences (a string is a sequence of characters)."""
+    return _cost_table(ref, hyp)[-1][-1]
+
+
 def align(ref: Sequence[str], hyp: Sequence[str]) -> list[AlignedPair]:
     """Minimum-cost alignment of ``ref`` against ``hyp`` (tie-break: diagonal, deletion, insertion)."""
     e = _cost_table(ref, hyp)
