@@ -154,15 +154,14 @@ class LongAudioPipeline:
             if w.segments is None:
                 w.segments = self.segments(w.waveform, **vad_options)
         recognized = self.recognize_files([(w.key, w.waveform, w.segments) for w in live])
-        puncs = iter(self.punctuate_files(recognized))
-        recognized_it = iter(recognized)
+        done = iter(zip(recognized, self.punctuate_files(recognized)))
         for w in window:
             if w.error is not None:
                 yield w, None, []
                 continue
-            seg_results = next(recognized_it)
+            seg_results, punc = next(done)
             yield w, self._finish(w.key, w.waveform, w.segments, seg_results, sentence_timestamp, return_raw_text,
-                                  num_speakers, min_speakers, max_speakers, next(puncs)), seg_results
+                                  num_speakers, min_speakers, max_speakers, punc), seg_results
 
     def punctuate_files(self, files: Sequence[list[SegmentResult]]) -> list[Any | None]:
         """The punctuation of each recording's joined segment texts (None without a punctuation
@@ -250,7 +249,8 @@ class LongAudioPipeline:
             result["timestamp"] = timestamps
         punc_ids = None
         if self.punc is not None and raw_text:
-            punc = punc or self.punc.punctuate(join_vad_texts(texts))
+            if punc is None:
+                punc = self.punc.punctuate(join_vad_texts(texts))
             result["text"] = punc.text
             punc_ids = list(punc.punc_array)
             if return_raw_text:
