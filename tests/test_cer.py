@@ -49,9 +49,10 @@ def test_deletion_and_tie_break():
     # ref 今 天 天 气 很 好 (6), hyp 今 天 气 很 好 (5): one 天 deleted.
     assert counts("今天天气很好", "今天气很好") == (6, 5, 0, 1, 0)
     # Which 天? Tracing back from the end, 好 很 气 match; at ref 今天天 / hyp 今天 the diagonal
-    # (天=天, cost e[2][1] = 1) ties the deletion (e[2][2]+1 = 1); diagonal wins, so the
-    # *second* ref character is the one deleted.
-    assert ops(list("今天天气很好"), list("今天气很好")) == "CDCCCC"
+    # (天=天, cost e[2][1] = 1) ties the deletion (e[2][2]+1 = 1) and Kaldi's compute-wer takes
+    # the diagonal only when strictly cheaper: the deletion wins, so the *third* ref character
+    # (the second 天) is the one deleted.
+    assert ops(list("今天天气很好"), list("今天气很好")) == "CCDCCC"
 
 
 def test_insertion():
@@ -59,23 +60,30 @@ def test_insertion():
     assert counts("你好", "你们好") == (2, 2, 0, 0, 1)
 
 
-def test_tie_break_prefers_substitution_like_kaldi_align_text():
-    # ref a b / hyp b c costs 2 either as S+S or as D(a) C(b) I(c). Kaldi's align-text rule
-    # (diagonal first when tied) gives two substitutions; WeNet's compute-wer.py would give D+I.
-    assert ops(["a", "b"], ["b", "c"]) == "SS"
+def test_tie_break_like_kaldi_compute_wer():
+    # ref a b / hyp b c costs 2 either as S+S or as D(a) C(b) I(c). Kaldi's compute-wer
+    # (LevenshteinEditDistance with counts) gives 1 ins + 1 del: at the last cell the
+    # substitution (b vs c, e[1][1]+1 = 2) ties the insertion (e[2][1]+1 = 2), and the
+    # diagonal is taken only when strictly cheaper.
+    assert ops(["a", "b"], ["b", "c"]) == "DCI"
+    assert counts("a b", "b c") == (2, 1, 0, 1, 1)
     # ref a b a / hyp b a b: cost 2, either D(a) C C I(b) or I(b) C C D(a). At the last cell
     # the diagonal (a vs b, e[2][2]+1 = 3) loses and deletion ties insertion (both 2):
-    # the deletion is taken there, so the insertion lands at the start.
-    assert ops(list("aba"), list("bab")) == "ICCD"
+    # Kaldi takes the deletion only when strictly cheaper, so the insertion is at the end.
+    assert ops(list("aba"), list("bab")) == "DCCI"
+    # a match that ties an insertion: ref a / hyp a a -> the second hyp a is the insertion
+    assert ops(["a"], ["a", "a"]) == "CI"
 
 
 def test_mixed_cjk_and_english_words():
     # ref 我用iPhone拍照 -> lower -> tokens 我 用 iphone 拍 照 (N=5);
     # hyp 我用 I phone 拍照 -> 我 用 i phone 拍 照 (6 tokens).
-    # Best: 我 C, 用 C, i inserted, iphone->phone S, 拍 C, 照 C => C=4 S=1 D=0 I=1 (cost 2).
+    # Best: 我 C, 用 C, one substitution and one insertion, 拍 C, 照 C => C=4 S=1 D=0 I=1 (cost 2).
+    # Which is which: at ref 我用iphone / hyp 我用 i phone, iphone->phone (e[2][3]+1 = 2) ties
+    # inserting phone (e[3][3]+1 = 2); Kaldi's rule takes the insertion, so iphone->i is the S.
     assert tokenize(normalize("我用iPhone拍照")) == ["我", "用", "iphone", "拍", "照"]
     assert counts("我用iPhone拍照", "我用 I phone 拍照") == (5, 4, 1, 0, 1)
-    assert ops(["我", "用", "iphone", "拍", "照"], ["我", "用", "i", "phone", "拍", "照"]) == "CCISCC"
+    assert ops(["我", "用", "iphone", "拍", "照"], ["我", "用", "i", "phone", "拍", "照"]) == "CCSICC"
     # whole English words: hello world vs hello word => N=2 C=1 S=1.
     assert counts("hello world", "hello word") == (2, 1, 1, 0, 0)
     # digits and letters stay one token next to CJK.
@@ -194,6 +202,84 @@ def test_random_against_brute_force():
         assert c.c + c.s + c.d == len(ref) and c.c + c.s + c.i == len(hyp)
         assert tuple(p.ref for p in pairs if p.ref is not None) == ref
         assert tuple(p.hyp for p in pairs if p.hyp is not None) == hyp
+
+
+def kaldi_edit_distance(ref: list[str], hyp: list[str]) -> tuple[int, int, int, int]:
+    """A literal transliteration of Kaldi's ``LevenshteinEditDistance(ref, hyp, &ins, &del, &sub)``
+    (kaldi-asr/kaldi src/util/edit-distance-inl.h, the overload compute-wer calls), written here
+    independently of ``align``: the outer loop runs over the hypothesis, each cell keeps the
+    counts of one predecessor. Returns ``(total_cost, ins, del, sub)``."""
+    def stats(ins: int, dele: int, sub: int, cost: int) -> dict[str, int]:
+        return {"ins_num": ins, "del_num": dele, "sub_num": sub, "total_cost": cost}
+
+    e = [stats(0, i, 0, i) for i in range(len(ref) + 1)]
+    cur_e = [dict(x) for x in e]
+    for hyp_index in range(1, len(hyp) + 1):
+        cur_e[0] = dict(e[0])
+        cur_e[0]["ins_num"] += 1
+        cur_e[0]["total_cost"] += 1
+        for ref_index in range(1, len(ref) + 1):
+            ins_err = e[ref_index]["total_cost"] + 1
+            del_err = cur_e[ref_index - 1]["total_cost"] + 1
+            sub_err = e[ref_index - 1]["total_cost"]
+            if hyp[hyp_index - 1] != ref[ref_index - 1]:
+                sub_err += 1
+            if sub_err < ins_err and sub_err < del_err:
+                cur_e[ref_index] = dict(e[ref_index - 1])
+                if hyp[hyp_index - 1] != ref[ref_index - 1]:
+                    cur_e[ref_index]["sub_num"] += 1
+                cur_e[ref_index]["total_cost"] = sub_err
+            elif del_err < ins_err:
+                cur_e[ref_index] = dict(cur_e[ref_index - 1])
+                cur_e[ref_index]["total_cost"] = del_err
+                cur_e[ref_index]["del_num"] += 1
+            else:
+                cur_e[ref_index] = dict(e[ref_index])
+                cur_e[ref_index]["total_cost"] = ins_err
+                cur_e[ref_index]["ins_num"] += 1
+        e = [dict(x) for x in cur_e]
+    last = e[len(ref)]
+    return last["total_cost"], last["ins_num"], last["del_num"], last["sub_num"]
+
+
+def test_sdi_split_matches_kaldi_compute_wer():
+    assert kaldi_edit_distance(["a", "b"], ["b", "c"]) == (2, 1, 1, 0)
+    rng = random.Random(14)
+    differ = 0
+    for n in range(3000):
+        alphabet = "ab" if n % 3 == 0 else "abcd"
+        ref = [rng.choice(alphabet) for _ in range(rng.randint(0, 12))]
+        hyp = [rng.choice(alphabet) for _ in range(rng.randint(0, 12))]
+        c = count_ops(align(ref, hyp))
+        assert (c.errors, c.i, c.d, c.s) == kaldi_edit_distance(ref, hyp), (ref, hyp)
+        # the shown alignment is the one counted: it spells out both sequences
+        pairs = align(ref, hyp)
+        assert [p.ref for p in pairs if p.ref is not None] == ref
+        assert [p.hyp for p in pairs if p.hyp is not None] == hyp
+        differ += (c.s, c.d, c.i) != _align_text_split(ref, hyp)
+    assert differ > 100  # the cases where Kaldi's two tie rules disagree are exercised
+
+
+def _align_text_split(ref: list[str], hyp: list[str]) -> tuple[int, int, int]:
+    """(S, D, I) under the other tie rule (Kaldi ``LevenshteinAlignment``: diagonal, then
+    deletion, on ties) -- only to show the random pairs include tie cases."""
+    m, n = len(ref), len(hyp)
+    e = [[i + j if i == 0 or j == 0 else 0 for j in range(n + 1)] for i in range(m + 1)]
+    for i in range(1, m + 1):
+        for j in range(1, n + 1):
+            e[i][j] = min(e[i - 1][j - 1] + (ref[i - 1] != hyp[j - 1]), e[i - 1][j] + 1, e[i][j - 1] + 1)
+    s = d = ins = 0
+    i, j = m, n
+    while i or j:
+        diag = e[i - 1][j - 1] + (ref[i - 1] != hyp[j - 1]) if i and j else None
+        if diag is not None and diag <= min(e[i - 1][j] + 1, e[i][j - 1] + 1):
+            s += ref[i - 1] != hyp[j - 1]
+            i, j = i - 1, j - 1
+        elif i and (not j or e[i - 1][j] + 1 <= e[i][j - 1] + 1):
+            d, i = d + 1, i - 1
+        else:
+            ins, j = ins + 1, j - 1
+    return s, d, ins
 
 
 # ---------------------------------------------------------------- files, CLI, format

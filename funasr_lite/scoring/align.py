@@ -2,10 +2,16 @@
 
 All edits cost 1 (substitution, deletion, insertion). Several alignments can share
 the minimum cost and differ in their S/D/I split (``a b`` vs ``b c`` is either two
-substitutions or one deletion plus one insertion), so the tie-break is fixed, as in
-Kaldi's ``LevenshteinAlignment`` (``align-text``): trace back from the end of both
-sequences and, among equal-cost predecessors, prefer the diagonal (correct or
-substitution), then a deletion, then an insertion.
+substitutions or one deletion plus one insertion), so the tie-break is fixed to give
+Kaldi ``compute-wer``'s split: its ``LevenshteinEditDistance(ref, hyp, &ins, &del, &sub)``
+(``src/util/edit-distance-inl.h``) keeps, per cell, the counts of one predecessor chosen
+as: the diagonal (correct or substitution) only if strictly cheaper than both deletion
+and insertion, else the deletion if strictly cheaper than the insertion, else the
+insertion. Every cell's cost is the true minimum whatever the choice, so tracing back
+from the end with the same per-cell rule walks exactly the path whose counts Kaldi
+reports: ``a b`` vs ``b c`` is ``D C I``. (Kaldi's ``LevenshteinAlignment``, used by
+``align-text`` and ``compute-wer``'s detail output, breaks ties the other way round and
+can disagree with its own counts; we show the alignment that the counts come from.)
 """
 from __future__ import annotations
 
@@ -76,7 +82,11 @@ def edit_distance(ref: Sequence[str], hyp: Sequence[str]) -> int:
 
 
 def align(ref: Sequence[str], hyp: Sequence[str]) -> list[AlignedPair]:
-    """Minimum-cost alignment of ``ref`` against ``hyp`` (tie-break: diagonal, deletion, insertion)."""
+    """Minimum-cost alignment of ``ref`` against ``hyp`` with Kaldi ``compute-wer``'s S/D/I split.
+
+    Per cell: diagonal if strictly cheaper than both others, else deletion if strictly cheaper
+    than insertion, else insertion (see the module docstring).
+    """
     e = _cost_table(ref, hyp)
     i, j = len(ref), len(hyp)
     out: list[AlignedPair] = []
@@ -86,11 +96,11 @@ def align(ref: Sequence[str], hyp: Sequence[str]) -> list[AlignedPair]:
             diag = e[i - 1][j - 1] + (0 if same else 1)
             dele = e[i - 1][j] + 1
             ins = e[i][j - 1] + 1
-            if diag <= min(dele, ins):
+            if diag < dele and diag < ins:
                 out.append(AlignedPair(CORRECT if same else SUB, ref[i - 1], hyp[j - 1]))
                 i, j = i - 1, j - 1
                 continue
-            if dele <= ins:
+            if dele < ins:
                 out.append(AlignedPair(DEL, ref[i - 1], None))
                 i -= 1
                 continue
