@@ -4,7 +4,8 @@
 
 Prints one line per problem (``data/train/text:12: utt X: empty transcript``) and exits 1 if
 there is any; with ``--audio`` every file is decoded and sample rates, channel counts and
-durations are summarised.
+durations are summarised. With a ``segments`` file the utterances are its segment ids and
+``wav.scp`` lists recordings (Kaldi's layout); ``text`` and ``utt2spk`` are checked against them.
 """
 from __future__ import annotations
 

@@ -39,7 +39,7 @@ class SegmentSource(NamedTuple):
     end_s: float
 
 
-def _read_lines(path: PathLike) -> Iterator[tuple[int, str]]:
+def read_lines(path: PathLike) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, line)`` for the non-blank lines of a UTF-8 file, ends stripped."""
     try:
         data = Path(path).read_bytes()
@@ -66,7 +66,7 @@ def _read_table(path: PathLike, allow_empty_value: bool) -> dict[str, str]:
     """Parse ``key value`` lines into a dict, refusing duplicate keys."""
     table: dict[str, str] = {}
     first_line: dict[str, int] = {}
-    for number, line in _read_lines(path):
+    for number, line in read_lines(path):
         key, value = (_FIELD_SEP.split(line, maxsplit=1) + [""])[:2]
         value = value.lstrip(_BLANKS)  # "key \r value" (a stray CR): the value has no blank around it either
         if not value and not allow_empty_value:
@@ -101,36 +101,42 @@ def _parse_time(field: str, what: str, item: str) -> float:
     return value
 
 
-def read_segments(path: PathLike) -> dict[str, Segment]:
-    """Read a ``segments`` file: ``<seg-id> <reco-id> <start> <end>`` per line.
+def parse_segment(line: str, item: str) -> tuple[str, Segment]:
+    """One ``segments`` line -> ``(seg_id, Segment)``; ``InputError(item, ...)`` if malformed.
 
     Times are seconds; ``start >= 0``; ``end > start``, or ``end == -1`` meaning the end of the
     recording (Kaldi's rule). Kaldi's optional fifth (channel) column is refused: pick a channel
     with ``load_audio(..., channel=i)`` instead.
     """
+    fields = _FIELD_SEP.split(line.strip(_BLANKS))
+    if len(fields) == 5:
+        raise InputError(item, "a channel column is not supported; expected 4 fields")
+    if len(fields) != 4:
+        raise InputError(
+            item, f"expected '<seg-id> <reco-id> <start> <end>', got {len(fields)} fields"
+        )
+    seg_id, reco_id = fields[0], fields[1]
+    start = _parse_time(fields[2], "start", item)
+    end = _parse_time(fields[3], "end", item)
+    if start < 0:
+        raise InputError(item, f"start time {start} is negative")
+    if end != -1 and end <= start:
+        raise InputError(item, f"end time {end} is not after start time {start}")
+    return seg_id, Segment(reco_id, start, end)
+
+
+def read_segments(path: PathLike) -> dict[str, Segment]:
+    """Read a ``segments`` file: ``<seg-id> <reco-id> <start> <end>`` per line (see ``parse_segment``)."""
     segments: dict[str, Segment] = {}
     first_line: dict[str, int] = {}
-    for number, line in _read_lines(path):
+    for number, line in read_lines(path):
         item = f"{path}:{number}"
-        fields = _FIELD_SEP.split(line)
-        if len(fields) == 5:
-            raise InputError(item, "a channel column is not supported; expected 4 fields")
-        if len(fields) != 4:
-            raise InputError(
-                item, f"expected '<seg-id> <reco-id> <start> <end>', got {len(fields)} fields"
-            )
-        seg_id, reco_id = fields[0], fields[1]
-        start = _parse_time(fields[2], "start", item)
-        end = _parse_time(fields[3], "end", item)
-        if start < 0:
-            raise InputError(item, f"start time {start} is negative")
-        if end != -1 and end <= start:
-            raise InputError(item, f"end time {end} is not after start time {start}")
+        seg_id, segment = parse_segment(line, item)
         if seg_id in segments:
             raise InputError(
                 item, f"duplicate segment id {seg_id!r} (first on line {first_line[seg_id]})"
             )
-        segments[seg_id] = Segment(reco_id, start, end)
+        segments[seg_id] = segment
         first_line[seg_id] = number
     return segments
 
