@@ -6,9 +6,15 @@ The fixtures come from ``tools/make_fixtures/make_frontend.py`` (run in ``tools/
 ``waveform`` and ``feat`` (CAM++'s ``extract_feature``).
 
 Tolerance: FunASR computes fbank with ``torchaudio.compliance.kaldi.fbank`` and funasr_lite follows
-it op for op, so on the machine that made the fixtures every case is bit-identical (max |diff| 0).
-The asserts allow ``atol=1e-4`` (log-mel values are O(10), a few float32 ulps) so a different
-CPU/BLAS kernel does not fail the suite; feats get ``atol=1e-4, rtol=1e-5``.
+it op for op, so on the machine that made the fixtures (an AVX-512 Xeon) every case is
+bit-identical (max |diff| 0). On another instruction set FunASR's *own* output moves: torch, MKL
+and oneDNN pick other FFT, GEMM and vector-log kernels. ``tools/make_fixtures/isa_spread.py``
+recomputes the fixtures with FunASR itself under ``ATEN_CPU_CAPABILITY=avx2|default`` (with
+``MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2``) and measured at most 5.73e-4 in the log
+domain (quiet bins: float32 rounding is relative to the frame's energy) and 5.72e-6 in mel power
+relative to the frame's loudest bin (docs/compatibility.md). The bounds below are those
+measurements with headroom under 2x (log) and 4x (power); funasr_lite's output under the same
+settings equals FunASR's to the bit.
 """
 
 from __future__ import annotations
@@ -25,8 +31,8 @@ from funasr_lite.frontend.lfr import apply_lfr
 from funasr_lite.frontend.wav_frontend import WavFrontend
 
 FIXTURE_DIR = Path(__file__).parent / "fixtures" / "frontend"
-ATOL = 1e-4
-RTOL = 1e-5
+ATOL = 1e-3  # log-mel domain; FunASR's own cross-ISA spread: 5.73e-4
+POWER_RTOL = 2e-5  # mel power relative to the frame's loudest bin; FunASR's own spread: 5.72e-6
 
 
 def _cases(prefix_campplus: bool) -> list[Path]:
@@ -50,7 +56,16 @@ def _close(actual: torch.Tensor, expected: np.ndarray, what: str) -> None:
     expected_t = torch.from_numpy(expected)
     assert actual.shape == expected_t.shape, f"{what}: shape {tuple(actual.shape)} != {expected.shape}"
     diff = float((actual - expected_t).abs().max()) if actual.numel() else 0.0
-    assert torch.allclose(actual, expected_t, atol=ATOL, rtol=RTOL), f"{what}: max |diff| {diff:.3g}"
+    assert diff <= ATOL, f"{what}: max |diff| {diff:.3g} > {ATOL:g}"
+
+
+def _close_power(actual: torch.Tensor, expected: np.ndarray, what: str) -> None:
+    """Log-mel frames compared as mel power, relative to each frame's loudest bin."""
+    _close(actual, expected, what)
+    a, e = actual.double(), torch.from_numpy(expected).double()
+    if a.numel():
+        rel = float(((a.exp() - e.exp()).abs() / e.exp().amax(dim=1, keepdim=True)).max())
+        assert rel <= POWER_RTOL, f"{what}: mel power differs by {rel:.3g} of the frame peak > {POWER_RTOL:g}"
 
 
 def test_fixtures_present() -> None:
@@ -67,7 +82,7 @@ def test_wav_frontend_matches_funasr(path: Path) -> None:
     frontend = _frontend(case)
     wave = torch.from_numpy(case["waveform"])[None]
     fb, n_fb = frontend.compute_fbank(wave)
-    _close(fb[0, : int(n_fb[0])], case["fbank"], f"{path.stem} fbank")
+    _close_power(fb[0, : int(n_fb[0])], case["fbank"], f"{path.stem} fbank")
     lfr = apply_lfr(torch.from_numpy(case["fbank"]), frontend.lfr_m, frontend.lfr_n)
     _close(lfr, case["lfr"], f"{path.stem} lfr")
     feats, n = frontend(wave, [wave.shape[1]])
@@ -81,7 +96,8 @@ def test_campplus_fbank_matches_funasr(path: Path) -> None:
 
 
 def test_batched_fixtures_equal_single() -> None:
-    """All ASR fixtures sharing a config, run as one padded batch, still match FunASR per item."""
+    """All ASR fixtures sharing a config, run as one padded batch, give each item its batch-of-one
+    output to the bit (on any CPU), and that output matches FunASR."""
     groups: dict[str, list[dict]] = {}
     for path in ASR_CASES:
         case = dict(np.load(path))
@@ -95,5 +111,8 @@ def test_batched_fixtures_equal_single() -> None:
         batch = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True)
         feats, n = frontend(batch, lengths)
         for b, case in enumerate(cases):
+            single, n_single = frontend(waves[b][None], [lengths[b]])
+            assert int(n[b]) == int(n_single[0])
+            assert torch.equal(feats[b, : int(n[b])], single[0, : int(n[b])]), f"batched item {b} != single"
             _close(feats[b, : int(n[b])], case["feats"], f"batched item {b}")
             assert not feats[b, int(n[b]) :].any(), "padding frames must be zero"

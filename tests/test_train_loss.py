@@ -1,5 +1,14 @@
 """Paraformer / BiCif-Paraformer training loss vs FunASR 1.4.16's ``model.forward`` (tests/fixtures/train_loss,
-made by tools/make_fixtures/make_train_loss.py: train mode, dropout p=0, SpecAug off)."""
+made by tools/make_fixtures/make_train_loss.py: train mode, dropout p=0, SpecAug off).
+
+On the machine that made the fixtures every statistic matches to 1e-5. ``loss``, ``loss_att`` and
+``acc`` also rest on discrete decisions that turn on the last ulp (the rescaled CIF alphas sum to an
+integer, so whether the last token fires is a float32 coin; the GLM sampler's argmax), so FunASR's
+*own* values move on another instruction set: tools/make_fixtures/isa_spread.py measured up to
+0.0473 (loss, loss_att) and 0.0526 (acc: one token of 19) under ATEN_CPU_CAPABILITY=avx2/default
+(docs/compatibility.md). Those three are compared within ``DECISION_ATOL``; ``loss_pre``/
+``loss_pre2`` (smooth: FunASR's spread 1.6e-7) and ``weight`` stay tight.
+"""
 
 import json
 from pathlib import Path
@@ -17,6 +26,7 @@ DATA = np.load(FIX / "train_loss" / "inputs.npz")
 REF = json.loads((FIX / "train_loss" / "losses.json").read_text())["results"]
 MODELS = ["paraformer_tiny", "bicif_paraformer_tiny"]
 KEYS = ["loss", "loss_att", "acc", "loss_pre", "loss_pre2"]
+DECISION_ATOL = {"loss": 0.06, "loss_att": 0.06, "acc": 0.06}  # FunASR's own cross-ISA spread <= 0.0526
 
 
 def _model(name):
@@ -37,7 +47,8 @@ def _check(out, ref):
     for k in KEYS:
         if k in ref:  # acc: FunASR's stats are float32
             got = out[k].detach() if isinstance(out[k], torch.Tensor) else out[k]
-            assert float(got) == pytest.approx(ref[k], abs=1e-5), (k, float(got), ref[k])
+            tol = DECISION_ATOL.get(k, 1e-5)
+            assert float(got) == pytest.approx(ref[k], abs=tol), (k, float(got), ref[k])
     assert out["weight"] == ref["weight"]
 
 

@@ -6,8 +6,10 @@ float32 results on CPU are bit-identical to it per utterance:
     frames -> [dither] -> [remove DC] -> [raw log-energy] -> [pre-emphasis] -> window
     -> zero-pad to the FFT size -> |rfft| [^2] -> mel banks -> [log(max(x, eps))] -> [energy column]
 
-Batching never changes an item's result: every step works per frame, each item's frame count and
-(``snip_edges=False``) reflection use that item's own length, and dither noise is drawn per item in
+Batching never changes an item's result, by construction: on CPU each item is computed alone, on
+a fresh copy of its own samples, so every kernel (FFT, BLAS, vector math) sees exactly the call of
+a batch of one whatever the CPU's ISA; on a GPU one batched pass runs, each item's frame count and
+(``snip_edges=False``) reflection use that item's own length. Dither noise is drawn per item in
 batch order with the shape torchaudio uses, so a seeded RNG stream is consumed as in a per-item loop.
 """
 
@@ -261,7 +263,28 @@ def fbank(
     n_frames = int(counts.max()) if batch else 0
     if n_frames == 0:
         return waveforms.new_zeros((batch, 0, opts.feature_dim), dtype=out_dtype), counts
+    if device.type != "cpu":  # one batched pass (kernel launches dominate on a GPU)
+        return _fbank_frames(waveforms, lengths, counts, n_frames, opts, generator).to(out_dtype), counts
+    # CPU: each item alone, on a fresh copy of its own samples, so every kernel sees the shapes,
+    # strides and alignment of a batch of one: batch composition cannot change a result on any CPU
+    # (FFT, BLAS and vector-math kernels pick their code path by shape, ISA and alignment).
+    feats = waveforms.new_zeros((batch, n_frames, opts.feature_dim))
+    for b, count in enumerate(counts.tolist()):
+        if count > 0:
+            n = int(lengths[b])
+            item = _fbank_frames(waveforms[b : b + 1, :n].clone(), lengths[b : b + 1], counts[b : b + 1],
+                                 count, opts, generator)
+            feats[b, :count] = item[0]
+    return feats.to(out_dtype), counts
 
+
+def _fbank_frames(
+    waveforms: Tensor, lengths: Tensor, counts: Tensor, n_frames: int, opts: FbankOptions,
+    generator: torch.Generator | None,
+) -> Tensor:
+    """The filterbank of a ``(B, N)`` batch with ``counts`` frames per item, ``(B, n_frames, dim)``."""
+    device, dtype = waveforms.device, waveforms.dtype
+    batch = waveforms.shape[0]
     eps = torch.tensor(FLOAT_EPS, device=device, dtype=dtype)
     x = _frames(waveforms, lengths, n_frames, opts)  # (B, T, size)
     if opts.dither != 0.0:
@@ -294,8 +317,7 @@ def fbank(
         opts.num_mel_bins, opts.padded_window_size, float(opts.samp_freq),
         float(opts.low_freq), float(opts.high_freq), device, dtype,
     )
-    # One mm per item over its own frames, with the banks as a transposed view: BLAS results depend on
-    # the row count and layout, and this is exactly torchaudio's call, so batching changes nothing.
+    # One mm per item over its own frames, with the banks as a transposed view (torchaudio's call).
     full = bool((counts == n_frames).all())  # every item has n_frames: no padding rows to zero
     feats = (spectrum.new_empty if full else spectrum.new_zeros)((batch, n_frames, opts.num_mel_bins))
     for b, count in enumerate(counts.tolist()):
@@ -309,7 +331,7 @@ def fbank(
     if not full:
         valid = torch.arange(n_frames, device=device).unsqueeze(0) < counts.unsqueeze(1)
         feats = feats.masked_fill(~valid.unsqueeze(-1), 0.0)
-    return feats.to(out_dtype), counts
+    return feats
 
 
 def fbank_single(
