@@ -36,7 +36,10 @@ setup(
         "recipes": ["tensorboard>=2.14"],
         "test": ["pytest>=7", "kaldi-native-fbank>=1.19", "hypothesis>=6", "jieba==0.42.1",
                  # independent DER reference, used only by tests/test_der.py
-                 "pyannote.metrics>=3.2"],
+                 "pyannote.metrics>=3.2",
+                 # independent RTTM reader (load_rttm), used only by tests/test_rttm.py; pulls
+                 # pandas, PyYAML and sortedcontainers, no torch
+                 "pyannote.core>=5", "pyannote.database>=5"],
     },
     entry_points={
         "console_scripts": [

@@ -138,8 +138,11 @@ def _is_scp(x: Any) -> bool:
 
 
 def _default_key(source: Any, index: int) -> str:
+    """The file name without extension, each whitespace character replaced by ``_`` (``my meeting.wav``
+    -> ``my_meeting``: keys are single fields in Kaldi lists and RTTM); ``utt0003`` for other inputs."""
     if isinstance(source, (str, Path)) and not str(source).rstrip().endswith("|"):
-        return Path(str(source).split("?")[0]).stem or f"utt{index:04d}"
+        stem = Path(str(source).split("?")[0]).stem
+        return "".join("_" if ch.isspace() else ch for ch in stem) or f"utt{index:04d}"
     return f"utt{index:04d}"
 
 

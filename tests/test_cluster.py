@@ -17,12 +17,8 @@ from funasr_lite.diar.assign import (
     text_units,
 )
 from funasr_lite.diar.cluster import cluster_embeddings, merge_by_cos, spectral_cluster
-from funasr_lite.diar.postprocess import (
-    correct_labels,
-    labels_to_turns,
-    rttm_text,
-    write_rttm,
-)
+from funasr_lite.diar.postprocess import correct_labels, labels_to_turns
+from funasr_lite.diar.rttm import rttm_text, write_rttm
 
 FIX = Path(__file__).parent / "fixtures" / "cluster"
 CASES = sorted(p.stem for p in FIX.glob("*.npz"))
@@ -215,12 +211,13 @@ def test_rttm_exact(tmp_path: Path) -> None:
     expected = ("SPEAKER rec1 1 0.000 1.500 <NA> <NA> spk0 <NA> <NA>\n"
                 "SPEAKER rec1 1 1.500 1.750 <NA> <NA> spk1 <NA> <NA>\n"
                 "SPEAKER rec1 1 10.000 2.345 <NA> <NA> spk0 <NA> <NA>\n")
-    assert rttm_text(turns, "rec1") == expected
-    write_rttm(turns, "rec1", tmp_path / "hyp.rttm")
+    assert rttm_text("rec1", turns, speaker_prefix="spk") == expected
+    write_rttm(tmp_path / "hyp.rttm", "rec1", turns, speaker_prefix="spk")
     assert (tmp_path / "hyp.rttm").read_text() == expected
     assert [p.name for p in tmp_path.iterdir()] == ["hyp.rttm"]
-    with pytest.raises(ValueError):
-        write_rttm(turns, "rec 1", tmp_path / "x.rttm")
+    with pytest.raises(ValueError, match="whitespace"):
+        write_rttm(tmp_path / "x.rttm", "rec 1", turns)
+    assert [p.name for p in tmp_path.iterdir()] == ["hyp.rttm"]
 
 
 # ------------------------------------------------------------------ sentence / char labels

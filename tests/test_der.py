@@ -11,13 +11,8 @@ import warnings
 import pytest
 
 from funasr_lite.bin import compute_der
-from funasr_lite.diar.der import (
-    DerResult,
-    read_rttm,
-    rttm_lines,
-    score_all,
-    score_recording,
-)
+from funasr_lite.diar.der import DerResult, score_all, score_recording
+from funasr_lite.diar.rttm import read_rttm, rttm_lines
 
 REF = [(0.0, 10.0, "A"), (10.0, 20.0, "B")]
 

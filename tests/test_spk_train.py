@@ -27,7 +27,7 @@ from funasr_lite.data.spk_synth import (
     train_speakers,
     trim_silence,
 )
-from funasr_lite.diar.der import read_rttm
+from funasr_lite.diar.rttm import read_rttm
 from funasr_lite.frontend.fbank import campplus_fbank
 from funasr_lite.modelio import open_model_dir
 from funasr_lite.models.campplus import CAMPPlus

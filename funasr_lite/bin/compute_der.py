@@ -10,7 +10,8 @@ import json
 import sys
 from collections.abc import Sequence
 
-from funasr_lite.diar.der import COLLAR, FRAME, format_report, read_rttm, score_all
+from funasr_lite.diar.der import COLLAR, FRAME, format_report, score_all
+from funasr_lite.diar.rttm import read_rttm
 from funasr_lite.errors import InputError
 from funasr_lite.fileio import write_text_atomic
 

@@ -29,9 +29,9 @@ import torch
 from funasr_lite.data.kaldi_lists import read_scp
 from funasr_lite.diar.chunks import chunk_vad_segments
 from funasr_lite.diar.cluster import cluster_embeddings
-from funasr_lite.diar.der import read_rttm
 from funasr_lite.diar.embed import extract_embeddings
-from funasr_lite.diar.postprocess import labels_to_turns, rttm_text
+from funasr_lite.diar.postprocess import labels_to_turns
+from funasr_lite.diar.rttm import read_rttm, rttm_text
 from funasr_lite.errors import InputError, ModelError
 from funasr_lite.fileio import write_text_atomic
 from funasr_lite.frontend.audio import load_audio
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             log.error("%s: %s", rec, e)
             failed.append(rec)
             continue
-        text = rttm_text(turns, rec)
+        text = rttm_text(rec, turns, speaker_prefix="spk")
         write_text_atomic(out / "rttm" / f"{rec}.rttm", text)
         texts.append(text)
         info["recordings"][rec] = {"vad_segments": len(segs), "chunks": len(chunks),

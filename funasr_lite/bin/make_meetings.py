@@ -25,7 +25,7 @@ from funasr_lite.data.kaldi_lists import write_scp
 from funasr_lite.data.meetings import make_meeting
 from funasr_lite.data.spk_synth import MEETING_VARIANTS, write_audio
 from funasr_lite.data.synth import jieba_words, make_sentences
-from funasr_lite.diar.der import rttm_lines
+from funasr_lite.diar.rttm import rttm_lines
 from funasr_lite.fileio import write_text_atomic
 
 log = logging.getLogger("make_meetings")

@@ -28,16 +28,14 @@ of per-recording DERs.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from funasr_lite.errors import InputError
+from funasr_lite.diar.rttm import Turn
 
-Turn = tuple[float, float, str]  # (start s, end s, speaker)
 FRAME = 0.01
 COLLAR = 0.25
 
@@ -72,39 +70,6 @@ class DerResult:
         if d["mapping"] is None:
             del d["mapping"]
         return d
-
-
-# ------------------------------------------------------------------ RTTM
-def read_rttm(path: str | Path) -> dict[str, list[Turn]]:
-    """``SPEAKER <rec> <chan> <onset> <dur> <NA> <NA> <spk> <NA> <NA>`` lines -> turns per recording.
-
-    Lines of other types (``SPK-INFO`` ...), blank lines and ``;;`` comments are skipped. Field 5
-    is a duration. Raises ``InputError`` naming the line on malformed input."""
-    out: dict[str, list[Turn]] = {}
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(path, f"cannot read RTTM: {e}") from e
-    for n, line in enumerate(text.splitlines(), 1):
-        fields = line.split()
-        if not fields or fields[0].startswith(";;") or fields[0] != "SPEAKER":
-            continue
-        if len(fields) < 8:
-            raise InputError(path, f"line {n}: a SPEAKER line needs at least 8 fields: {line!r}")
-        try:
-            onset, dur = float(fields[3]), float(fields[4])
-        except ValueError:
-            raise InputError(path, f"line {n}: onset/duration are not numbers: {line!r}") from None
-        if not (math.isfinite(onset) and math.isfinite(dur)) or onset < 0 or dur < 0:
-            raise InputError(path, f"line {n}: need onset >= 0 and duration >= 0: {line!r}")
-        out.setdefault(fields[1], []).append((onset, onset + dur, fields[7]))
-    return out
-
-
-def rttm_lines(rec: str, turns: Iterable[Turn], channel: int = 1) -> list[str]:
-    """RTTM lines for ``turns`` of ``rec`` (times with 3 decimals, field 5 = duration)."""
-    return [f"SPEAKER {rec} {channel} {s:.3f} {e - s:.3f} <NA> <NA> {spk} <NA> <NA>"
-            for s, e, spk in sorted(turns, key=lambda t: (t[0], t[1], t[2]))]
 
 
 # ------------------------------------------------------------------ scoring

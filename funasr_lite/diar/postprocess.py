@@ -1,4 +1,4 @@
-"""Chunk labels → speaker turns (FunASR 1.4.16's ``campplus/utils.postprocess``) and RTTM output.
+"""Chunk labels → speaker turns (FunASR 1.4.16's ``campplus/utils.postprocess``); RTTM is ``diar/rttm.py``.
 
 The chain, exactly as FunASR (times in seconds):
 
@@ -14,12 +14,9 @@ The chain, exactly as FunASR (times in seconds):
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import numpy as np
-
-from funasr_lite.fileio import write_text_atomic
 
 Turn = tuple[float, float, int]  # (start s, end s, speaker)
 MIN_DUR = 0.7
@@ -80,17 +77,3 @@ def labels_to_turns(chunk_times: Sequence[Sequence[float]], labels: Sequence[int
     turns = [[float(t[0]), float(t[1]), int(s)] for t, s in zip(chunk_times, fixed)]
     turns = smooth(split_overlaps(merge_seque(turns)), mindur)
     return [(t[0], t[1], int(t[2])) for t in turns]
-
-
-def rttm_text(turns: Sequence[Turn], reco_id: str, speaker_prefix: str = "spk") -> str:
-    """RTTM: ``SPEAKER <reco> 1 <start> <dur> <NA> <NA> <prefix><spk> <NA> <NA>`` per turn (3 decimals)."""
-    lines = [f"SPEAKER {reco_id} 1 {s:.3f} {e - s:.3f} <NA> <NA> {speaker_prefix}{spk} <NA> <NA>\n"
-             for s, e, spk in turns]
-    return "".join(lines)
-
-
-def write_rttm(turns: Sequence[Turn], reco_id: str, path: str | os.PathLike, speaker_prefix: str = "spk") -> None:
-    """Write :func:`rttm_text` to ``path`` atomically."""
-    if any(ch.isspace() for ch in reco_id) or not reco_id:
-        raise ValueError(f"RTTM recording id must be non-empty without spaces: {reco_id!r}")
-    write_text_atomic(path, rttm_text(turns, reco_id, speaker_prefix))

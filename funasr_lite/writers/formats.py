@@ -1,7 +1,9 @@
 """``--output_format`` dispatch: ``<out_dir>/<format>/<key>.<ext>`` for json, srt, vtt, txt and rttm.
 
 ``rttm`` is written only for results that carry ``speaker_turns`` (a pipeline run with a speaker
-model): one ``SPEAKER`` line per turn, duration in field 5.
+model): one ``SPEAKER`` line per turn, duration in field 5, speakers ``spk0``, ``spk1``, ...
+(``funasr_lite.diar.rttm``). A key that cannot be an RTTM field (whitespace) raises
+``ValueError`` before any file of that result is written.
 
 Every file is rewritten atomically on each call (resuming is the caller's business).
 """
@@ -12,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from funasr_lite.diar.postprocess import rttm_text
+from funasr_lite.diar.rttm import rttm_text
 from funasr_lite.fileio import write_text_atomic
 from funasr_lite.writers.json_writer import render_json
 from funasr_lite.writers.plain_text import render_text
@@ -72,14 +74,15 @@ def write_outputs(results: Iterable[dict[str, Any]], out_dir: str | Path,
     for result in results:
         doc = result if result.get("schema_version") is not None else build_document(result)
         key = check_file_key(doc["key"])
+        texts = {}  # every format is rendered before the first is written
         for fmt in fmts:
+            if fmt != "rttm":
+                texts[fmt] = renderers[fmt](doc)
+            elif "speaker_turns" in result:
+                turns = [(s / 1000, e / 1000, spk) for s, e, spk in result["speaker_turns"]]
+                texts[fmt] = rttm_text(key, turns, speaker_prefix="spk")
+        for fmt, text in texts.items():
             path = out / fmt / f"{key}.{fmt}"
-            if fmt == "rttm":
-                if "speaker_turns" not in result:
-                    continue
-                text = rttm_text([(s / 1000, e / 1000, spk) for s, e, spk in result["speaker_turns"]], key)
-            else:
-                text = renderers[fmt](doc)
             write_text_atomic(path, text)
             written[fmt].append(path)
     return written
