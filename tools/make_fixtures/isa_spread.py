@@ -18,6 +18,9 @@ Run it once per instruction-set setting (the ISA is fixed when torch is imported
         tools/funasr_venv/bin/python tools/make_fixtures/isa_spread.py --label $s
     done
 
+It also runs funasr_lite's ``WavFrontend`` (from this checkout) on the same clips in the same
+process and prints whether its fbank equals FunASR's to the bit under this setting (``same_as_funasr``).
+
 It also recomputes FunASR's training losses on tests/fixtures/train_loss/inputs.npz (the
 make_train_loss.py cases) and prints the largest change per statistic. With the GLM sampler on
 (``sampling_ratio`` 0.75) the loss is not a smooth function of the low bits: the rescaled CIF
@@ -42,6 +45,7 @@ from funasr.frontends.wav_frontend import WavFrontend  # noqa: E402
 from funasr.models.campplus.utils import extract_feature  # noqa: E402
 
 FRONTEND = os.path.join(FIXTURES, "frontend")
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def spread(new: np.ndarray, fix: np.ndarray) -> tuple[float, float]:
@@ -57,7 +61,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--label", default="native")
     args = ap.parse_args()
-    rows = {}
+    sys.path.insert(0, REPO)
+    from funasr_lite.frontend.wav_frontend import WavFrontend as LiteFrontend
+
+    rows, same = {}, {}
     for name in sorted(os.listdir(FRONTEND)):
         if not name.endswith(".npz"):
             continue
@@ -73,9 +80,13 @@ def main() -> None:
         fe = WavFrontend(cmvn_file=None, **{k: conf[k] for k in
                          ("fs", "window", "n_mels", "frame_length", "frame_shift", "dither")}, lfr_m=1, lfr_n=1)
         feats, n = fe(wave[None], [wave.shape[0]])
+        ours, n_ours = LiteFrontend.from_config({k: conf[k] for k in conf if k not in ("cmvn_file", "frontend", "call")}
+                                                ).compute_fbank(wave[None])
+        same[name[:-4]] = bool(torch.equal(ours[0, : int(n_ours[0])], feats[0, : int(n[0])]))
         rows[name[:-4]] = spread(feats[0, : int(n[0])].numpy(), case["fbank"])
     print(json.dumps({"setting": args.label, "torch": torch.__version__,
                       "cases": {k: {"abs": a, "rel": r} for k, (a, r) in rows.items()},
+                      "same_as_funasr": same,
                       "train_loss": train_loss_spread()}))
 
 
