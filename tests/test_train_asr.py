@@ -41,24 +41,27 @@ def _weights(path: Path) -> dict[str, torch.Tensor]:
 
 def test_train_exports_a_loadable_folder_and_curves(corpus: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "exp"
-    assert train.main(_args(corpus, out, "--train_conf.max_epoch", "3")) == 0
+    # 4 epochs, all kept, up to 4 averaged: the tail rule alone decides what is averaged
+    assert train.main(_args(corpus, out, "--train_conf.max_epoch", "4", "--train_conf.keep_nbest_models", "4",
+                            "--train_conf.avg_nbest_model", "4")) == 0
     model, _, tokens = load_paraformer(out / "model_dir")
     assert tokens == json.loads(corpus["tokens"].read_text())
     index = json.loads((out / "checkpoints" / "checkpoints.json").read_text())
     kept = [e["tag"] for e in index["checkpoints"]] if isinstance(index, dict) else [e["tag"] for e in index]
-    assert "ep3" in kept  # the newest is always kept (resume)
+    assert kept == ["ep1", "ep2", "ep3", "ep4"]
     info = json.loads((out / "model_dir_info.json").read_text())
-    assert len(info["averaged"]) == 2
-    # the exported weights are the mean of the two named checkpoints
-    a, b = (torch.load(out / "checkpoints" / n, weights_only=True)["model"] for n in info["averaged"])
+    # avg_tail_fraction 0.5 (default): the first epoch (a quarter of the steps) is never averaged
+    assert sorted(info["averaged"]) == ["ep2.pt", "ep3.pt", "ep4.pt"], info
+    # the exported weights are the mean of the three named checkpoints
+    a, b, c = (torch.load(out / "checkpoints" / n, weights_only=True)["model"] for n in info["averaged"])
     exported = _weights(out / "model_dir" / "model.pt")
     key = "decoder.output_layer.weight"
-    torch.testing.assert_close(exported[key], (a[key].double() + b[key].double()).div(2).float())
+    torch.testing.assert_close(exported[key], (a[key].double() + b[key].double() + c[key].double()).div(3).float())
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert {r["split"] for r in rows} == {"train", "dev"}
     assert all(0.0 <= r["cer"] for r in rows if r["split"] == "dev")
     resolved = yaml.safe_load((out / "config.yaml").read_text())
-    assert resolved["train_conf"]["max_epoch"] == 3 and resolved["encoder_conf"]["output_size"] == 32
+    assert resolved["train_conf"]["max_epoch"] == 4 and resolved["encoder_conf"]["output_size"] == 32
 
 
 def _run_killed(cmd: list[str], index: Path, min_step: int) -> None:
@@ -145,6 +148,7 @@ def test_finetune_keeps_tokens_and_cmvn_and_freezes(corpus: dict[str, Path], tmp
     (["--encoder_conf.num_blok", "3"], "num_blok"),
     (["--no_such_section", "1"], "no_such_section"),
     (["--train_conf.dtype", "fp8"], "dtype"),
+    (["--train_conf.avg_tail_fraction", "0"], "avg_tail_fraction"),
 ])
 def test_bad_config_is_a_one_line_error(corpus, tmp_path, capfd, extra, words) -> None:
     assert train.main(_args(corpus, tmp_path / "x", *extra)) == 1

@@ -136,6 +136,8 @@ def test_manager_keeps_newest_and_n_best(tmp_path) -> None:
     assert [e["tag"] for e in index] == ["ep2", "ep4", "ep5"]
     assert set(index[0]) == {"tag", "file", "metric", "value", "time", "step"} and index[0]["step"] == 2
     assert mgr.best(2) == [tmp_path / "ep2.pt", tmp_path / "ep4.pt"]
+    assert mgr.best(2, min_step=3) == [tmp_path / "ep4.pt", tmp_path / "ep5.pt"]  # the tail only
+    assert mgr.best(2, min_step=6) == []
     assert mgr.latest() == tmp_path / "ep5.pt"
     assert torch.equal(mgr.load_latest()["model"]["w"], torch.full((3,), 5.0))
     mgr.save("ep6-step600", _state(600), None)  # no metric: kept only while newest

@@ -15,9 +15,11 @@ TINY_ASR = {  # a 2-block Paraformer: seconds per training run on 2 cores
     "decoder_conf": {"attention_heads": 2, "linear_units": 64, "num_blocks": 1, "att_layer_num": 1},
     "predictor_conf": {"idim": 32},
     "dataset_conf": {"batch_size": 1200, "num_workers": 0, "preload": "none", "dither": 1.0},
-    "train_conf": {"log_interval": 1, "use_tensorboard": False, "keep_nbest_models": 3, "avg_nbest_model": 2},
-    "scheduler_conf": {"warmup_steps": 5},
+    # epochs, not the recipe's step budget: dev at each epoch end, a warm-up of 5 steps
+    "train_conf": {"log_interval": 1, "use_tensorboard": False, "keep_nbest_models": 3, "avg_nbest_model": 2,
+                   "max_epoch": 30, "max_steps": 0, "validate_interval": 0},
 }
+TINY_SCHEDULER = ("warmuplr", {"warmup_steps": 5})
 
 
 def tiny_asr_corpus(root: Path, num_train: int, num_dev: int, num_test: int, seed: int,
@@ -38,6 +40,7 @@ def tiny_asr_corpus(root: Path, num_train: int, num_dev: int, num_test: int, see
     conf = yaml.safe_load((REPO / "conf/paraformer_synth_cpu.yaml").read_text(encoding="utf-8"))
     for k, v in TINY_ASR.items():
         conf[k].update(v)
+    conf["scheduler"], conf["scheduler_conf"] = TINY_SCHEDULER[0], dict(TINY_SCHEDULER[1])
     conf["train_conf"].update(train_conf or {})
     (root / "tiny.yaml").write_text(yaml.safe_dump(conf), encoding="utf-8")
     return corpus_paths(root)

@@ -16,6 +16,12 @@ Writes ``checkpoints/``, ``metrics.jsonl``, ``tensorboard/``, ``train.log`` and 
 
 from __future__ import annotations
 
+import os
+
+# Before torch loads OpenMP: waiting threads sleep instead of spinning, so training on a machine
+# shared with other busy programs does not starve its own threads (docs/training.md). Same results.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import json
 import logging
 import sys

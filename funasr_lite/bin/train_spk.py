@@ -13,6 +13,12 @@ Exit status: 0 ok (also when stopped by --max_minutes: rerun to continue), 1 dat
 
 from __future__ import annotations
 
+import os
+
+# Before torch loads OpenMP: waiting threads sleep instead of spinning, so training on a machine
+# shared with other busy programs does not starve its own threads (docs/training.md). Same results.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import argparse
 import json
 import logging

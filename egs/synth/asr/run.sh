@@ -57,7 +57,7 @@ help_message="Usage: $0 [--stage N] [--stop-stage N] [--size cpu|gpu] [--nj N] [
 #   cpu: short sentences over a small character set, so a small model learns them on 2 cores
 #   gpu: 80,000 sentences spoken by 71 training voice variants (93 h), so that 15 minutes of
 #        training see each sentence a few times, not forty (see RESULTS.md, runs 3 and 4)
-cpu_corpus=(3000 100 100 400 2 6 base)
+cpu_corpus=(3000 200 200 400 2 6 base)
 gpu_corpus=(80000 1000 1000 3500 4 14 wide)
 case $size in
   cpu) preset=("${cpu_corpus[@]}"); device=cpu ;;

@@ -155,9 +155,11 @@ class CheckpointManager:
             log.warning("checkpoint %s is missing or truncated; falling back to the previous one", path)
         return None
 
-    def best(self, n: int) -> list[Path]:
-        """Paths of the ``n`` best checkpoints by the metric (present files only), best first."""
-        paths = [self.dir / e["file"] for e in self._ranked(self.entries())]
+    def best(self, n: int, min_step: int = 0) -> list[Path]:
+        """Paths of the ``n`` best checkpoints by the metric (present files only), best first;
+        with ``min_step``, only checkpoints saved at that optimiser step or later."""
+        ranked = [e for e in self._ranked(self.entries()) if (e.get("step") or 0) >= min_step]
+        paths = [self.dir / e["file"] for e in ranked]
         return [p for p in paths if p.is_file()][: max(0, n)]
 
     def load_latest(self, map_location: str | torch.device = "cpu") -> dict[str, Any] | None:

@@ -28,6 +28,7 @@ TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
         "keep_nbest_models": 10,
         "avg_nbest_model": 10,
         "avg_keep_nbest_models_type": "acc",   # acc | loss (dev)
+        "avg_tail_fraction": 0.5,     # average only checkpoints from the last this much of the steps
         "log_interval": 50,
         "validate_interval": 0,       # optimiser steps between dev evaluations (0: each epoch only)
         "save_checkpoint_interval": 0,  # optimiser steps between mid-epoch checkpoints (0: each epoch only)
@@ -154,6 +155,8 @@ def validate(conf: dict[str, Any]) -> None:
     tc, dc = conf["train_conf"], conf["dataset_conf"]
     if tc["dtype"] not in ("fp32", "bf16", "fp16"):
         raise ModelError("config", f"train_conf.dtype={tc['dtype']!r}: expected fp32, bf16 or fp16")
+    if not 0.0 < float(tc["avg_tail_fraction"]) <= 1.0:
+        raise ModelError("config", f"train_conf.avg_tail_fraction={tc['avg_tail_fraction']!r}: expected 0 < f <= 1")
     if tc["avg_keep_nbest_models_type"] not in ("acc", "loss"):
         raise ModelError("config", "train_conf.avg_keep_nbest_models_type must be acc or loss")
     if dc["batch_type"] != "length":

@@ -5,7 +5,8 @@ optimiser, scheduler, grad scaler, sampler position, every rank's RNG state, the
 epoch and the training wall time, so a rerun of the same command after a kill continues
 exactly where the newest complete checkpoint left off. A batch whose loss is not finite on any
 rank is skipped on every rank (reported, never stepped), so no poisoned checkpoint is written.
-At the end the ``avg_nbest_model`` best checkpoints (dev acc or loss) are averaged and exported
+At the end the ``avg_nbest_model`` best checkpoints (dev acc or loss) among those of the last
+``avg_tail_fraction`` of the steps are averaged and exported
 as a drop-in FunASR model folder ``<out>/model_dir``.
 """
 
@@ -245,10 +246,13 @@ def train(conf: dict[str, Any], inputs: TrainInputs, info: DistInfo) -> dict[str
         return res[metric]
 
     t_mark: tuple[int, float] | None = None
+    # one bar over the optimiser steps of the whole run (tqdm's ETA): the step budget, else the epochs'
+    planned = tc["max_steps"] or tc["max_epoch"] * max(1, len(sampler) // tc["accum_grad"])
+    bar = tqdm(total=planned, initial=min(step, planned), desc="train steps", unit="step",
+               disable=not info.is_main, dynamic_ncols=True)
     while epoch <= tc["max_epoch"] and not stop:
         position = sampler.state_dict()["position"]
-        bar = tqdm(total=len(sampler), initial=position, desc=f"epoch {epoch}", disable=not info.is_main,
-                   leave=False, dynamic_ncols=True)
+        bar.set_postfix(epoch=epoch)
         micro = 0
         pos = [position]  # batches consumed this epoch (tqdm does not count when disabled)
         acc_stats: dict[str, float] = {}
@@ -276,7 +280,6 @@ def train(conf: dict[str, Any], inputs: TrainInputs, info: DistInfo) -> dict[str
                     log.warning("step %d: batch skipped: %s", step, what)
                     optimizer.zero_grad(set_to_none=True)
                     micro = 0
-                    bar.update(1)
                     pos[0] += 1
                     continue
                 scaler.scale(res["loss"] / tc["accum_grad"]).backward()
@@ -285,7 +288,6 @@ def train(conf: dict[str, Any], inputs: TrainInputs, info: DistInfo) -> dict[str
                 acc_stats[k] = acc_stats.get(k, 0.0) + float(v.detach() if isinstance(v, torch.Tensor) else v)
             acc_stats["n"] = acc_stats.get("n", 0.0) + 1
             micro += 1
-            bar.update(1)
             pos[0] += 1
             if not last_micro:
                 continue
@@ -303,6 +305,7 @@ def train(conf: dict[str, Any], inputs: TrainInputs, info: DistInfo) -> dict[str
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
+            bar.update(1)
             if auto_total and scheduler.total_steps == AUTO_UNSET:
                 if t_mark is None:
                     if step >= 20:
@@ -312,13 +315,14 @@ def train(conf: dict[str, Any], inputs: TrainInputs, info: DistInfo) -> dict[str
                     total = step + int(0.9 * (budget_s - elapsed()) / per_step)  # 10% for dev evaluations
                     scheduler.total_steps = total
                     tc = dict(tc, max_steps=total)
+                    bar.total = total
                     log.info("total_steps auto: %.3f s/step -> %d steps in %.1f min", per_step, total, budget_s / 60)
             if step % tc["log_interval"] == 0 and acc_stats:
                 n = acc_stats.pop("n")
                 vals = {k: v / n for k, v in acc_stats.items()}
                 vals.update(lr=optimizer.param_groups[0]["lr"], grad_norm=float(gnorm))
                 metrics.scalars("train", vals, step, elapsed())
-                bar.set_postfix(loss=f"{vals['loss']:.3f}", acc=f"{vals['acc']:.3f}")
+                bar.set_postfix(epoch=epoch, loss=f"{vals['loss']:.3f}", acc=f"{vals['acc']:.3f}")
                 acc_stats = {}
             over_time = budget_s > 0 and elapsed() >= budget_s
             over_steps = tc["max_steps"] > 0 and step >= tc["max_steps"]
@@ -335,7 +339,6 @@ def train(conf: dict[str, Any], inputs: TrainInputs, info: DistInfo) -> dict[str
                 log.info("stopping at step %d (%s)", step, "max_minutes" if over_time else "max_steps")
                 stop = True
                 break
-        bar.close()
         if micro:  # a partial accumulation at the epoch's end is dropped (as DDP drops uneven batches)
             optimizer.zero_grad(set_to_none=True)
         if stop:
@@ -350,6 +353,7 @@ def train(conf: dict[str, Any], inputs: TrainInputs, info: DistInfo) -> dict[str
         log.info("epoch %d done: step %d, %.1f min", epoch, step, elapsed() / 60)
         epoch += 1
 
+    bar.close()
     summary = {"step": step, "epoch": min(epoch, tc["max_epoch"]), "elapsed_s": elapsed(), "nan_skipped": nan_skipped}
     if info.is_main:
         summary.update(finish(conf, inputs, manager, out))
@@ -359,11 +363,14 @@ def train(conf: dict[str, Any], inputs: TrainInputs, info: DistInfo) -> dict[str
 
 def finish(conf: dict[str, Any], inputs: TrainInputs, manager: CheckpointManager, out: Path) -> dict[str, Any]:
     """Average the best checkpoints and export ``out/model_dir``; returns what was used."""
-    n = int(conf["train_conf"]["avg_nbest_model"])
+    tc = conf["train_conf"]
     latest = manager.latest()
     if latest is None:
         raise ValueError(f"{out / 'checkpoints'}: no checkpoint to export")
-    best = manager.best(n) or [latest]
+    last_step = max((e.get("step") or 0) for e in manager.entries())
+    # checkpoints from early in the schedule (half-trained) would drag the average down
+    min_step = math.ceil((1.0 - float(tc["avg_tail_fraction"])) * last_step)
+    best = manager.best(int(tc["avg_nbest_model"]), min_step) or [latest]
     avg = average_checkpoints(best, key="model")
     model_dir = export_model_dir(avg, conf, inputs.token_list, inputs.cmvn_file, out / "model_dir")
     used = {"averaged": [p.name for p in best], "model_dir": str(model_dir)}
