@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
+from tiny_asr_corpus import tiny_recipe_config  # tools/, on sys.path through conftest
 from funasr_lite.bin import (
     compute_cer,
     compute_cmvn,
@@ -41,14 +41,8 @@ def env() -> dict[str, str]:
 
 def tiny_config(path: Path) -> Path:
     """conf/paraformer_synth_cpu.yaml shrunk to a model that trains in seconds."""
-    conf = yaml.safe_load((ROOT / "conf" / "paraformer_synth_cpu.yaml").read_text(encoding="utf-8"))
-    conf["encoder_conf"].update(output_size=32, attention_heads=2, linear_units=64, num_blocks=1)
-    conf["decoder_conf"].update(attention_heads=2, linear_units=64, num_blocks=1, att_layer_num=1)
-    conf["predictor_conf"]["idim"] = 32
-    conf["dataset_conf"].update(batch_size=2000, num_workers=0)
-    conf["train_conf"].update(max_epoch=4, max_minutes=0.3, keep_nbest_models=2, avg_nbest_model=2, log_interval=5)
-    path.write_text(yaml.safe_dump(conf, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return path
+    return tiny_recipe_config(path, max_epoch=4, max_minutes=0.3, keep_nbest_models=2, avg_nbest_model=2,
+                              log_interval=5)
 
 
 def test_finetune_variants_are_new_and_available() -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tiny_asr_corpus import tiny_recipe_config  # tools/, on sys.path through conftest
 from conftest import REPO, espeak_wav
 from funasr_lite.data.kaldi_lists import read_scp, read_text
 from funasr_lite.frontend.cmvn import load_cmvn
@@ -88,14 +89,7 @@ def aishell(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, d
 @pytest.fixture(scope="module")
 def tiny_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """conf/paraformer_synth_cpu.yaml with a tiny encoder/decoder (seconds per epoch here)."""
-    conf = yaml.safe_load((REPO / "conf" / "paraformer_synth_cpu.yaml").read_text(encoding="utf-8"))
-    conf["encoder_conf"].update(output_size=32, attention_heads=2, linear_units=64, num_blocks=1)
-    conf["decoder_conf"].update(attention_heads=2, linear_units=64, num_blocks=1, att_layer_num=1)
-    conf["predictor_conf"]["idim"] = 32
-    conf["dataset_conf"].update(batch_size=2000, num_workers=0)
-    path = tmp_path_factory.mktemp("conf") / "paraformer_tiny.yaml"
-    path.write_text(yaml.safe_dump(conf, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return path
+    return tiny_recipe_config(tmp_path_factory.mktemp("conf") / "paraformer_tiny.yaml")
 
 
 def check_results(results: Path, decode_dirs: dict[str, Path]) -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-import yaml
 
+from tiny_asr_corpus import tiny_recipe_config  # tools/, on sys.path through conftest
 from funasr_lite.bin import compute_cmvn
 from funasr_lite.data.kaldi_lists import read_scp, read_text
 from funasr_lite.data.synth import (
@@ -81,13 +81,7 @@ def recipe_env() -> dict[str, str]:
 
 def tiny_config(path: Path) -> Path:
     """conf/paraformer_synth_cpu.yaml with a tiny encoder/decoder (seconds per epoch here)."""
-    conf = yaml.safe_load((ROOT / "conf" / "paraformer_synth_cpu.yaml").read_text(encoding="utf-8"))
-    conf["encoder_conf"].update(output_size=32, attention_heads=2, linear_units=64, num_blocks=1)
-    conf["decoder_conf"].update(attention_heads=2, linear_units=64, num_blocks=1, att_layer_num=1)
-    conf["predictor_conf"]["idim"] = 32
-    conf["dataset_conf"].update(batch_size=2000, num_workers=0)
-    path.write_text(yaml.safe_dump(conf, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return path
+    return tiny_recipe_config(path)
 
 
 def test_synth_recipe_stages_0_to_5(tmp_path: Path) -> None:

@@ -46,6 +46,22 @@ def tiny_asr_corpus(root: Path, num_train: int, num_dev: int, num_test: int, see
     return corpus_paths(root)
 
 
+def tiny_recipe_config(path: Path, **train_conf: object) -> Path:
+    """conf/paraformer_synth_cpu.yaml with a 1-block encoder/decoder (seconds per epoch), trained by
+    epochs with dev at each epoch end (not the recipe's step budget), ``train_conf`` added; written
+    to ``path``. Used by the recipe tests that run egs/*/run.sh end to end."""
+    import yaml  # noqa: PLC0415
+
+    conf = yaml.safe_load((REPO / "conf/paraformer_synth_cpu.yaml").read_text(encoding="utf-8"))
+    conf["encoder_conf"].update(output_size=32, attention_heads=2, linear_units=64, num_blocks=1)
+    conf["decoder_conf"].update(attention_heads=2, linear_units=64, num_blocks=1, att_layer_num=1)
+    conf["predictor_conf"]["idim"] = 32
+    conf["dataset_conf"].update(batch_size=2000, num_workers=0)
+    conf["train_conf"].update(max_steps=0, validate_interval=0, **train_conf)
+    path.write_text(yaml.safe_dump(conf, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
 def corpus_paths(root: Path) -> dict[str, Path]:
     """The paths under ``root`` that :func:`tiny_asr_corpus` writes (``conf`` last)."""
     return {"root": root, "train": root / "data/train", "dev": root / "data/dev",
