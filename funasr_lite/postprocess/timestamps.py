@@ -14,37 +14,13 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+# cif_peaks_reference: re-exported for the tests that compare the two
+from funasr_lite.models.paraformer.fire import cif_peaks, cif_peaks_reference  # noqa: F401
+
 START_END_THRESHOLD = 5  # upsampled frames (100 ms at 20 ms)
 MAX_TOKEN_DURATION = 12  # upsampled frames (240 ms)
 PEAK_THRESHOLD = 1.0 - 1e-4
 FORCE_TIME_SHIFT = -1.5
-
-
-def cif_peaks(alphas: Tensor, threshold: float) -> Tensor:
-    """FunASR's ``cif_wo_hidden``: running sum, minus ``threshold`` on each fire; returns the sums after adding.
-
-    Sequential in time and elementwise across the batch, so an item's result does not depend
-    on the other items (zero alphas past its end change nothing). The recurrence runs on the
-    host with FunASR's float32 operations (``fire.integrate``); the result is on ``alphas``' device.
-    """
-    from funasr_lite.models.paraformer.fire import host_alphas, integrate  # noqa: PLC0415  (no cycle at import)
-
-    if alphas.numel() == 0:
-        return alphas.new_zeros(alphas.shape)
-    after = integrate(host_alphas(alphas), threshold, threshold).after
-    return torch.from_numpy(after).to(alphas.device, alphas.dtype)
-
-
-def cif_peaks_reference(alphas: Tensor, threshold: float) -> Tensor:
-    """:func:`cif_peaks` as FunASR writes it, a loop of tensor ops (kept to test the fast one against)."""
-    integrate = alphas.new_zeros(alphas.shape[0])
-    ones = torch.ones_like(integrate)
-    fires = []
-    for t in range(alphas.shape[1]):
-        integrate = integrate + alphas[:, t]
-        fires.append(integrate)
-        integrate = torch.where(integrate >= threshold, integrate - ones * threshold, integrate)
-    return torch.stack(fires, 1) if fires else alphas.new_zeros(alphas.shape)
 
 
 def _fire_places(peaks: Tensor, shift: float) -> list[float]:

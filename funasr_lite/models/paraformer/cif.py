@@ -14,9 +14,8 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from funasr_lite.models.paraformer.fire import fire_weights, host_alphas, integrate
-from funasr_lite.postprocess.timestamps import cif_peaks
 
-__all__ = ["CifOutput", "CifPredictorV2", "CifPredictorV3", "cif_batched", "cif_loop", "cif_peaks", "cif_vectorized"]
+__all__ = ["CifOutput", "CifPredictorV2", "CifPredictorV3", "cif_batched", "cif_loop", "cif_vectorized"]
 
 
 @dataclass

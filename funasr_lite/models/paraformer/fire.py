@@ -7,7 +7,9 @@ Python loop of torch calls on CPU. Only the scalar running sum decides where tok
 same float32 operations in the same order (the fires are bit-identical to FunASR's loop), and
 :func:`fire_weights` turns the fire pattern into a ``(B, N, T)`` matrix so that the fired
 embeddings are one batched matmul on the device. With gradients on (training), the weights keep
-the loop's derivatives through a straight-through term on the running sum.
+the loop's derivatives through a straight-through term on the running sum. :func:`cif_peaks`
+(FunASR's ``cif_wo_hidden``, the BiCif timestamp fires) runs the same recurrence; the model and
+``postprocess/timestamps.py`` both import it from here.
 """
 
 from __future__ import annotations
@@ -85,3 +87,28 @@ def fire_weights(alphas: Tensor, fires: Fires, max_len: int) -> Tensor:
     w = w.scatter_add(1, (token + 1).unsqueeze(1), remainder.unsqueeze(1))
     keep = torch.arange(rows, device=dev).unsqueeze(0) < num_fired.unsqueeze(1)
     return (w * keep.unsqueeze(-1).to(w.dtype))[:, :max_len]
+
+
+def cif_peaks(alphas: Tensor, threshold: float) -> Tensor:
+    """FunASR's ``cif_wo_hidden``: running sum, minus ``threshold`` on each fire; returns the sums after adding.
+
+    Sequential in time and elementwise across the batch, so an item's result does not depend
+    on the other items (zero alphas past its end change nothing). The recurrence runs on the
+    host with FunASR's float32 operations (:func:`integrate`); the result is on ``alphas``' device.
+    """
+    if alphas.numel() == 0:
+        return alphas.new_zeros(alphas.shape)
+    after = integrate(host_alphas(alphas), threshold, threshold).after
+    return torch.from_numpy(after).to(alphas.device, alphas.dtype)
+
+
+def cif_peaks_reference(alphas: Tensor, threshold: float) -> Tensor:
+    """:func:`cif_peaks` as FunASR writes it, a loop of tensor ops (kept to test the fast one against)."""
+    integrate = alphas.new_zeros(alphas.shape[0])
+    ones = torch.ones_like(integrate)
+    fires = []
+    for t in range(alphas.shape[1]):
+        integrate = integrate + alphas[:, t]
+        fires.append(integrate)
+        integrate = torch.where(integrate >= threshold, integrate - ones * threshold, integrate)
+    return torch.stack(fires, 1) if fires else alphas.new_zeros(alphas.shape)

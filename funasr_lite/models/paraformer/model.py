@@ -14,9 +14,10 @@ import torch
 from torch import Tensor, nn
 
 from funasr_lite.errors import ModelError
-from funasr_lite.models.paraformer.cif import CifPredictorV2, CifPredictorV3, cif_peaks
+from funasr_lite.models.paraformer.cif import CifPredictorV2, CifPredictorV3
 from funasr_lite.models.paraformer.decoder import ParaformerSANMDecoder
 from funasr_lite.models.paraformer.encoder import SANMEncoder
+from funasr_lite.models.paraformer.fire import cif_peaks
 from funasr_lite.models.precision import full_precision, model_input, module_dtype
 from funasr_lite.postprocess.timestamps import token_timestamps
 
