@@ -21,14 +21,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from tqdm import tqdm
 
 from funasr_lite.data.kaldi_lists import read_scp
-from funasr_lite.errors import InputError
+from funasr_lite.errors import InputError, ModelError
 from funasr_lite.frontend.audio import load_wav_scp
 from funasr_lite.frontend.cmvn import CmvnStats, save_stats_json, write_am_mvn_from_stats
 from funasr_lite.frontend.wav_frontend import WavFrontend
+from funasr_lite.yamlio import read_yaml
 
 log = logging.getLogger("compute_cmvn")
 
@@ -82,7 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out_dir", required=True)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    conf = yaml.safe_load(Path(args.frontend_conf).read_text(encoding="utf-8")) or {}
+    try:
+        conf = read_yaml(args.frontend_conf)
+    except ModelError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     conf = dict(conf, dither=0.0)  # statistics are taken without dither noise
     frontend = WavFrontend.from_config(conf)
     if not args.wav_scp and not args.feats_scp:

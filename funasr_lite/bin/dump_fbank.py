@@ -28,12 +28,12 @@ from pathlib import Path
 
 import kaldiio
 import torch
-import yaml
 
 from funasr_lite.data.kaldi_lists import read_scp, write_scp
-from funasr_lite.errors import InputError
+from funasr_lite.errors import InputError, ModelError
 from funasr_lite.frontend.audio import load_wav_scp
 from funasr_lite.frontend.wav_frontend import WavFrontend
+from funasr_lite.yamlio import read_yaml
 
 log = logging.getLogger("dump_fbank")
 SPLIT_SCP = Path(__file__).resolve().parents[2] / "utils" / "split_scp.py"
@@ -41,8 +41,7 @@ SPLIT_SCP = Path(__file__).resolve().parents[2] / "utils" / "split_scp.py"
 
 def load_frontend(conf_path: str) -> WavFrontend:
     """``WavFrontend`` from a frontend_conf YAML, dither forced to 0."""
-    conf = yaml.safe_load(Path(conf_path).read_text(encoding="utf-8")) or {}
-    return WavFrontend.from_config(dict(conf, dither=0.0))
+    return WavFrontend.from_config(dict(read_yaml(conf_path), dither=0.0))
 
 
 def split_job(wav_scp: str, out_dir: Path, nj: int, job: int) -> Path:
@@ -127,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.job is None:
             n = merge(out, args.nj)
             log.info("%d utterances -> %s", n, out / "feats.scp")
-    except (InputError, OSError, yaml.YAMLError) as e:
+    except (InputError, ModelError, OSError) as e:
         print(f"dump_fbank: error: {e}", file=sys.stderr)
         return 1
     if bad:

@@ -27,9 +27,9 @@ from pathlib import Path
 
 from funasr_lite.errors import ModelError
 from funasr_lite.modelio import load_checkpoint, read_token_list
-from funasr_lite.modelio.config import read_yaml
 from funasr_lite.train.asr.checkpoint import CheckpointManager
 from funasr_lite.train.asr.export import export_model_dir
+from funasr_lite.yamlio import read_yaml
 
 log = logging.getLogger("export_model")
 
@@ -49,6 +49,8 @@ def export_exp(exp_dir: str | Path, checkpoint: str | Path | None = None, out_di
     """Export ``exp_dir`` (see the module docstring); returns the folder written."""
     exp = Path(exp_dir)
     config = read_yaml(exp / "config.yaml")
+    if not config:
+        raise ModelError(exp / "config.yaml", "config is empty")
     tok_conf = config.get("tokenizer_conf") or {}
     tokens = read_token_list(_resolve(tok_conf.get("token_list"), exp, "tokenizer_conf.token_list"))
     cmvn = _resolve((config.get("frontend_conf") or {}).get("cmvn_file"), exp, "frontend_conf.cmvn_file")

@@ -34,6 +34,7 @@ from funasr_lite.frontend.audio import load_wav_scp
 from funasr_lite.prefetch import prepared
 from funasr_lite.writers.formats import check_file_key, parse_formats, write_outputs
 from funasr_lite.writers.recog_files import FILES, RecogWriter
+from funasr_lite.yamlio import read_yaml
 
 log = logging.getLogger("inference")
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,8 +87,6 @@ def apply_config_defaults(parser: argparse.ArgumentParser, argv: list[str] | Non
     known, _ = pre.parse_known_args(argv)
     if not known.config:
         return
-    from funasr_lite.train.asr.config import read_yaml  # noqa: PLC0415
-
     conf = read_yaml(known.config)
     dests = {a.dest for a in parser._actions}
     unknown = sorted(set(conf) - dests - {"config"})

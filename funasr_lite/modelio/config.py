@@ -10,8 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from funasr_lite.errors import ModelError
 
 # 0.x registry names -> 1.x class names, per config block.
@@ -35,28 +33,6 @@ CONF_BLOCKS = (
     "model_conf", "encoder_conf", "decoder_conf", "predictor_conf", "frontend_conf",
     "specaug_conf", "tokenizer_conf", "ctc_conf", "vad_post_conf", "punctuation_conf",
 )
-
-
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping; ``ModelError`` naming the file on any problem."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ModelError(path, f"cannot read config ({e.strerror or e})") from None
-    except UnicodeDecodeError as e:
-        raise ModelError(path, f"config is not UTF-8 (byte {e.start})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise ModelError(path, f"config is not valid YAML ({where}{getattr(e, 'problem', e)})") from None
-    if data is None:
-        raise ModelError(path, "config is empty")
-    if not isinstance(data, dict):
-        raise ModelError(path, f"config must be a YAML mapping, got {type(data).__name__}")
-    return data
 
 
 def check_types(config: dict[str, Any], source: str | Path) -> None:

@@ -17,8 +17,9 @@ import torch
 
 from funasr_lite.errors import ModelError
 from funasr_lite.modelio.checkpoint import load_checkpoint
-from funasr_lite.modelio.config import check_types, is_0x, read_yaml, to_1x
+from funasr_lite.modelio.config import check_types, is_0x, to_1x
 from funasr_lite.modelio.tokens import check_token_list, read_token_list
+from funasr_lite.yamlio import read_yaml
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ def open_model_dir(path: str | Path) -> ModelDir:
     raw: dict[str, Any] = {}
     for cfg in reversed(config_files):  # the first name found wins on a clash
         data = read_yaml(cfg)
+        if not data:  # a model needs its blocks; yamlio reads an empty file as {}
+            raise ModelError(cfg, "config is empty")
         check_types(data, cfg)
         raw.update(data)
     layout = "0.x" if is_0x(raw) else "1.x"
