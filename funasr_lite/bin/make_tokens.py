@@ -15,7 +15,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from funasr_lite.data.check import split_chars
+from funasr_lite.chars import split_chars
 from funasr_lite.data.kaldi_lists import PathLike, read_text
 from funasr_lite.errors import InputError
 from funasr_lite.fileio import write_text_atomic

@@ -10,7 +10,7 @@ recording id, as in Kaldi), else of ``wav.scp``. Each ``segments`` line is check
 reads it (``kaldi_lists.parse_segment``: 4 fields, numeric times, ``0 <= start < end`` or
 ``end == -1``, unique ids) and its recording must be in ``wav.scp``; recordings without segments
 are only counted (an info line), as ``utils/validate_data_dir.sh`` only warns about them.
-``split_chars`` is the character tokenizer shared with ``bin/make_tokens``.
+Transcripts are split into tokens by ``funasr_lite.chars.split_chars``, as ``bin/make_tokens`` does.
 """
 from __future__ import annotations
 
@@ -21,16 +21,11 @@ from pathlib import Path
 
 import soundfile
 
+from funasr_lite.chars import split_chars
 from funasr_lite.data.kaldi_lists import PathLike, parse_segment, read_lines, read_scp, read_text
 from funasr_lite.errors import InputError
 
-_TOKEN = re.compile(r"[A-Za-z']+|\S")
 MAX_OOV_LINES = 10  # OOV utterances listed one by one; the rest are summarised
-
-
-def split_chars(text: str) -> list[str]:
-    """One token per CJK (or other non-Latin) character; Latin letter runs lower-cased, whole."""
-    return [t.lower() for t in _TOKEN.findall(text)]
 
 
 @dataclass

@@ -26,8 +26,8 @@ def is_ascii_char(c: str) -> bool:
     return ord(c) < 0x80
 
 
-def split_chars(text: str) -> list[str]:
-    """Character-level split: whitespace, then each non-ASCII char alone, ASCII runs together."""
+def split_char_level(text: str) -> list[str]:
+    """FunASR's character-level ``split_words`` (not ``funasr_lite.chars.split_chars``): whitespace, then each non-ASCII char alone, ASCII runs together."""
     words: list[str] = []
     for seg in text.split():
         current = ""
@@ -63,7 +63,7 @@ def split_jieba(text: str, cut: Callable[[str], Iterable[str]]) -> list[str]:
 
 def split_words(text: str, cut: Callable[[str], Iterable[str]] | None = None) -> list[str]:
     """FunASR's ``split_words``: jieba-style when ``cut`` is given, else character-level."""
-    return split_jieba(text, cut) if cut is not None else split_chars(text)
+    return split_jieba(text, cut) if cut is not None else split_char_level(text)
 
 
 def split_to_mini_sentence(words: list[T], word_limit: int = 20) -> list[list[T]]:

@@ -21,9 +21,9 @@ there are errors (insertions against an empty reference) it is ``inf``.
 """
 from __future__ import annotations
 
-import unicodedata
 from typing import Any, Optional
 
+from funasr_lite.chars import is_wide
 from funasr_lite.scoring.align import ErrorCounts
 from funasr_lite.scoring.cer import CerReport, UttScore
 
@@ -33,7 +33,7 @@ _MISSING_POLICY = {"all": "scored as deletions", "present": "skipped", "strict":
 
 def display_width(text: str) -> int:
     """Terminal columns of ``text``: 2 for East-Asian wide/full-width characters, else 1."""
-    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+    return sum(2 if is_wide(ch) else 1 for ch in text)
 
 
 def format_rate(rate: Optional[float]) -> str:

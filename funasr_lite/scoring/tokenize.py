@@ -20,12 +20,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from funasr_lite.chars import is_wide
+
 _TAG = re.compile(r"<[^<>\s]+>|\[[^\[\]\s]+\]")
-
-
-def is_wide(ch: str) -> bool:
-    """East-Asian width W (wide) or F (full-width)."""
-    return unicodedata.east_asian_width(ch) in ("W", "F")
 
 
 def is_word_char(ch: str) -> bool:

@@ -27,6 +27,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
+from funasr_lite.chars import is_han
 from funasr_lite.fileio import write_text_atomic
 
 log = logging.getLogger(__name__)
@@ -83,18 +84,14 @@ class RecogWriter:
 
 
 def cer_ready_text(text: str) -> str:
-    """Drop spaces next to CJK characters, keep single spaces between other words."""
+    """Drop spaces next to Han characters, keep single spaces between other words."""
     words = text.split()
     out = ""
     for word in words:
-        if out and not (_is_cjk(out[-1]) or _is_cjk(word[0])):
+        if out and not (is_han(out[-1]) or is_han(word[0])):
             out += " "
         out += word
     return out
-
-
-def _is_cjk(ch: str) -> bool:
-    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" or "\uf900" <= ch <= "\ufaff"
 
 
 def _kv(key: str, value: str) -> str:

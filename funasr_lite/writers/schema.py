@@ -23,6 +23,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from funasr_lite.chars import is_wide
+
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
@@ -40,18 +42,15 @@ class Token:
 
 
 def is_cjk(ch: str) -> bool:
-    """A character that is one token on its own (CJK ideographs, kana, hangul, full-width letters)."""
-    if unicodedata.category(ch)[0] not in "LN":
-        return False
-    return unicodedata.east_asian_width(ch) in ("W", "F")
+    """A character that is one token on its own: a wide letter or digit (ideographs, kana, hangul, full-width letters)."""
+    return unicodedata.category(ch)[0] in "LN" and is_wide(ch)
 
 
 def join_text(a: str, b: str) -> str:
     """Concatenate two text pieces: no space if either side of the seam is wide (CJK), else one space."""
     if not a or not b:
         return a + b
-    wide = any(unicodedata.east_asian_width(c) in ("W", "F") for c in (a[-1], b[0]))
-    return a + b if wide else f"{a} {b}"
+    return a + b if is_wide(a[-1]) or is_wide(b[0]) else f"{a} {b}"
 
 
 def _is_word_char(ch: str) -> bool:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from funasr_lite.chars import is_wide
 from funasr_lite.fileio import write_text_atomic
 from funasr_lite.writers.schema import Token, ensure_document, join_text, tokenize
 
@@ -83,7 +84,7 @@ def display_width(text: str) -> float:
     for ch in text:
         if unicodedata.combining(ch):
             continue
-        width += 1.0 if unicodedata.east_asian_width(ch) in ("W", "F") else 0.5
+        width += 1.0 if is_wide(ch) else 0.5
     return width
 
 
