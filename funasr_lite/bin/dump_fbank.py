@@ -3,7 +3,7 @@
     python -m funasr_lite.bin.dump_fbank --wav_scp data/train/wav.scp --out_dir dump/train \\
         --frontend_conf conf/frontend_paraformer.yaml [--nj N] [--job J]
 
-With ``--job J`` only job J of N runs: ``utils/split_scp.py`` cuts ``wav.scp`` into
+With ``--job J`` only job J of N runs: ``wav.scp`` is cut as ``utils/split_scp.py`` does into
 ``out_dir/split<N>/wav.J.scp`` and the features go to ``feats.J.ark``/``feats.J.scp`` (kaldiio
 ``WriteHelper``) plus ``utt2num_frames.J``. Without ``--job`` every unfinished job runs here,
 one after the other, and then the per-job lists are merged into sorted ``feats.scp`` and
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -33,10 +32,10 @@ from funasr_lite.data.kaldi_lists import read_scp, write_scp
 from funasr_lite.errors import InputError, ModelError
 from funasr_lite.frontend.audio import load_wav_scp
 from funasr_lite.frontend.wav_frontend import WavFrontend
+from funasr_lite.jobs import SplitError, split_list, write_chunk
 from funasr_lite.yamlio import read_yaml
 
 log = logging.getLogger("dump_fbank")
-SPLIT_SCP = Path(__file__).resolve().parents[2] / "utils" / "split_scp.py"
 
 
 def load_frontend(conf_path: str) -> WavFrontend:
@@ -51,11 +50,11 @@ def split_job(wav_scp: str, out_dir: Path, nj: int, job: int) -> Path:
     part = out_dir / f"split{nj}" / f"wav.{job}.scp"
     part.parent.mkdir(parents=True, exist_ok=True)
     tmp = part.with_name(part.name + f".tmp{os.getpid()}")
-    proc = subprocess.run([sys.executable, str(SPLIT_SCP), "-j", str(nj), str(job), "--one-based", wav_scp, str(tmp)],
-                          capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
+    try:
+        write_chunk(str(tmp), split_list(wav_scp, nj)[job - 1])
+    except SplitError as e:
         tmp.unlink(missing_ok=True)
-        raise InputError(wav_scp, f"split_scp.py failed: {proc.stderr.strip()}")
+        raise InputError(wav_scp, f"cannot split into {nj} jobs: {e}") from None
     os.replace(tmp, part)
     return part
 

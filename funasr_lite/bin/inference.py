@@ -5,9 +5,11 @@
         [--nj 4 --cmd "utils/run.pl"]
 
 Writes ``<output_dir>/1best_recog/{text,token,score,rtf,time_stamp,text_with_punc}`` plus one file
-per recording and format under ``<output_dir>/<format>/``. With ``--nj N`` the list is split with
-``utils/split_scp.py`` and N jobs run through ``--cmd`` (Kaldi's ``JOB=1:N log`` convention; add
-``--gpu 1`` to run.pl's options for one job per GPU), then the 1best_recog files are merged.
+per recording and format under ``<output_dir>/<format>/``. With ``--nj N`` the list is split as
+``utils/split_scp.py`` does and N jobs run through ``--cmd`` (Kaldi's ``JOB=1:N log`` convention;
+by default the run.pl that ships in ``funasr_lite/jobs/``, so an installed package needs no
+checkout; add ``--gpu 1`` to run.pl's options for one job per GPU), then the 1best_recog files
+are merged.
 Bad recordings are skipped and listed in ``errors.txt`` (exit code 1); a rerun resumes.
 ``cmd |`` entries (Kaldi pipes) run only with ``--allow_pipes``; keys that cannot be file names
 (``..``, ``a/b``: the per-recording files are named by key) are refused before anything runs.
@@ -17,9 +19,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
-import shlex
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,13 +30,13 @@ from funasr_lite.data.kaldi_lists import read_scp
 from funasr_lite.errors import InputError, ModelError
 from funasr_lite.fileio import write_text_atomic
 from funasr_lite.frontend.audio import load_wav_scp
+from funasr_lite.jobs import RUN_PL, SplitError, run_jobs, runpl_quote, write_split  # noqa: F401 (runpl_quote: tests)
 from funasr_lite.prefetch import prepared
 from funasr_lite.writers.formats import check_file_key, parse_formats, write_outputs
 from funasr_lite.writers.recog_files import FILES, RecogWriter
 from funasr_lite.yamlio import read_yaml
 
 log = logging.getLogger("inference")
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -76,7 +75,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--dither", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--nj", type=int, default=1, help="split into N jobs run through --cmd (default: %(default)s)")
-    p.add_argument("--cmd", default=f"{ROOT / 'utils' / 'run.pl'}", help="Kaldi job runner with options, e.g. 'utils/run.pl --gpu 1'")
+    p.add_argument("--cmd", default=None, help="Kaldi job runner with options, e.g. 'utils/run.pl --gpu 1' or "
+                                             "'utils/slurm.pl' (default: the run.pl shipped in funasr_lite/jobs/)")
     return p
 
 
@@ -195,29 +195,18 @@ def run_split(args: argparse.Namespace, argv: list[str]) -> int:
     out = Path(args.output_dir)
     split_dir = out / f"split{args.nj}"
     split_dir.mkdir(parents=True, exist_ok=True)
-    parts = [str(split_dir / f"wav.{j}.scp") for j in range(1, args.nj + 1)]
-    subprocess.run([sys.executable, str(ROOT / "utils" / "split_scp.py"), args.wav_scp, *parts], check=True)
+    try:
+        write_split(args.wav_scp, [split_dir / f"wav.{j}.scp" for j in range(1, args.nj + 1)])
+    except SplitError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     job_argv = _without(argv, ("--nj", "--cmd", "--wav_scp", "--output_dir"))
     job_cmd = [sys.executable, "-m", "funasr_lite.bin.inference", *job_argv,
                "--wav_scp", str(split_dir / "wav.JOB.scp"), "--output_dir", str(split_dir / "JOB")]
-    # run.pl/slurm.pl join the command into one bash string: quote file names so that none is run
-    cmd = shlex.split(args.cmd) + [f"JOB=1:{args.nj}", str(out / "log" / "decode.JOB.log"),
-                                   *(runpl_quote(a) for a in job_cmd)]
-    log.info("running %d jobs: %s", args.nj, " ".join(cmd[:3]))
-    rc = subprocess.run(cmd).returncode
+    log.info("running %d jobs through %s", args.nj, args.cmd or RUN_PL)
+    rc = run_jobs(args.cmd, args.nj, out / "log" / "decode.JOB.log", job_cmd)  # file names quoted for bash
     merge_jobs(out, [split_dir / str(j) for j in range(1, args.nj + 1)], list(read_scp(args.wav_scp)))
     return 1 if rc != 0 else 0
-
-
-def runpl_quote(arg: str) -> str:
-    """``arg`` prepared for Kaldi's run.pl/slurm.pl, which pass an argument without whitespace to
-    bash as is and wrap one with whitespace in ``'...'`` when it has a ``"``, else in ``"..."``;
-    bash then gives back exactly ``arg`` ($, `, ;, | ... in file names stay literal)."""
-    if not re.search(r"[ \t\n\r\f\v]", arg):
-        return shlex.quote(arg)  # no whitespace in the quoted form either: passed as is
-    if '"' in arg:
-        return arg.replace("'", "'\\''")  # run.pl adds the outer '...'
-    return re.sub(r'([\\$`])', r"\\\1", arg)  # run.pl adds the outer "..."
 
 
 def merge_jobs(out: Path, job_dirs: list[Path], keys: list[str]) -> None:

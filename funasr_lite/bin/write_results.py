@@ -31,7 +31,7 @@ from pathlib import Path
 from funasr_lite.fileio import write_text_atomic
 
 PROG = "write_results"
-ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent  # git finds the checkout above it, if there is one
 CHECKPOINT_NAMES = ("model.pt", "model.pb", "model.pt.avg")
 SUMMARY_KEYS = ("cer", "n", "s", "d", "i", "errors", "sentences")
 
@@ -100,9 +100,9 @@ def hardware_line() -> str:
 def git_revision() -> str:
     """``<short hash>`` of the funasr_lite checkout (``+ local changes`` if dirty), or ``unknown``."""
     try:
-        rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+        rev = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True,
                              text=True, check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "-C", str(HERE), "status", "--porcelain", "--untracked-files=no"],
                                capture_output=True, text=True, check=True, timeout=30).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
