@@ -6,6 +6,12 @@ Writes ``OUT/1best_recog/{text,token,score,rtf,time_stamp}`` (formats: README, o
 ``funasr_lite/writers/recog_files.py``). Bad audio items are skipped and listed in
 ``OUT/errors.txt``; the exit code is then 1. A rerun after a crash or a kill resumes: finished
 utterances are kept and skipped.
+
+Why this and ``bin/inference``: this decodes utterances, the test-set case. Every ``wav.scp``
+entry, or every Kaldi ``--segments`` line, is one ASR input, and utterances are batched
+together (longest first, ``--chunk_utts`` at a time) under a token budget (``--batch_size_token``),
+with no VAD, punctuation or speaker model. ``bin/inference`` decodes recordings: each goes through the
+long-audio pipeline (VAD -> ASR -> punctuation -> speakers), with ``--nj`` jobs and per-format files.
 """
 
 from __future__ import annotations
