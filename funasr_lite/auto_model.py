@@ -26,7 +26,7 @@ from funasr_lite.pipeline import LongAudioPipeline, SegmentResult
 from funasr_lite.prefetch import Prepared
 from funasr_lite.vad.options import VadOptions
 from funasr_lite.errors import InputError
-from funasr_lite.frontend.audio import load_audio, load_wav_scp
+from funasr_lite.frontend.audio import DEFAULT_RESAMPLER, RESAMPLERS, AudioResult, load_audio, load_wav_scp
 
 log = logging.getLogger(__name__)
 # FunASR options that are meaningless here (hub/download/update settings): accepted silently.
@@ -43,12 +43,16 @@ def build_pipeline(model: str, vad_model: str | None = None, punc_model: str | N
                    batch_size_s: float = 300, batch_size_threshold_s: float = 60, dither: float = 0.0,
                    vad_options: dict[str, Any] | None = None, spk_model: str | None = None,
                    spk_mode: str = "punc_segment", split_at_speaker_change: bool = True, dtype: str = "fp32",
-                   quantize: str | None = None, vad_device: str | None = None) -> LongAudioPipeline:
+                   quantize: str | None = None, vad_device: str | None = None,
+                   resampler: str = DEFAULT_RESAMPLER) -> LongAudioPipeline:
     """Load the ASR, VAD, punctuation and speaker folders into a ``LongAudioPipeline``.
 
     ``dtype``/``quantize`` set the ASR model's precision (``models.precision``); ``vad_device``
-    puts the VAD elsewhere (``cpu`` when DataLoader workers run it).
+    puts the VAD elsewhere (``cpu`` when DataLoader workers run it); ``resampler`` (``funasr`` or
+    ``soxr``) is how audio at other rates is resampled (``frontend/audio.py``).
     """
+    if resampler not in RESAMPLERS:
+        raise ValueError(f"unknown resampler {resampler!r}: use one of {', '.join(RESAMPLERS)}")
     asr = SpeechRecognizer(model, device=device, dither=dither, dtype=dtype, quantize=quantize)
     vad = load_fsmn_vad(vad_model, device=vad_device or device) if vad_model else None
     punc = load_punc_model(punc_model, device=device) if punc_model else None
@@ -60,7 +64,7 @@ def build_pipeline(model: str, vad_model: str | None = None, punc_model: str | N
 
         spk = load_campplus(spk_model, device=device)
     return LongAudioPipeline(asr, vad, punc, batch_size_s, batch_size_threshold_s, vad_options, spk, spk_mode,
-                             split_at_speaker_change)
+                             split_at_speaker_change, resampler)
 
 
 class AutoModel:
@@ -70,7 +74,8 @@ class AutoModel:
     with it, each input is a long recording cut into segments. ``vad_kwargs`` are VAD options
     used for every call; ``generate(..., max_end_silence_time=...)`` overrides them per call.
     ``dtype`` (``fp32``/``bf16``/``fp16``) and ``quantize`` (``int8``, CPU) set the ASR model's
-    precision (``models.precision``; fp32 is the exact path).
+    precision (``models.precision``; fp32 is the exact path). ``resampler``: ``"funasr"`` (default,
+    FunASR's torchaudio sinc resampler) or ``"soxr"`` for audio at other rates.
     """
 
     def __init__(self, model: str, vad_model: str | None = None, punc_model: str | None = None,
@@ -78,12 +83,13 @@ class AutoModel:
                  batch_size_s: float = 300, batch_size_threshold_s: float = 60, dither: float = 0.0, seed: int = 0,
                  vad_kwargs: dict[str, Any] | None = None, spk_mode: str = "punc_segment",
                  split_at_speaker_change: bool = True, dtype: str = "fp32", quantize: str | None = None,
-                 **kwargs: Any) -> None:
+                 resampler: str = DEFAULT_RESAMPLER, **kwargs: Any) -> None:
         _warn_unused("AutoModel", kwargs)
         set_seed(seed)
         self.seed = seed
         self.pipeline = build_pipeline(model, vad_model, punc_model, device, batch_size_s, batch_size_threshold_s,
-                                       dither, vad_kwargs, spk_model, spk_mode, split_at_speaker_change, dtype, quantize)
+                                       dither, vad_kwargs, spk_model, spk_mode, split_at_speaker_change, dtype, quantize,
+                                       resampler=resampler)
         self.recognizer = self.pipeline.asr
         self.recognizer.batch_size_token = batch_size_token
 
@@ -95,15 +101,18 @@ class AutoModel:
         Extra keyword arguments are VAD options (e.g. ``max_end_silence_time=800``) when a VAD
         model is loaded; anything else is reported as unused.
         """
-        items = list(_load_inputs(input, fs, key))
         p = self.pipeline
+        loaded = _load_inputs(input, fs, key, p.audio_options())
+        items = [(k, a.waveform) for k, a in loaded]
         if p.vad is not None:
             vad_opts = {k: kwargs.pop(k) for k in list(kwargs) if k in VadOptions.field_names()}
             spk_opts = {k: kwargs.pop(k) for k in ("num_speakers", "min_speakers", "max_speakers") if k in kwargs}
             if "preset_spk_num" in kwargs:  # FunASR's name for an exact speaker count
                 spk_opts["num_speakers"] = kwargs.pop("preset_spk_num")
             _warn_unused("generate", kwargs)
-            prepared = [Prepared(k, w, None) for k, w in items]  # in memory already: one window, batched across inputs
+            vad_rate = p.vad.sample_rate  # the VAD reads the input at its own rate (an 8 kHz model: 8 kHz)
+            prepared = [Prepared(k, a.waveform, None, vad_waveform=a.others.get(vad_rate))  # one window, batched
+                        for k, a in loaded]
             return [result if seg_results else {"key": item.key, "text": "", "timestamp": []}
                     for item, result, seg_results in p.run_many(prepared, float("inf"), sentence_timestamp,
                                                                 return_raw_text, **spk_opts, **vad_opts)]
@@ -146,13 +155,14 @@ def _default_key(source: Any, index: int) -> str:
     return f"utt{index:04d}"
 
 
-def _load_inputs(input: Any, fs: int | None, key: str | list[str] | None) -> list[tuple[str, np.ndarray]]:
+def _load_inputs(input: Any, fs: int | None, key: str | list[str] | None,
+                 audio_options: dict[str, Any]) -> list[tuple[str, AudioResult]]:
     if _is_scp(input):
         items = []
-        for k, res in load_wav_scp(input, fs=fs):
+        for k, res in load_wav_scp(input, fs=fs, **audio_options):
             if isinstance(res, InputError):
                 raise res
-            items.append((k, res.waveform))
+            items.append((k, res))
         return items
     sources = list(input) if isinstance(input, (list, tuple)) else [input]
     keys = [key] if isinstance(key, str) else key
@@ -165,5 +175,5 @@ def _load_inputs(input: Any, fs: int | None, key: str | list[str] | None) -> lis
         if k in seen:
             k = f"{k}_{i}"
         seen.add(k)
-        items.append((k, load_audio(src, fs=fs, key=k).waveform))
+        items.append((k, load_audio(src, fs=fs, key=k, **audio_options)))
     return items

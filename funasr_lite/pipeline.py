@@ -24,6 +24,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from funasr_lite.asr import Recognition, SpeechRecognizer
+from funasr_lite.frontend.audio import DEFAULT_RESAMPLER, TARGET_SR, resample_audio
 from funasr_lite.memory import trim_heap
 from funasr_lite.prefetch import Prepared
 from funasr_lite.postprocess.sentences import build_sentences
@@ -83,7 +84,8 @@ class LongAudioPipeline:
     def __init__(self, asr: SpeechRecognizer, vad: Any | None = None, punc: Any | None = None,
                  batch_size_s: float = 300, batch_size_threshold_s: float = 60,
                  vad_options: dict[str, Any] | None = None, spk: Any | None = None,
-                 spk_mode: str = "punc_segment", split_at_speaker_change: bool = True) -> None:
+                 spk_mode: str = "punc_segment", split_at_speaker_change: bool = True,
+                 resampler: str = DEFAULT_RESAMPLER) -> None:
         if spk_mode not in ("punc_segment", "vad_segment"):
             raise ValueError(f"spk_mode must be punc_segment or vad_segment, got {spk_mode!r}")
         self.asr, self.vad, self.punc, self.spk = asr, vad, punc, spk
@@ -92,11 +94,25 @@ class LongAudioPipeline:
         self.batch_size_ms = int(batch_size_s * 1000)
         self.threshold_ms = int(batch_size_threshold_s * 1000)
         self.vad_options = dict(vad_options or {})
+        self.resampler = resampler
 
-    def segments(self, waveform: np.ndarray, **vad_options: Any) -> list[list[int]]:
-        """VAD segments ``[[start_ms, end_ms], ...]`` (the whole file when there is no VAD model)."""
+    def audio_options(self) -> dict[str, Any]:
+        """``load_audio``/``load_wav_scp`` options for this pipeline: 16 kHz for the ASR model, plus
+        the VAD model's own rate when it differs (FunASR loads the input at each ``frontend.fs``)."""
+        vad_rate = None if self.vad is None else self.vad.sample_rate
+        also_at = (vad_rate,) if vad_rate not in (None, TARGET_SR) else ()
+        return {"sample_rate": TARGET_SR, "also_at": also_at, "resampler": self.resampler}
+
+    def segments(self, waveform: np.ndarray, sample_rate: int = TARGET_SR, **vad_options: Any) -> list[list[int]]:
+        """VAD segments ``[[start_ms, end_ms], ...]`` (the whole file when there is no VAD model).
+
+        ``waveform`` is at ``sample_rate``; a VAD model with another rate gets it resampled, as
+        FunASR's VAD resamples an array input (``fs``) to its ``frontend.fs``.
+        """
         if self.vad is None:
-            return [[0, int(len(waveform) / SAMPLES_PER_MS)]] if len(waveform) else []
+            return [[0, int(len(waveform) / (sample_rate / 1000))]] if len(waveform) else []
+        if sample_rate != self.vad.sample_rate:
+            waveform = resample_audio(waveform, sample_rate, self.vad.sample_rate, self.resampler)
         segments = self.vad.segments(waveform, **{**self.vad_options, **vad_options})
         trim_heap()  # the VAD's whole-file feature buffers are freed now; hand them back
         return segments
@@ -151,8 +167,11 @@ class LongAudioPipeline:
                     vad_options: dict[str, Any]) -> Iterator[tuple[Prepared, dict[str, Any] | None, list[SegmentResult]]]:
         live = [w for w in window if w.error is None]
         for w in live:
-            if w.segments is None:
+            if w.segments is None and w.vad_waveform is not None and self.vad is not None:
+                w.segments = self.segments(w.vad_waveform, self.vad.sample_rate, **vad_options)
+            elif w.segments is None:
                 w.segments = self.segments(w.waveform, **vad_options)
+            w.vad_waveform = None
         recognized = self.recognize_files([(w.key, w.waveform, w.segments) for w in live])
         done = iter(zip(recognized, self.punctuate_files(recognized)))
         for w in window:

@@ -29,12 +29,17 @@ Loader = Callable[[tuple[int, int] | None], Iterator[tuple[str, AudioResult | In
 
 @dataclass
 class Prepared:
-    """One input: its waveform (16 kHz float32) and VAD segments (ms), or the error that stopped it."""
+    """One input: its waveform (16 kHz float32) and VAD segments (ms), or the error that stopped it.
+
+    ``vad_waveform``: the same audio at the VAD model's rate when that is not 16 kHz and the
+    segments are still to be computed (``None`` otherwise).
+    """
 
     key: str
     waveform: np.ndarray | None
     segments: list[list[int]] | None
     error: InputError | None = None
+    vad_waveform: np.ndarray | None = None
 
     @property
     def duration_s(self) -> float:
@@ -43,10 +48,14 @@ class Prepared:
 
 def prepare_one(key: str, audio: AudioResult | InputError, vad: Any | None,
                 vad_options: dict[str, Any]) -> Prepared:
-    """Run the VAD on one decoded input (segments stay ``None`` without a VAD model)."""
+    """Run the VAD on one decoded input (segments stay ``None`` without a VAD model).
+
+    The VAD reads the audio at its own rate (``audio`` must hold it: ``also_at``), as FunASR
+    loads the input at each model's ``frontend.fs``.
+    """
     if isinstance(audio, InputError):
         return Prepared(key, None, None, audio)
-    segments = vad.segments(audio.waveform, **vad_options) if vad is not None else None
+    segments = vad.segments(audio.at(vad.sample_rate), **vad_options) if vad is not None else None
     return Prepared(key, audio.waveform, segments)
 
 

@@ -149,25 +149,69 @@ def test_m4a_alac_through_ffmpeg_is_exact(tmp_path: Path, wav16: Path, pcm: np.n
 
 
 @pytest.mark.parametrize("sr, n", [(8000, 8001), (44100, 44123), (48000, 48007), (22050, 22051)])
-def test_resample_keeps_frequency_amplitude_and_soxr_length(tmp_path: Path, sr: int,
-                                                            n: int) -> None:
+def test_resample_keeps_frequency_amplitude_and_funasr_length(tmp_path: Path, sr: int, n: int) -> None:
     path = tmp_path / f"sine{sr}.wav"
     sf.write(path, tone(1000, sr, n).astype(np.float32), sr, subtype="FLOAT")
-    result = load_audio(path)
-    assert result.sample_rate_orig == sr
-    assert len(result.waveform) == math.floor(n * 16000 / sr + 0.5)  # soxr: round half up
+    result = load_audio(path)  # default resampler: FunASR's (torchaudio's sinc Resample)
+    assert result.sample_rate_orig == sr and result.sample_rate == 16000
+    assert len(result.waveform) == math.ceil(n * 16000 / sr)  # torchaudio: ceil
     sine_matches(result, 1000, 0.5, tol=0.005)
 
 
-def test_resample_length_rounds_half_up() -> None:
-    # 3 samples at 32 kHz -> 1.5 samples at 16 kHz -> soxr gives 2.
+@pytest.mark.parametrize("sr, n", [(8000, 8001), (44100, 44123), (48000, 48007), (22050, 22051)])
+def test_soxr_resampler_keeps_frequency_amplitude_and_soxr_length(tmp_path: Path, sr: int,
+                                                                  n: int) -> None:
+    path = tmp_path / f"sine{sr}.wav"
+    sf.write(path, tone(1000, sr, n).astype(np.float32), sr, subtype="FLOAT")
+    result = load_audio(path, resampler="soxr")
+    assert result.sample_rate_orig == sr
+    assert len(result.waveform) == math.floor(n * 16000 / sr + 0.5)  # soxr: round half up
+    sine_matches(result, 1000, 0.5, tol=0.005)
+    x = sf.read(path, dtype="float32")[0]
+    np.testing.assert_array_equal(result.waveform, soxr.resample(x, sr, 16000, quality="HQ"))  # the old path
+
+
+def test_resample_length_rounds() -> None:
+    # 3 samples at 32 kHz -> 1.5 samples at 16 kHz: 2 with both resamplers; 1 at 48 kHz -> 1/3: 1 (ceil) or 0 (soxr)
     assert len(load_audio(np.zeros(3, np.float32), fs=32000).waveform) == 2
+    assert len(load_audio(np.zeros(3, np.float32), fs=32000, resampler="soxr").waveform) == 2
+    assert len(load_audio(np.zeros(1, np.float32), fs=48000).waveform) == 1
 
 
 def test_numpy_at_other_rate_is_resampled() -> None:
     result = load_audio(tone(500, 8000, 8000).astype(np.float32), fs=8000)
     assert result.sample_rate_orig == 8000 and len(result.waveform) == 16000
     sine_matches(result, 500, 0.5, tol=0.005)
+
+
+def test_output_rate_and_also_at() -> None:
+    """``sample_rate`` sets the output rate; ``also_at`` adds other rates, each from the original samples."""
+    from funasr_lite.frontend.resample import resample
+
+    x = tone(500, 44100, 44100).astype(np.float32)
+    r = load_audio(x, fs=44100, sample_rate=8000, also_at=(16000, 8000))
+    assert r.sample_rate == 8000 and len(r.waveform) == 8000 and r.duration_s == 1.0
+    np.testing.assert_array_equal(r.waveform, resample(x, 44100, 8000))
+    np.testing.assert_array_equal(r.at(16000), resample(x, 44100, 16000))
+    assert r.at(8000) is r.waveform and list(r.others) == [16000]
+    with pytest.raises(KeyError, match="not 22050 Hz"):
+        r.at(22050)
+    same = load_audio(x[:8000], fs=8000, sample_rate=8000)
+    np.testing.assert_array_equal(same.waveform, x[:8000])  # the output rate: never resampled
+    for bad in ({"sample_rate": 0}, {"sample_rate": 16000.0}, {"also_at": (999,)}, {"resampler": "sinc"}):
+        with pytest.raises(ValueError):
+            load_audio(x, fs=44100, **bad)
+
+
+def test_extreme_rate_ratio_is_refused_in_one_line() -> None:
+    """FunASR's resampler needs a (new x taps) filter for the gcd-reduced ratio: a prime rate near 2**31
+    (a damaged header) would need 16000 x 1.6M taps; it is refused naming the item and the rates."""
+    with pytest.raises(InputError) as err:
+        load_audio(np.zeros(3000, np.float32), fs=2147483647, key="k")
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith("k (<ndarray shape (3000,)>): cannot resample from 2147483647 Hz to 16000 Hz")
+    assert "convert the audio to a common rate first" in msg
+    assert len(load_audio(np.zeros(3000, np.float32), fs=44101).waveform) == math.ceil(3000 * 16000 / 44101)
 
 
 # --------------------------------------------------------------------------------- channels
@@ -225,8 +269,12 @@ def test_segment_cut_before_resampling(tmp_path: Path) -> None:
     path = tmp_path / "r8k.wav"
     sf.write(path, x, 8000, subtype="FLOAT")
     got = load_audio((path, 0.5, 1.5)).waveform  # samples 4000..12000 at 8 kHz
-    np.testing.assert_array_equal(got, soxr.resample(x[4000:12000], 8000, 16000, quality="HQ"))
+    from funasr_lite.frontend.resample import resample
+
+    np.testing.assert_array_equal(got, resample(x[4000:12000], 8000, 16000))
     assert len(got) == 16000
+    old = load_audio((path, 0.5, 1.5), resampler="soxr").waveform
+    np.testing.assert_array_equal(old, soxr.resample(x[4000:12000], 8000, 16000, quality="HQ"))
 
 
 def test_segment_past_the_end(ramp: Path) -> None:
@@ -323,7 +371,6 @@ def _bad_files(tmp: Path) -> dict[str, tuple[object, str]]:
     sf.write(tmp / "nan.wav", np.array([0.1, np.nan, 0.2], np.float32), 16000, subtype="FLOAT")
     sf.write(tmp / "inf.wav", np.array([0.1, np.inf, 0.2], np.float32), 16000, subtype="FLOAT")
     sf.write(tmp / "zero.wav", np.zeros(0, np.int16), 16000, subtype="PCM_16")
-    sf.write(tmp / "one48k.wav", np.zeros(1, np.int16), 48000, subtype="PCM_16")
     sf.write(tmp / "loud.wav", np.array([0.1, 300.0], np.float32), 16000, subtype="FLOAT")
     (tmp / "odd.pcm").write_bytes(b"\x01\x02\x03")
     (tmp / "dir.wav").mkdir()
@@ -335,8 +382,6 @@ def _bad_files(tmp: Path) -> dict[str, tuple[object, str]]:
         "nan": (tmp / "nan.wav", "nan.wav: samples contain NaN or Inf"),
         "inf": (tmp / "inf.wav", "inf.wav: samples contain NaN or Inf"),
         "zero samples": (tmp / "zero.wav", r"zero.wav: no samples"),
-        "zero after resampling": (tmp / "one48k.wav",
-                                  "one48k.wav: no samples left after resampling from 48000 Hz"),
         "wrongly scaled floats": (tmp / "loud.wav", r"loud.wav: samples reach 300"),
         "odd pcm": (tmp / "odd.pcm", "odd.pcm: raw 16-bit PCM needs an even byte count, got 3"),
         "directory": (tmp / "dir.wav", "dir.wav: is a directory"),
@@ -374,6 +419,14 @@ def test_bad_inputs_raise_input_error_naming_item(tmp_path: Path, monkeypatch: p
             load_audio(source, key="KEY1", allow_pipes=True)
         assert str(info.value).startswith("KEY1 ("), name
         assert "\n" not in str(info.value), name
+
+
+def test_one_sample_at_48k(tmp_path: Path) -> None:
+    """soxr rounds 1/3 of a sample to none (an error naming the file); FunASR's resampler keeps ceil(1/3) = 1."""
+    sf.write(tmp_path / "one48k.wav", np.zeros(1, np.int16), 48000, subtype="PCM_16")
+    with pytest.raises(InputError, match="one48k.wav: no samples left after resampling from 48000 Hz"):
+        load_audio(tmp_path / "one48k.wav", resampler="soxr")
+    assert load_audio(tmp_path / "one48k.wav").waveform.tolist() == [0.0]
 
 
 @pytest.mark.parametrize("fs", [0, -16000, 16000.5, True, "16000"])

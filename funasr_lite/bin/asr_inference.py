@@ -27,7 +27,7 @@ from funasr_lite.auto_model import set_seed
 from funasr_lite.data.kaldi_lists import iter_wav_scp
 from funasr_lite.errors import InputError, ModelError
 from funasr_lite.fileio import write_text_atomic
-from funasr_lite.frontend.audio import load_wav_scp
+from funasr_lite.frontend.audio import DEFAULT_RESAMPLER, RESAMPLERS, load_wav_scp
 from funasr_lite.writers.recog_files import RecogWriter
 
 log = logging.getLogger("asr_inference")
@@ -47,6 +47,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--dither", type=float, default=0.0,
                    help="fbank dither at inference; FunASR uses 1.0 when the config omits it (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="RNG seed, recorded in the log (default: %(default)s)")
+    p.add_argument("--resampler", default=DEFAULT_RESAMPLER, choices=RESAMPLERS,
+                   help="for audio not at 16 kHz: funasr (torchaudio's sinc resampler, as FunASR) or soxr "
+                        "(default: %(default)s)")
     return p
 
 
@@ -76,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
     todo = [k for k in keys if k not in writer.done]
     with tqdm(total=len(keys), initial=len(keys) - len(todo), desc="decode") as bar:
-        for key, res in load_wav_scp(args.wav_scp, segments=args.segments):
+        for key, res in load_wav_scp(args.wav_scp, segments=args.segments, resampler=args.resampler):
             if key in writer.done:
                 continue
             if isinstance(res, InputError):

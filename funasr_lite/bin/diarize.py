@@ -34,7 +34,7 @@ from funasr_lite.diar.postprocess import labels_to_turns
 from funasr_lite.diar.rttm import read_rttm, rttm_text
 from funasr_lite.errors import InputError, ModelError
 from funasr_lite.fileio import write_text_atomic
-from funasr_lite.frontend.audio import load_audio
+from funasr_lite.frontend.audio import DEFAULT_RESAMPLER, RESAMPLERS, TARGET_SR, load_audio
 
 log = logging.getLogger("diarize")
 
@@ -66,6 +66,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="k-means seed (0 = FunASR's first file)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch_size", type=int, default=64, help="chunks per CAM++ forward")
+    p.add_argument("--resampler", default=DEFAULT_RESAMPLER, choices=RESAMPLERS,
+                   help="for audio at other rates: funasr (torchaudio's sinc resampler, as FunASR) or soxr "
+                        "(default: %(default)s)")
     return p
 
 
@@ -96,12 +99,14 @@ def main(argv: list[str] | None = None) -> int:
     for rec in sorted(wavs, key=str.encode):
         t0 = time.time()
         try:
-            wave = load_audio(wavs[rec], key=rec).waveform
+            vad_rate = () if vad is None or vad.sample_rate == TARGET_SR else (vad.sample_rate,)
+            audio = load_audio(wavs[rec], key=rec, also_at=vad_rate, resampler=args.resampler)
+            wave = audio.waveform
             if oracle is not None:
                 segs = oracle_segments_ms(oracle.get(rec, []))
             else:
                 with torch.no_grad():
-                    segs = vad.segments(wave)
+                    segs = vad.segments(audio.at(vad.sample_rate))  # the VAD's own rate, as FunASR
             chunks = [c for seg in chunk_vad_segments(segs, wave) for c in seg]
             if chunks:
                 emb = extract_embeddings(model, chunks, args.batch_size)

@@ -29,7 +29,7 @@ from funasr_lite.auto_model import set_seed
 from funasr_lite.data.kaldi_lists import read_scp
 from funasr_lite.errors import InputError, ModelError
 from funasr_lite.fileio import write_text_atomic
-from funasr_lite.frontend.audio import load_wav_scp
+from funasr_lite.frontend.audio import DEFAULT_RESAMPLER, RESAMPLERS, load_wav_scp
 from funasr_lite.jobs import RUN_PL, SplitError, run_jobs, runpl_quote, write_split  # noqa: F401 (runpl_quote: tests)
 from funasr_lite.prefetch import prepared
 from funasr_lite.writers.formats import check_file_key, parse_formats, write_outputs
@@ -73,6 +73,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--max_end_silence_time", type=int, default=None, help="VAD end silence in ms (default: the model's dynamic schedule)")
     p.add_argument("--max_single_segment_time", type=int, default=None, help="VAD max segment length in ms")
     p.add_argument("--dither", type=float, default=0.0)
+    p.add_argument("--resampler", default=DEFAULT_RESAMPLER, choices=RESAMPLERS,
+                   help="for audio at other rates than a model's: funasr (torchaudio's sinc resampler, as "
+                        "FunASR) or soxr (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--nj", type=int, default=1, help="split into N jobs run through --cmd (default: %(default)s)")
     p.add_argument("--cmd", default=None, help="Kaldi job runner with options, e.g. 'utils/run.pl --gpu 1' or "
@@ -141,7 +144,8 @@ def run_one(args: argparse.Namespace, formats: list[str]) -> int:
                                   batch_size_s=args.batch_size_s, batch_size_threshold_s=args.batch_size_threshold_s,
                                   dither=args.dither, spk_model=args.spk_model, spk_mode=args.spk_mode,
                                   split_at_speaker_change=not args.no_split_at_speaker_change, dtype=args.dtype,
-                                  quantize=args.quantize, vad_device="cpu" if args.num_workers > 0 else None)
+                                  quantize=args.quantize, vad_device="cpu" if args.num_workers > 0 else None,
+                                  resampler=args.resampler)
     except (ModelError, InputError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -152,7 +156,8 @@ def run_one(args: argparse.Namespace, formats: list[str]) -> int:
     errors: list[str] = []
 
     def loader(shard: tuple[int, int] | None) -> Iterator:
-        return load_wav_scp(args.wav_scp, allow_pipes=args.allow_pipes, shard=shard, skip=writer.done)
+        return load_wav_scp(args.wav_scp, allow_pipes=args.allow_pipes, shard=shard, skip=writer.done,
+                            **pipeline.audio_options())
 
     items = prepared(loader, pipeline.vad, vad_opts, args.num_workers)
     window_s = args.window_s if args.window_s is not None else (600.0 if pipeline.asr.device.type == "cuda" else 0.0)

@@ -1,4 +1,4 @@
-"""The one audio loader: any input -> mono float32 waveform at 16 kHz (``load_audio``).
+"""The one audio loader: any input -> mono float32 waveform at the model's rate (``load_audio``).
 
 Accepted sources and how each is read:
 
@@ -28,11 +28,20 @@ Accepted sources and how each is read:
 
 ``fs`` is the rate of headerless input only; a container's own header always wins.
 Multi-channel audio is averaged (FunASR does the same) unless ``channel=i`` picks one.
-Any rate other than 16 kHz is resampled with ``soxr`` quality ``"HQ"`` (rates below
-``MIN_SAMPLE_RATE``, 1000 Hz, are refused: a damaged header claiming 1 Hz would make a 1 MB file
-gigabytes); FunASR uses torchaudio's sinc ``Resample``, so samples differ slightly at other rates
-(spec section 8, trap 15); 16 kHz input is never resampled and matches exactly. The waveform is not clipped; it is nominally in
-[-1, 1] (the x32768 scaling belongs to the ASR/VAD frontends). Every failure is an
+The output rate is ``sample_rate`` (default 16000; a model folder's ``frontend_conf.fs``, as
+FunASR's ``load_audio_text_image_video(..., fs=frontend.fs)``); ``also_at`` adds the same audio at
+further rates (``AudioResult.at``), each resampled from the original samples. Input at another
+rate is resampled with ``resampler``:
+
+* ``"funasr"`` (default): FunASR's resampler, ``torchaudio.transforms.Resample`` with its defaults
+  (windowed sinc, Hann, width 6, rolloff 0.99), reproduced in ``frontend/resample.py``: the same
+  kernel, output length ``ceil(n * new / orig)``, samples within float32 rounding of torchaudio's.
+* ``"soxr"``: ``soxr`` quality ``"HQ"`` (funasr_lite's resampler before; length rounded half up).
+
+Input at the output rate is never resampled. Rates below ``MIN_SAMPLE_RATE`` (1000 Hz) are refused
+(a damaged header claiming 1 Hz would make a 1 MB file gigabytes), and so are rate ratios whose
+filter would be too large (``resample.MAX_KERNEL_TAPS``). The waveform is not clipped; it is
+nominally in [-1, 1] (the x32768 scaling belongs to the ASR/VAD frontends). Every failure is an
 ``InputError`` naming the key and/or source.
 """
 from __future__ import annotations
@@ -44,8 +53,8 @@ import shutil
 import subprocess
 import tempfile
 import urllib.parse
-from collections.abc import Container, Iterator
-from dataclasses import dataclass
+from collections.abc import Container, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -55,15 +64,18 @@ import soxr
 
 from funasr_lite.data.kaldi_lists import PathLike, SegmentSource, iter_wav_scp
 from funasr_lite.errors import InputError, one_line
+from funasr_lite.frontend.resample import ResampleError, resample
 from funasr_lite.frontend.fetch import PIPE_TIMEOUT_S, URL_MAX_BYTES, URL_TIMEOUT_S, download, last_line, run_pipe
 
-TARGET_SR = 16000
-RESAMPLE_QUALITY = "HQ"
+TARGET_SR = 16000  # default output rate (FunASR's frontends' default fs)
+RESAMPLERS = ("funasr", "soxr")
+DEFAULT_RESAMPLER = "funasr"  # torchaudio's sinc Resample, as FunASR (frontend/resample.py)
+RESAMPLE_QUALITY = "HQ"  # soxr quality for resampler="soxr"
 DEFAULT_FS = 16000  # rate assumed for headerless input when ``fs`` is not given
 MAX_CHANNELS = 16
 MAX_FLOAT_PEAK = 2.0  # codecs overshoot 1.0 a little; far beyond means wrongly scaled input
 SEGMENT_MAX_OVERSHOOT_S = 0.5  # Kaldi extract-segments --max-overshoot default
-# lowest rate accepted: resampling multiplies the samples by 16000 / rate, so a header claiming 1 Hz
+# lowest rate accepted: resampling multiplies the samples by sample_rate / rate, so a header claiming 1 Hz
 # would turn a 1 MB file into gigabytes
 MIN_SAMPLE_RATE = 1000
 _URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -88,15 +100,36 @@ AudioSource = Any
 
 @dataclass(frozen=True)
 class AudioResult:
-    """A decoded waveform: float32, 1-D, 16 kHz, plus the rate the input had."""
+    """A decoded waveform: float32, 1-D, at ``sample_rate``, plus the rate the input had.
+
+    ``others`` holds the same audio at the ``also_at`` rates that were asked for.
+    """
 
     waveform: np.ndarray
     sample_rate_orig: int
+    sample_rate: int = TARGET_SR
+    others: Mapping[int, np.ndarray] = field(default_factory=dict)
 
     @property
     def duration_s(self) -> float:
-        """Length in seconds at 16 kHz."""
-        return len(self.waveform) / TARGET_SR
+        """Length in seconds."""
+        return len(self.waveform) / self.sample_rate
+
+    def at(self, rate: int) -> np.ndarray:
+        """The waveform at ``rate`` (``sample_rate`` or one of the ``also_at`` rates)."""
+        if rate == self.sample_rate:
+            return self.waveform
+        if rate not in self.others:
+            raise KeyError(f"audio was loaded at {self.sample_rate} Hz and {sorted(self.others)}, not {rate} Hz")
+        return self.others[rate]
+
+
+class _Output(NamedTuple):
+    """What ``_finish`` makes: the rates and the resampler."""
+
+    sample_rate: int = TARGET_SR
+    also_at: tuple[int, ...] = ()
+    resampler: str = DEFAULT_RESAMPLER
 
 
 class _Limits(NamedTuple):
@@ -128,24 +161,29 @@ def load_audio(
     url_max_bytes: int = URL_MAX_BYTES,
     pipe_timeout_s: float | None = PIPE_TIMEOUT_S,
     allow_pipes: bool | None = None,
+    sample_rate: int = TARGET_SR,
+    also_at: tuple[int, ...] = (),
+    resampler: str = DEFAULT_RESAMPLER,
 ) -> AudioResult:
-    """Decode ``source`` (see the module docstring) to a mono float32 16 kHz ``AudioResult``.
+    """Decode ``source`` (see the module docstring) to a mono float32 ``AudioResult`` at ``sample_rate``.
 
     ``fs``: rate of headerless input (arrays, raw PCM bytes, ``.pcm`` files); default 16000.
     ``channel``: pick one channel (0-based) instead of averaging. ``key``: names the item in
     errors. ``url_timeout_s`` bounds connecting, each read and the whole download;
     ``url_max_bytes`` caps the download; ``pipe_timeout_s`` bounds a ``cmd |`` command, which runs
-    only with ``allow_pipes=True`` (``None``: ``$FUNASR_LITE_ALLOW_PIPES``).
-    Raises ``InputError`` for every bad input.
+    only with ``allow_pipes=True`` (``None``: ``$FUNASR_LITE_ALLOW_PIPES``). ``sample_rate``: the
+    output rate; ``also_at``: more output rates (``AudioResult.at``); ``resampler``: ``"funasr"``
+    or ``"soxr"``. Raises ``InputError`` for every bad input (``ValueError`` for bad options).
     """
+    out = _output(sample_rate, also_at, resampler)
     item = _item_name(source, key)
     limits = _Limits(url_timeout_s, url_max_bytes, pipe_timeout_s, pipes_allowed(allow_pipes))
     _check_fs(fs, item)
     if isinstance(source, tuple):
         inner, start_s, end_s = _split_segment(source, item)
         decoded = _decode(inner, fs, item, limits)
-        return _finish(_cut(decoded, start_s, end_s, item), channel, item)
-    return _finish(_decode(source, fs, item, limits), channel, item)
+        return _finish(_cut(decoded, start_s, end_s, item), channel, item, out)
+    return _finish(_decode(source, fs, item, limits), channel, item, out)
 
 
 def load_wav_scp(
@@ -160,6 +198,9 @@ def load_wav_scp(
     allow_pipes: bool | None = None,
     shard: tuple[int, int] | None = None,
     skip: Container[str] = (),
+    sample_rate: int = TARGET_SR,
+    also_at: tuple[int, ...] = (),
+    resampler: str = DEFAULT_RESAMPLER,
 ) -> Iterator[tuple[str, AudioResult | InputError]]:
     """Yield ``(key, AudioResult or InputError)`` for every ``wav.scp`` line or segment.
 
@@ -170,6 +211,7 @@ def load_wav_scp(
     worker's share); keys in ``skip`` are passed over undecoded (a resumed job's finished ones).
     The other arguments are ``load_audio``'s.
     """
+    out = _output(sample_rate, also_at, resampler)
     lim = _Limits(url_timeout_s, url_max_bytes, pipe_timeout_s, pipes_allowed(allow_pipes))
     cached: tuple[str, _Decoded | InputError] | None = None
     for index, (key, source) in enumerate(iter_wav_scp(wav_scp, segments)):
@@ -184,9 +226,9 @@ def load_wav_scp(
                 decoded = cached[1]
                 if isinstance(decoded, InputError):
                     raise InputError(item, decoded.problem)
-                yield key, _finish(_cut(decoded, source.start_s, source.end_s, item), channel, item)
+                yield key, _finish(_cut(decoded, source.start_s, source.end_s, item), channel, item, out)
             else:
-                yield key, _finish(_decode(source, fs, item, lim), channel, item)
+                yield key, _finish(_decode(source, fs, item, lim), channel, item, out)
         except InputError as err:
             yield key, err
 
@@ -212,6 +254,18 @@ def _item_name(source: Any, key: str | None) -> str:
     """``key (source)`` when both are known, else whichever is."""
     described = _describe(source)
     return f"{key} ({described})" if key else described
+
+
+def _output(sample_rate: Any, also_at: Any, resampler: Any) -> _Output:
+    """Validate the output options (``ValueError``: they come from code or the command line, not an item)."""
+    rates = (sample_rate, *also_at)
+    for rate in rates:
+        if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or rate < MIN_SAMPLE_RATE:
+            raise ValueError(f"bad output sample rate {rate!r}: must be an integer >= {MIN_SAMPLE_RATE}")
+    if resampler not in RESAMPLERS:
+        raise ValueError(f"unknown resampler {resampler!r}: use one of {', '.join(RESAMPLERS)}")
+    others = tuple(dict.fromkeys(int(r) for r in also_at if r != sample_rate))
+    return _Output(int(sample_rate), others, resampler)
 
 
 def _check_fs(fs: Any, item: str) -> None:
@@ -463,8 +517,8 @@ def _cut(decoded: _Decoded, start_s: float, end_s: float, item: str) -> _Decoded
     return _Decoded(samples[start:end], rate)
 
 
-def _finish(decoded: _Decoded, channel: int | None, item: str) -> AudioResult:
-    """Pick or average channels, check the samples, resample to 16 kHz."""
+def _finish(decoded: _Decoded, channel: int | None, item: str, out: _Output = _Output()) -> AudioResult:
+    """Pick or average channels, check the samples, resample to the output rate(s)."""
     samples, rate = decoded
     if rate <= 0:
         raise InputError(item, f"bad sample rate {rate}")
@@ -489,14 +543,33 @@ def _finish(decoded: _Decoded, channel: int | None, item: str) -> AudioResult:
         raise InputError(item, f"samples reach {peak:g}, expected floats in [-1, 1] "
                                "(pass 16-bit data as int16 or divide by 32768)")
     mono = np.ascontiguousarray(mono, dtype=np.float32)
-    if rate != TARGET_SR:
+    others = {r: resample_audio(mono, rate, r, out.resampler, item) for r in out.also_at}
+    return AudioResult(resample_audio(mono, rate, out.sample_rate, out.resampler, item), int(rate),
+                       out.sample_rate, others)
+
+
+def resample_audio(mono: np.ndarray, rate: int, target: int, resampler: str = DEFAULT_RESAMPLER,
+                   item: str = "waveform") -> np.ndarray:
+    """``mono`` (float32) from ``rate`` to ``target`` with ``resampler`` (``"funasr"`` or ``"soxr"``);
+    the same array at equal rates. Raises ``InputError`` naming ``item`` when it cannot."""
+    if resampler not in RESAMPLERS:
+        raise ValueError(f"unknown resampler {resampler!r}: use one of {', '.join(RESAMPLERS)}")
+    if rate == target:
+        return mono
+    if resampler == "soxr":
         try:
-            mono = soxr.resample(mono, rate, TARGET_SR, quality=RESAMPLE_QUALITY)
+            out = soxr.resample(mono, rate, target, quality=RESAMPLE_QUALITY)
         except Exception as err:  # soxr refuses extreme rate ratios
             raise InputError(item, f"cannot resample from {rate} Hz: {one_line(err)}") from None
-        if mono.size == 0:
-            raise InputError(item, f"no samples left after resampling from {rate} Hz")
-    return AudioResult(np.ascontiguousarray(mono, dtype=np.float32), int(rate))
+    else:
+        try:
+            out = resample(mono, rate, target)
+        except ResampleError as err:
+            raise InputError(item, f"cannot resample from {rate} Hz to {target} Hz: {one_line(err)}; "
+                                   "convert the audio to a common rate first") from None
+    if out.size == 0:
+        raise InputError(item, f"no samples left after resampling from {rate} Hz")
+    return np.ascontiguousarray(out, dtype=np.float32)
 
 
 def _sf_problem(err: Exception) -> str:

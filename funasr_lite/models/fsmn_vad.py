@@ -4,6 +4,8 @@ The network is causal (each FSMN memory sees 19 past frames), so scoring a file 
 offline chunks with a carried cache equals one pass over the file; the chunks are kept because
 they give FunASR's exact GEMM shapes (bit-identical scores) and bound memory on long files.
 ``FsmnVAD.segments`` returns what FunASR's ``AutoModel(...).generate(input=wave)[0]["value"]`` does.
+The waveform is at the model's rate, ``frontend_conf.fs`` (16 kHz for the common model, 8 kHz for
+``speech_fsmn_vad_zh-cn-8k-common``): frame, shift and chunk sizes in samples follow it, as in FunASR.
 """
 
 from __future__ import annotations
@@ -22,9 +24,6 @@ from funasr_lite.modelio import load_state_dict_strict, open_model_dir
 from funasr_lite.vad.decision import chunk_frame_ends, decide_segments
 from funasr_lite.vad.frame_state import frame_decibels, needs_decibels, speech_flags
 from funasr_lite.vad.options import VadOptions
-
-_FRAME_LEN, _SHIFT = 400, 160  # 25 ms / 10 ms at 16 kHz
-
 
 class _Linear(nn.Module):
     """FunASR's ``AffineTransform`` / ``LinearTransform``: a wrapped ``nn.Linear`` (key ``.linear``)."""
@@ -146,6 +145,14 @@ class FsmnVAD(nn.Module):
         self.encoder = FSMN(**encoder_conf)
         self.frontend = frontend
         self.options = options
+        # WavFrontendOnline's frame_sample_length / frame_shift_sample_length (400 / 160 at 16 kHz)
+        self.frame_len = int(frontend.frame_length * frontend.fs / 1000)
+        self.shift = int(frontend.fbank_opts.frame_shift_ms * frontend.fs / 1000)
+
+    @property
+    def sample_rate(self) -> int:
+        """The rate the waveform must have: the frontend's ``fs``."""
+        return int(self.frontend.fs)
 
     @property
     def device(self) -> torch.device:
@@ -157,13 +164,15 @@ class FsmnVAD(nn.Module):
         """Score every 10 ms frame as FunASR's offline driver does (``chunk_size_ms`` chunks + cache)."""
         wav = _as_waveform(waveform)
         n = len(wav)
-        total = (n - _FRAME_LEN) // _SHIFT + 1 if n >= _FRAME_LEN else 0
+        frame_len, shift = self.frame_len, self.shift
+        total = (n - frame_len) // shift + 1 if n >= frame_len else 0
         cols = list(sil_pdf_ids)
         if total == 0:
             return VadScores(np.zeros((0, len(cols)), np.float32), [0], tuple(cols))
         hold = (self.frontend.lfr_m - 1) // 2
-        ends = chunk_frame_ends(n, total, int(chunk_size_ms * 16), _FRAME_LEN, _SHIFT, hold)
-        fbank = self._fbank(torch.from_numpy(wav), n, int(chunk_size_ms * 16), total)
+        chunk_samples = int(chunk_size_ms * self.sample_rate / 1000)  # FunASR's chunk_stride_samples
+        ends = chunk_frame_ends(n, total, chunk_samples, frame_len, shift, hold)
+        fbank = self._fbank(torch.from_numpy(wav), n, chunk_samples, total)
         out = np.empty((total, len(cols)), dtype=np.float32)
         cache = None
         a = 0
@@ -185,9 +194,9 @@ class FsmnVAD(nn.Module):
         fb = torch.empty(total, self.frontend.fbank_opts.num_mel_bins, dtype=wav.dtype)
         f0 = 0
         for end in list(range(chunk_samples, n, chunk_samples)) + [n]:
-            f1 = (end - _FRAME_LEN) // _SHIFT + 1 if end >= _FRAME_LEN else 0
+            f1 = (end - self.frame_len) // self.shift + 1 if end >= self.frame_len else 0
             if f1 > f0:
-                seg = wav[f0 * _SHIFT : (f1 - 1) * _SHIFT + _FRAME_LEN]
+                seg = wav[f0 * self.shift : (f1 - 1) * self.shift + self.frame_len]
                 feats, _ = self.frontend.compute_fbank(seg.unsqueeze(0))
                 fb[f0:f1] = feats[0]
                 f0 = f1
@@ -241,13 +250,13 @@ class FsmnVAD(nn.Module):
         thres = opts.speech_noise_thres
         if opts.dynamic_silence and opts.dynamic_speech_noise_thres is not None:
             thres = opts.dynamic_speech_noise_thres
-        db = frame_decibels(wav, n_frames) if needs_decibels(opts) else None
+        db = frame_decibels(wav, n_frames, self.frame_len, self.shift) if needs_decibels(opts) else None
         flags = speech_flags(np.asarray(p), opts, thres, db)
         return decide_segments(flags, opts, scores.chunk_ends)
 
     def segments(self, waveform: np.ndarray, options: VadOptions | None = None,
                  **overrides: Any) -> list[list[int]]:
-        """``[[start_ms, end_ms], ...]`` for a 16 kHz float waveform in [-1, 1], as FunASR's ``generate``.
+        """``[[start_ms, end_ms], ...]`` for a float waveform in [-1, 1] at ``sample_rate``, as FunASR's ``generate``.
 
         ``options`` replaces the model's configured options; ``overrides`` are call-time options
         (any ``VadOptions`` field, all honoured; unknown names raise ``TypeError``). Audio shorter
@@ -269,7 +278,7 @@ def _as_waveform(waveform: Any) -> np.ndarray:
         waveform = waveform.detach().cpu().numpy()
     wav = np.asarray(waveform)
     if wav.ndim != 1:
-        raise InputError("waveform", f"expected a 1-D 16 kHz waveform, got shape {wav.shape}")
+        raise InputError("waveform", f"expected a 1-D waveform, got shape {wav.shape}")
     if not np.issubdtype(wav.dtype, np.floating):
         raise InputError("waveform", f"expected float samples in [-1, 1], got dtype {wav.dtype}")
     return np.ascontiguousarray(wav, dtype=np.float32)
@@ -291,5 +300,8 @@ def load_fsmn_vad(model_dir: str | Path, device: str | torch.device = "cpu") -> 
                         VadOptions.from_config(conf.get("model_conf")))
     except (TypeError, ValueError) as e:
         raise ModelError(md.path, f"bad FSMN-VAD config: {e}") from e
+    if model.options.sample_rate != model.sample_rate:  # FunASR: "VAD score frames and waveform samples are not aligned"
+        raise ModelError(md.path, f"bad FSMN-VAD config: model_conf.sample_rate {model.options.sample_rate} "
+                                  f"differs from frontend_conf.fs {model.sample_rate}")
     load_state_dict_strict(model, md.state_dict(), md.checkpoint)
     return model.to(device).eval()

@@ -23,6 +23,7 @@ import make_cluster  # noqa: E402
 import make_pipeline  # noqa: E402
 import make_pipeline_spk  # noqa: E402
 import make_vad  # noqa: E402
+import make_resample  # noqa: E402
 
 
 def main():
@@ -43,6 +44,7 @@ def main():
     make_pipeline_spk.main()  # needs the VAD checkpoint and the tiny ASR/punctuation/CAM++ folders
     make_train_loss.main()  # needs paraformer_tiny / bicif_paraformer_tiny
     make_specaug.main()
+    make_resample.main()    # needs the VAD checkpoint; builds models/fsmn_vad_8k_tiny (espeak-ng, sox)
 
 
 if __name__ == "__main__":
