@@ -26,7 +26,7 @@ def test_cpu_recipe_reaches_a_cer_far_below_chance(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
     exp = tmp_path / "exp" / "paraformer_synth_cpu"
     test = json.loads((exp / "decode_test" / "cer.json").read_text())
-    assert test["sentences"] == 100 and test["missing_hyp"] == 0
+    assert test["sentences"] == 200 and test["missing_hyp"] == 0
     assert test["cer"] < 80.0, test  # chance: ~100 %
     results = (exp / "RESULTS.md").read_text()
     assert f"%CER {test['cer']:.2f}" in results
