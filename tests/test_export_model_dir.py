@@ -14,7 +14,7 @@ from funasr_lite.bin import export_model as export_cli
 from funasr_lite.errors import ModelError
 from funasr_lite.modelio import open_model_dir
 from funasr_lite.models.paraformer.build import ASR_CLASSES, load_paraformer
-from funasr_lite.train.asr.checkpoint import CheckpointManager, save_atomic
+from funasr_lite.train.core.checkpoint import CheckpointManager, save_atomic
 from funasr_lite.train.asr.export import export_model_dir
 
 MODELS = Path(__file__).resolve().parent / "fixtures" / "models"

@@ -32,7 +32,7 @@ from funasr_lite.frontend.fbank import campplus_fbank
 from funasr_lite.modelio import open_model_dir
 from funasr_lite.models.campplus import CAMPPlus
 from funasr_lite.train.spk import AAMSoftmax, SpeakerCrops
-from funasr_lite.train.spk import trainer as trainer_mod
+from funasr_lite.train.core import checkpoint as checkpoint_mod
 from funasr_lite.train.spk.trainer import TrainConfig, list_checkpoints, train
 
 # the smallest CAM++ the FunASR constructor allows (as tests/fixtures/models/campplus_tiny)
@@ -157,17 +157,39 @@ def test_train_resume_export(spk_data, tmp_path):
         torch.testing.assert_close(loaded(x), model(x))
 
 
+def test_resumes_a_run_dir_of_a_version_without_the_checkpoint_index(spk_data, tmp_path):
+    """Older versions wrote epoch_<N>.pt without checkpoints.json, RNG states {numpy_batch, torch,
+    python: random.getstate()}: such a dir resumes and continues as the current version does."""
+    out = tmp_path / "exp"
+    train(_cfg(spk_data, out, 2), progress=False)
+    final = torch.load(out / "checkpoints" / "epoch_2.pt", map_location="cpu", weights_only=True)
+    (out / "checkpoints" / "epoch_2.pt").unlink()
+    (out / "checkpoints" / "checkpoints.json").unlink()
+    state = torch.load(out / "checkpoints" / "epoch_1.pt", map_location="cpu", weights_only=True)
+    py = state["rng"]["python"]
+    state["rng"] = {"numpy_batch": state["rng"]["numpy_batch"], "torch": state["rng"]["torch"],
+                    "python": (py[0], tuple(py[1]), py[2])}
+    torch.save(state, out / "checkpoints" / "epoch_1.pt")
+    resumed = train(_cfg(spk_data, out, 2), progress=False)
+    assert [h["epoch"] for h in resumed["history"]] == [1, 2]
+    assert len((out / "train_log.jsonl").read_text().splitlines()) == 3  # epoch 1 was not trained again
+    assert [e for e, _ in list_checkpoints(out)] == [1, 2]
+    again = torch.load(out / "checkpoints" / "epoch_2.pt", map_location="cpu", weights_only=True)
+    for k, v in final["model"].items():
+        torch.testing.assert_close(again["model"][k], v, rtol=1e-4, atol=1e-5)
+
+
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / "checkpoints" / "epoch_1.pt"
-    trainer_mod.save_atomic({"a": torch.ones(3)}, path)
+    checkpoint_mod.save_atomic({"a": torch.ones(3)}, path)
 
     def broken_save(obj, f):
         f.write(b"partial")
         raise OSError("disk full")
 
-    monkeypatch.setattr(trainer_mod.torch, "save", broken_save)
+    monkeypatch.setattr(checkpoint_mod.torch, "save", broken_save)
     with pytest.raises(OSError):
-        trainer_mod.save_atomic({"a": torch.zeros(3)}, path)
+        checkpoint_mod.save_atomic({"a": torch.zeros(3)}, path)
     monkeypatch.undo()
     torch.testing.assert_close(torch.load(path)["a"], torch.ones(3))
     assert sorted(p.name for p in path.parent.iterdir()) == ["epoch_1.pt"]

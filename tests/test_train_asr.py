@@ -21,7 +21,7 @@ from conftest import tiny_asr_corpus
 from funasr_lite.bin import train
 from funasr_lite.data.kaldi_lists import read_scp
 from funasr_lite.models.paraformer.build import load_paraformer
-from funasr_lite.train.asr.trainer import build_model
+from funasr_lite.train.asr.model import build_model
 
 REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")

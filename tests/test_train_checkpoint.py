@@ -13,19 +13,18 @@ import pytest
 import torch
 
 from funasr_lite.bin import average_checkpoints as avg_cli
-from funasr_lite.train.asr.checkpoint import (
+from funasr_lite.train.core.checkpoint import (
     CheckpointManager,
     average_checkpoints,
-    rng_state,
     save_atomic,
-    set_rng_state,
 )
-from funasr_lite.train.asr.scheduler import (
+from funasr_lite.train.core.schedules import (
     WarmupCosineLR,
     WarmupLR,
     build_optimizer,
     build_scheduler,
 )
+from funasr_lite.train.core.seeding import rng_state, set_rng_state
 
 
 def _opt(lr: float = 5e-4) -> torch.optim.Optimizer:

@@ -35,7 +35,7 @@ from funasr_lite.errors import InputError, ModelError, one_line
 from funasr_lite.modelio import open_model_dir
 from funasr_lite.modelio.tokens import read_token_list
 from funasr_lite.train.asr.config import resolve_config, save_config
-from funasr_lite.train.asr.distributed import cleanup, setup_distributed, setup_logging
+from funasr_lite.train.core.distributed import cleanup, setup_distributed, setup_logging
 
 if TYPE_CHECKING:
     from funasr_lite.train.asr.trainer import TrainInputs
@@ -96,9 +96,10 @@ def prepare(args: configargparse.Namespace, overrides: list[str]) -> tuple[dict,
     conf.setdefault("tokenizer_conf", {})["token_list"] = str(Path(token_path).resolve())
     if args.init_param:
         conf["init_param"] = str(Path(args.init_param).resolve())
-    from funasr_lite.train.asr.trainer import build_model  # noqa: PLC0415
+    from funasr_lite.train.asr.model import build_model, freeze  # noqa: PLC0415
 
-    build_model(conf, len(tokens))  # model sections checked before any data is read
+    # model sections and freeze_param checked before any data is read
+    freeze(build_model(conf, len(tokens)), list(conf["train_conf"]["freeze_param"]))
     inputs = TrainInputs(args.train_data, args.dev_data, tokens, cmvn, args.output_dir,
                          args.train_feats, args.dev_feats, init_state)
     return conf, inputs

@@ -16,13 +16,15 @@ The folder has the layout of the official ModelScope Paraformer folders
 - ``am.mvn`` (copied), ``tokens.json`` (the token list as a JSON array), ``seg_dict`` (only when given).
 
 The folder is written under a temporary sibling name, checked, and renamed into place; an
-existing ``out_dir`` is replaced only once the new folder is complete.
+existing ``out_dir`` is replaced only once the new folder is complete. At the end of training,
+:func:`export_best` exports the average of the best checkpoints.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -39,7 +41,7 @@ from funasr_lite.modelio import open_model_dir
 from funasr_lite.modelio.checkpoint import format_mismatch, state_dict_mismatches
 from funasr_lite.modelio.tokens import check_token_list
 from funasr_lite.models.paraformer.build import ASR_CLASSES
-from funasr_lite.train.asr.checkpoint import fsync_dir, save_atomic
+from funasr_lite.train.core.checkpoint import CheckpointManager, average_checkpoints, fsync_dir, save_atomic
 
 log = logging.getLogger(__name__)
 
@@ -178,3 +180,24 @@ def _swap_into_place(new: Path, out: Path) -> None:
     fsync_dir(out.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def export_best(conf: dict[str, Any], token_list: list[str], cmvn_file: str | Path, manager: CheckpointManager,
+                out: Path) -> dict[str, Any]:
+    """Average the ``avg_nbest_model`` best checkpoints of the last ``avg_tail_fraction`` of the steps
+    (the newest one when none is ranked), export ``out/model_dir`` and record the choice in
+    ``out/model_dir_info.json``; returns that record."""
+    tc = conf["train_conf"]
+    latest = manager.latest()
+    if latest is None:
+        raise ValueError(f"{out / 'checkpoints'}: no checkpoint to export")
+    last_step = max((e.get("step") or 0) for e in manager.entries())
+    # checkpoints from early in the schedule (half-trained) would drag the average down
+    min_step = math.ceil((1.0 - float(tc["avg_tail_fraction"])) * last_step)
+    best = manager.best(int(tc["avg_nbest_model"]), min_step) or [latest]
+    avg = average_checkpoints(best, key="model")
+    model_dir = export_model_dir(avg, conf, token_list, cmvn_file, out / "model_dir")
+    used = {"averaged": [p.name for p in best], "model_dir": str(model_dir)}
+    write_text_atomic(out / "model_dir_info.json", json.dumps(used, indent=1) + "\n")
+    log.info("exported %s (average of %s)", model_dir, ", ".join(used["averaged"]))
+    return used

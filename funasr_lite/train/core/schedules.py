@@ -1,4 +1,4 @@
-"""Optimisers and learning-rate schedules for ASR training (FunASR names and conventions).
+"""Optimisers and learning-rate schedules of every trainer (FunASR names and conventions).
 
 - ``warmuplr``: FunASR/ESPnet ``WarmupLR`` (``funasr/schedulers/warmup_lr.py``), stepped once per
   optimiser step: ``lr = base_lr * warmup_steps**0.5 * min(n**-0.5, n * warmup_steps**-1.5)`` with
@@ -7,6 +7,9 @@
   ``n = warmup_steps``, i.e. after ``warmup_steps - 1`` calls of ``scheduler.step()``.
 - ``warmup_cosine``: linear warm-up to ``lr`` over ``warmup_steps`` steps, then cosine decay to
   ``final_lr_ratio * lr`` at ``total_steps``; constant after that.
+- :func:`warmup_cosine_lr`: the same cosine as a plain function of the step, with the warm-up given
+  as a fraction of the steps; the CAM++ trainer sets it before every step (resume needs only the
+  step count). Its warm-up rounds as it always did, so its values are not ``WarmupCosineLR``'s.
 """
 
 from __future__ import annotations
@@ -27,6 +30,12 @@ _SCHEDULER_KEYS: dict[str, tuple[set[str], set[str]]] = {  # name -> (required, 
     "warmuplr": (set(), {"warmup_steps"}),
     "warmup_cosine": ({"total_steps"}, {"warmup_steps", "final_lr_ratio"}),
 }
+
+
+def cosine_decay(step: int, warmup_steps: int, total_steps: int) -> float:
+    """``0.5 * (1 + cos(pi * progress))``: 1 at the end of the warm-up, 0 at ``total_steps`` and after."""
+    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 class WarmupLR(LRScheduler):
@@ -65,13 +74,22 @@ class WarmupCosineLR(LRScheduler):
         """The multiplier of ``base_lr`` at 0-based step ``step``."""
         if step < self.warmup_steps:
             return (step + 1) / self.warmup_steps
-        progress = min(1.0, (step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps))
         r = self.final_lr_ratio
-        return r + 0.5 * (1.0 - r) * (1.0 + math.cos(math.pi * progress))
+        return r + (1.0 - r) * cosine_decay(step, self.warmup_steps, self.total_steps)
 
     def get_lr(self) -> list[float]:
         f = self.factor(self.last_epoch)
         return [lr * f for lr in self.base_lrs]
+
+
+def warmup_cosine_lr(step: int, total: int, lr: float, warmup_frac: float, min_lr_ratio: float) -> float:
+    """The learning rate at 0-based ``step`` of ``total``: linear warm-up for ``warmup_frac`` of the
+    steps (at least one), then :func:`cosine_decay` from ``lr`` to ``lr * min_lr_ratio``."""
+    warm = max(1, int(round(warmup_frac * total)))
+    if step < warm:
+        return lr * (step + 1) / warm
+    floor = lr * min_lr_ratio
+    return floor + (lr - floor) * cosine_decay(step, warm, total)
 
 
 def _check_keys(kind: str, name: str, conf: dict[str, Any], allowed: set[str],
