@@ -86,7 +86,7 @@ from funasr_lite.models.paraformer.template import paraformer_template  # noqa: 
 from funasr_lite.models.campplus import CAMPPlus, campplus_config  # noqa: E402
 from funasr_lite.models.ct_transformer import CTTransformer  # noqa: E402
 from funasr_lite.models.paraformer.model import BiCifParaformer  # noqa: E402
-from funasr_lite.train.asr.checkpoint import save_atomic  # noqa: E402
+from funasr_lite.train.core.checkpoint import save_atomic  # noqa: E402
 from funasr_lite.train.asr.export import export_model_dir  # noqa: E402
 
 MVN560 = REPO / "tests" / "fixtures" / "frontend" / "am_560.mvn"

@@ -54,8 +54,8 @@ from funasr_lite.data.kaldi_lists import read_scp, read_text
 from funasr_lite.errors import InputError, ModelError
 from funasr_lite.frontend import audio
 from funasr_lite.frontend.audio import load_audio
-from funasr_lite.train.asr import checkpoint as ckpt_mod
-from funasr_lite.train.asr.checkpoint import CheckpointManager, looks_complete
+from funasr_lite.train.core import checkpoint as ckpt_mod
+from funasr_lite.train.core.checkpoint import CheckpointManager, looks_complete
 
 FIX = REPO / "tests" / "fixtures" / "models"
 ASR = FIX / "paraformer_tiny"

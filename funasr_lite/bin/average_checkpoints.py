@@ -2,7 +2,7 @@
 
     python -m funasr_lite.bin.average_checkpoints --ckpt_dir exp/x/checkpoints --num 5 --out exp/x/avg5.pt
 
-The checkpoints are ranked by :class:`~funasr_lite.train.asr.checkpoint.CheckpointManager`;
+The checkpoints are ranked by :class:`~funasr_lite.train.core.checkpoint.CheckpointManager`;
 the metric is the one recorded in the index (override with ``--metric``/``--mode``). Float
 tensors of ``ckpt[--key]`` are averaged, integer tensors are taken from the last checkpoint
 (FunASR sums them; Paraformer has none). ``--out`` gets ``{"model": averaged state dict,
@@ -16,7 +16,7 @@ import argparse
 import logging
 import sys
 
-from funasr_lite.train.asr.checkpoint import (
+from funasr_lite.train.core.checkpoint import (
     CheckpointManager,
     average_checkpoints,
     save_atomic,

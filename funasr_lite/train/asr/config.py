@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from funasr_lite.errors import ModelError
+from funasr_lite.yamlio import read_yaml
 
 # Training sections with their defaults: every key a user may set, and its type.
 TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -77,22 +78,6 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = copy.deepcopy(value)
     return out
-
-
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """A YAML mapping from ``path``; a clear ``ModelError`` for a missing file or bad YAML."""
-    p = Path(path)
-    if not p.is_file():
-        raise ModelError(p, "config file does not exist")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise ModelError(p, f"is not valid YAML: {str(e).splitlines()[0]}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ModelError(p, f"must be a YAML mapping, got {type(data).__name__}")
-    return data
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:

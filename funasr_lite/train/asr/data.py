@@ -26,7 +26,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from funasr_lite.data.check import line_numbers, split_chars
+from funasr_lite.chars import split_chars
+from funasr_lite.data.check import line_numbers
 from funasr_lite.data.kaldi_lists import read_scp, read_text
 from funasr_lite.errors import InputError, one_line
 from funasr_lite.frontend.audio import TARGET_SR, load_audio
