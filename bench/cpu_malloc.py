@@ -26,6 +26,7 @@ CHILD = r"""
 import json, resource, sys, time, torch
 sys.path.insert(0, sys.argv[1])
 from funasr_lite.auto_model import build_pipeline
+from funasr_lite.pipeline import DecodeOptions
 from funasr_lite.frontend.audio import load_wav_scp
 from funasr_lite.prefetch import prepared
 a = json.loads(sys.argv[2])
@@ -34,7 +35,7 @@ pipe = build_pipeline(a["model"], a["vad_model"], a["punc_model"], device="cpu")
 def loader(shard, first_only=False):
     yield from load_wav_scp(a["wav_scp"], shard=shard)
 def go():
-    return {item.key: (res or {}).get("text") for item, res, _ in pipe.run_many(prepared(loader, pipe.vad, None, 0), 600, True)}
+    return {item.key: (res or {}).get("text") for item, res, _ in pipe.run_many(prepared(loader, pipe.vad, None, 0), 600, DecodeOptions(sentence_timestamp=True))}
 texts = go()
 walls = []
 for _ in range(a["reps"]):

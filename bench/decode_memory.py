@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     from funasr_lite.bin.inference import _record  # noqa: PLC0415  (the CLI's own record layout)
 
     items = prepared(lambda shard: load_wav_scp(scp, shard=shard))
-    for item, result, seg_results in pipeline.run_many(items, args.window_s, False):
+    for item, result, seg_results in pipeline.run_many(items, args.window_s):
         if result is None:
             errors += 1
         else:

@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from funasr_lite.auto_model import build_pipeline, set_seed  # noqa: E402
 from funasr_lite.frontend.audio import load_wav_scp  # noqa: E402
 from funasr_lite.prefetch import prepared  # noqa: E402
+from funasr_lite.pipeline import DecodeOptions  # noqa: E402
 
 
 def hardware(device: str) -> str:
@@ -59,7 +60,7 @@ def run_pipeline(args: argparse.Namespace) -> tuple[float, float, dict[str, Any]
     pipe = build_pipeline(args.model, args.vad_model, args.punc_model, device=args.device, batch_size_s=args.batch_size_s,
                           spk_model=args.spk_model, dtype=args.dtype, quantize=args.quantize,
                           vad_device="cpu" if args.num_workers > 0 else None)
-    sentences = pipe.punc is not None or pipe.spk is not None
+    options = DecodeOptions(sentence_timestamp=pipe.punc is not None or pipe.spk is not None)
 
     def loader(shard: tuple[int, int] | None, first_only: bool = False):
         for i, item in enumerate(load_wav_scp(args.wav_scp, shard=shard)):
@@ -68,11 +69,11 @@ def run_pipeline(args: argparse.Namespace) -> tuple[float, float, dict[str, Any]
             yield item
 
     for _ in range(args.warmup):
-        list(pipe.run_many(prepared(lambda s: loader(s, True), pipe.vad), args.window_s, sentences))
+        list(pipe.run_many(prepared(lambda s: loader(s, True), pipe.vad), args.window_s, options))
     sync(args.device)
     start = time.perf_counter()
     results, audio_s = {}, 0.0
-    for item, res, _ in pipe.run_many(prepared(loader, pipe.vad, None, args.num_workers), args.window_s, sentences):
+    for item, res, _ in pipe.run_many(prepared(loader, pipe.vad, None, args.num_workers), args.window_s, options):
         audio_s += item.duration_s
         if res is None:
             results[item.key] = {"error": str(item.error)}

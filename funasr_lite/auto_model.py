@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from funasr_lite.asr import SpeechRecognizer
+from funasr_lite.asr import Recognition, SpeechRecognizer
 from funasr_lite.models.ct_transformer import load_punc_model
 from funasr_lite.models.fsmn_vad import load_fsmn_vad
-from funasr_lite.pipeline import LongAudioPipeline, SegmentResult
+from funasr_lite.pipeline import DecodeOptions, LongAudioPipeline, SegmentResult, merge
 from funasr_lite.prefetch import Prepared
 from funasr_lite.vad.options import VadOptions
 from funasr_lite.errors import InputError
@@ -113,13 +113,13 @@ class AutoModel:
             vad_rate = p.vad.sample_rate  # the VAD reads the input at its own rate (an 8 kHz model: 8 kHz)
             prepared = [Prepared(k, a.waveform, None, vad_waveform=a.others.get(vad_rate))  # one window, batched
                         for k, a in loaded]
+            options = DecodeOptions(sentence_timestamp, return_raw_text, vad_options=vad_opts, **spk_opts)
             return [result if seg_results else {"key": item.key, "text": "", "timestamp": []}
-                    for item, result, seg_results in p.run_many(prepared, float("inf"), sentence_timestamp,
-                                                                return_raw_text, **spk_opts, **vad_opts)]
+                    for item, result, seg_results in p.run_many(prepared, float("inf"), options)]
         _warn_unused("generate", kwargs)
         if p.punc is not None:
-            return [self._punctuated(r, sentence_timestamp, return_raw_text)
-                    for batch in self.recognizer.recognize(items) for r in batch]
+            return self._punctuated([r for batch in self.recognizer.recognize(items) for r in batch],
+                                    sentence_timestamp, return_raw_text)
         results = {r.key: r for batch in self.recognizer.recognize(items) for r in batch}
         out = []
         for k, _ in items:
@@ -130,9 +130,12 @@ class AutoModel:
             out.append(d)
         return out
 
-    def _punctuated(self, rec: Any, sentence_timestamp: bool, return_raw_text: bool) -> dict[str, Any]:
-        seg = SegmentResult(0, int(rec.audio_s * 1000), rec, rec.timestamp)
-        return self.pipeline.merge(rec.key, [seg], sentence_timestamp, return_raw_text)
+    def _punctuated(self, recs: list[Recognition], sentence_timestamp: bool,
+                    return_raw_text: bool) -> list[dict[str, Any]]:
+        """Whole-utterance results punctuated in one batch, each as a one-segment recording."""
+        files = [[SegmentResult(0, int(r.audio_s * 1000), r, r.timestamp)] for r in recs]
+        return [merge(r.key, segs, punc, sentence_timestamp, return_raw_text)
+                for r, segs, punc in zip(recs, files, self.pipeline.punctuate_files(files))]
 
 
 def set_seed(seed: int) -> None:

@@ -2,6 +2,10 @@
 punctuation -> sentences. The result is FunASR's dict (``key``, ``text``, ``timestamp``,
 ``sentence_info``, ``raw_text``).
 
+``LongAudioPipeline.run_many(items, window_s, DecodeOptions(...))`` is the one entry point
+(``AutoModel.generate``, ``bin/inference`` and the bench scripts call it); punctuation always goes
+through the model's batched ``punctuate_many`` and speakers through ``diar.diarize.diarize``.
+
 Segments are recognised in batches bounded by ``batch_size_s`` seconds of padded audio
 (FunASR's grouping rule, ``duration_batches``); the ASR model masks padding, so the grouping
 never changes a result. Only one batch's features exist at a time.
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -28,6 +32,10 @@ from funasr_lite.frontend.audio import DEFAULT_RESAMPLER, TARGET_SR, resample_au
 from funasr_lite.memory import trim_heap
 from funasr_lite.prefetch import Prepared
 from funasr_lite.postprocess.sentences import build_sentences
+from funasr_lite.protocols import PuncModel, SpeakerModel, VadModel
+
+if TYPE_CHECKING:
+    from funasr_lite.models.ct_transformer import PuncResult
 
 log = logging.getLogger(__name__)
 SAMPLES_PER_MS = 16  # FunASR slices VAD segments at a hard-coded 16 samples per ms
@@ -78,12 +86,28 @@ class SegmentResult:
     timestamp: list[list[int]] | None = field(default=None)
 
 
+@dataclass
+class DecodeOptions:
+    """Per-call decoding options (``AutoModel.generate`` keywords, ``bin/inference`` flags).
+
+    ``num_speakers``/``min_speakers``/``max_speakers`` matter only with a speaker model;
+    ``vad_options`` are call-time VAD options (``VadOptions`` fields) over the pipeline's own.
+    """
+
+    sentence_timestamp: bool = False
+    return_raw_text: bool = False
+    num_speakers: int | None = None
+    min_speakers: int = 1
+    max_speakers: int = 15
+    vad_options: dict[str, Any] = field(default_factory=dict)
+
+
 class LongAudioPipeline:
     """Runs VAD, ASR and punctuation over whole recordings."""
 
-    def __init__(self, asr: SpeechRecognizer, vad: Any | None = None, punc: Any | None = None,
+    def __init__(self, asr: SpeechRecognizer, vad: VadModel | None = None, punc: PuncModel | None = None,
                  batch_size_s: float = 300, batch_size_threshold_s: float = 60,
-                 vad_options: dict[str, Any] | None = None, spk: Any | None = None,
+                 vad_options: dict[str, Any] | None = None, spk: SpeakerModel | None = None,
                  spk_mode: str = "punc_segment", split_at_speaker_change: bool = True,
                  resampler: str = DEFAULT_RESAMPLER) -> None:
         if spk_mode not in ("punc_segment", "vad_segment"):
@@ -143,34 +167,31 @@ class LongAudioPipeline:
             out.append(results)
         return out
 
-    def run_many(self, items: Iterable[Prepared], window_s: float = 600.0, sentence_timestamp: bool = False,
-                 return_raw_text: bool = False, num_speakers: int | None = None, min_speakers: int = 1,
-                 max_speakers: int = 15, **vad_options: Any) -> Iterator[tuple[Prepared, dict[str, Any] | None,
-                                                                             list[SegmentResult]]]:
-        """``run`` over many recordings, in order: the segments of up to ``window_s`` seconds of
-        recordings are recognised together (full GPU batches across short files). Yields
-        ``(item, result, segment results)``; ``result`` is None for an item that failed to load."""
+    def run_many(self, items: Iterable[Prepared], window_s: float = 600.0, options: DecodeOptions | None = None
+                 ) -> Iterator[tuple[Prepared, dict[str, Any] | None, list[SegmentResult]]]:
+        """Recordings -> FunASR-shaped result dicts (with ``spk`` on sentences when a speaker model
+        is loaded), in order: the segments of up to ``window_s`` seconds of recordings are
+        recognised together (full GPU batches across short files). Yields ``(item, result,
+        segment results)``; ``result`` is None for an item that failed to load."""
+        options = options or DecodeOptions()
         window: list[Prepared] = []
         seconds = 0.0
         for item in items:
             window.append(item)
             seconds += item.duration_s
             if seconds >= window_s:
-                yield from self._run_window(window, sentence_timestamp, return_raw_text, num_speakers, min_speakers,
-                                            max_speakers, vad_options)
+                yield from self._run_window(window, options)
                 window, seconds = [], 0.0
-        yield from self._run_window(window, sentence_timestamp, return_raw_text, num_speakers, min_speakers,
-                                    max_speakers, vad_options)
+        yield from self._run_window(window, options)
 
-    def _run_window(self, window: list[Prepared], sentence_timestamp: bool, return_raw_text: bool,
-                    num_speakers: int | None, min_speakers: int, max_speakers: int,
-                    vad_options: dict[str, Any]) -> Iterator[tuple[Prepared, dict[str, Any] | None, list[SegmentResult]]]:
+    def _run_window(self, window: list[Prepared], options: DecodeOptions
+                    ) -> Iterator[tuple[Prepared, dict[str, Any] | None, list[SegmentResult]]]:
         live = [w for w in window if w.error is None]
         for w in live:
             if w.segments is None and w.vad_waveform is not None and self.vad is not None:
-                w.segments = self.segments(w.vad_waveform, self.vad.sample_rate, **vad_options)
+                w.segments = self.segments(w.vad_waveform, self.vad.sample_rate, **options.vad_options)
             elif w.segments is None:
-                w.segments = self.segments(w.waveform, **vad_options)
+                w.segments = self.segments(w.waveform, **options.vad_options)
             w.vad_waveform = None
         recognized = self.recognize_files([(w.key, w.waveform, w.segments) for w in live])
         done = iter(zip(recognized, self.punctuate_files(recognized)))
@@ -179,10 +200,9 @@ class LongAudioPipeline:
                 yield w, None, []
                 continue
             seg_results, punc = next(done)
-            yield w, self._finish(w.key, w.waveform, w.segments, seg_results, sentence_timestamp, return_raw_text,
-                                  num_speakers, min_speakers, max_speakers, punc), seg_results
+            yield w, self._finish(w.key, w.waveform, w.segments, seg_results, punc, options), seg_results
 
-    def punctuate_files(self, files: Sequence[list[SegmentResult]]) -> list[Any | None]:
+    def punctuate_files(self, files: Sequence[list[SegmentResult]]) -> list[PuncResult | None]:
         """The punctuation of each recording's joined segment texts (None without a punctuation
         model or text), all recordings' windows batched together (``punctuate_many``)."""
         if self.punc is None:
@@ -192,48 +212,18 @@ class LongAudioPipeline:
         done = dict(zip(todo, self.punc.punctuate_many([join_vad_texts(texts[i]) for i in todo])))
         return [done.get(i) for i in range(len(files))]
 
-    def transcribe(self, key: str, waveform: np.ndarray, sentence_timestamp: bool = False,
-                   return_raw_text: bool = False, num_speakers: int | None = None, min_speakers: int = 1,
-                   max_speakers: int = 15, **vad_options: Any) -> dict[str, Any]:
-        """One recording -> FunASR-shaped result dict (with ``spk`` on sentences when a speaker model is loaded)."""
-        result, seg_results = self.run(key, waveform, sentence_timestamp, return_raw_text, num_speakers,
-                                       min_speakers, max_speakers, **vad_options)
-        return result if seg_results else {"key": key, "text": "", "timestamp": []}
-
-    def run(self, key: str, waveform: np.ndarray, sentence_timestamp: bool = False, return_raw_text: bool = False,
-            num_speakers: int | None = None, min_speakers: int = 1, max_speakers: int = 15,
-            **vad_options: Any) -> tuple[dict[str, Any], list[SegmentResult]]:
-        """``transcribe``'s steps, also returning the per-segment results (batch jobs record their tokens and times)."""
-        ((_, result, seg_results),) = self._run_window([Prepared(key, waveform, None)], sentence_timestamp,
-                                                       return_raw_text, num_speakers, min_speakers, max_speakers,
-                                                       vad_options)
-        return result, seg_results
-
     def _finish(self, key: str, waveform: np.ndarray, segments: list[list[int]], seg_results: list[SegmentResult],
-                sentence_timestamp: bool, return_raw_text: bool, num_speakers: int | None, min_speakers: int,
-                max_speakers: int, punc: Any | None = None) -> dict[str, Any]:
-        """Punctuation, sentences and speakers for one recognised recording (``punc``: its
-        punctuation if already computed)."""
-        result = self.merge(key, seg_results, sentence_timestamp or self.spk is not None, return_raw_text, punc)
+                punc: PuncResult | None, options: DecodeOptions) -> dict[str, Any]:
+        """Sentences and speakers for one recognised, punctuated recording."""
+        result = merge(key, seg_results, punc, options.sentence_timestamp or self.spk is not None,
+                       options.return_raw_text)
         if self.spk is not None and segments:
-            turns = self.speaker_turns(waveform, segments, num_speakers, min_speakers, max_speakers)
-            self.add_speakers(result, seg_results, turns)
+            from funasr_lite.diar.diarize import diarize  # noqa: PLC0415  (diarization only)
+
+            diar = diarize(self.spk, waveform, segments, options.num_speakers, options.min_speakers,
+                           options.max_speakers)
+            self.add_speakers(result, seg_results, diar.turns)
         return result
-
-    def speaker_turns(self, waveform: np.ndarray, segments: list[list[int]], num_speakers: int | None = None,
-                      min_speakers: int = 1, max_speakers: int = 15) -> list[tuple[float, float, int]]:
-        """CAM++ embeddings of FunASR's 1.5 s chunks of every segment, clustered into speaker turns (s)."""
-        from funasr_lite.diar.chunks import chunk_vad_segments  # noqa: PLC0415  (diarization only)
-        from funasr_lite.diar.cluster import cluster_embeddings  # noqa: PLC0415
-        from funasr_lite.diar.embed import extract_embeddings  # noqa: PLC0415
-        from funasr_lite.diar.postprocess import labels_to_turns  # noqa: PLC0415
-
-        chunks = [c for seg in chunk_vad_segments(segments, waveform) for c in seg]
-        if not chunks:
-            return []
-        emb = extract_embeddings(self.spk, chunks)
-        labels = cluster_embeddings(emb, num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers)
-        return labels_to_turns([(c.start, c.end) for c in chunks], labels)
 
     def add_speakers(self, result: dict[str, Any], seg_results: list[SegmentResult],
                      turns: list[tuple[float, float, int]]) -> None:
@@ -254,39 +244,38 @@ class LongAudioPipeline:
             result["timestamp_spk"] = char_speakers(result["timestamp"], turns)
         result["speaker_turns"] = [[int(round(s * 1000)), int(round(e * 1000)), spk] for s, e, spk in turns]
 
-    def merge(self, key: str, seg_results: list[SegmentResult], sentence_timestamp: bool = False,
-              return_raw_text: bool = False, punc: Any | None = None) -> dict[str, Any]:
-        """Join segment results, punctuate (unless ``punc``, the punctuation of these results,
-        is given), and build sentences."""
-        texts = [r.rec.text for r in seg_results]
-        raw_text = " ".join(t for t in texts if t.strip())
-        has_ts = any(r.timestamp is not None for r in seg_results)
-        timestamps = [t for r in seg_results for t in (r.timestamp or [])]
-        words = [w for r in seg_results for w in r.rec.words]
-        result: dict[str, Any] = {"key": key, "text": raw_text}
-        if has_ts:
-            result["timestamp"] = timestamps
-        punc_ids = None
-        if self.punc is not None and raw_text:
-            if punc is None:
-                punc = self.punc.punctuate(join_vad_texts(texts))
-            result["text"] = punc.text
-            punc_ids = list(punc.punc_array)
-            if return_raw_text:
-                result["raw_text"] = raw_text
-        if sentence_timestamp:
-            result["sentence_info"] = self._sentences(seg_results, punc_ids, timestamps, words, return_raw_text)
-        return result
 
-    @staticmethod
-    def _sentences(seg_results: list[SegmentResult], punc_ids: list[int] | None, timestamps: list[list[int]],
-                   words: list[str], return_raw_text: bool) -> list[dict[str, Any]]:
-        if punc_ids is not None and len(punc_ids) == len(timestamps) == len(words):
-            return build_sentences(punc_ids, timestamps, words, return_raw_text)
-        if punc_ids is not None:
-            log.warning("punctuation (%d ids) does not align with %d timestamps; one sentence per VAD segment",
-                        len(punc_ids), len(timestamps))
-        return vad_segment_sentences(seg_results)
+def merge(key: str, seg_results: list[SegmentResult], punc: PuncResult | None = None,
+          sentence_timestamp: bool = False, return_raw_text: bool = False) -> dict[str, Any]:
+    """Join one recording's segment results, apply ``punc`` (their punctuation, from
+    ``LongAudioPipeline.punctuate_files``; None: unpunctuated), and build sentences."""
+    texts = [r.rec.text for r in seg_results]
+    raw_text = " ".join(t for t in texts if t.strip())
+    has_ts = any(r.timestamp is not None for r in seg_results)
+    timestamps = [t for r in seg_results for t in (r.timestamp or [])]
+    words = [w for r in seg_results for w in r.rec.words]
+    result: dict[str, Any] = {"key": key, "text": raw_text}
+    if has_ts:
+        result["timestamp"] = timestamps
+    punc_ids = None
+    if punc is not None and raw_text:
+        result["text"] = punc.text
+        punc_ids = list(punc.punc_array)
+        if return_raw_text:
+            result["raw_text"] = raw_text
+    if sentence_timestamp:
+        result["sentence_info"] = _sentences(seg_results, punc_ids, timestamps, words, return_raw_text)
+    return result
+
+
+def _sentences(seg_results: list[SegmentResult], punc_ids: list[int] | None, timestamps: list[list[int]],
+               words: list[str], return_raw_text: bool) -> list[dict[str, Any]]:
+    if punc_ids is not None and len(punc_ids) == len(timestamps) == len(words):
+        return build_sentences(punc_ids, timestamps, words, return_raw_text)
+    if punc_ids is not None:
+        log.warning("punctuation (%d ids) does not align with %d timestamps; one sentence per VAD segment",
+                    len(punc_ids), len(timestamps))
+    return vad_segment_sentences(seg_results)
 
 
 def vad_segment_sentences(seg_results: list[SegmentResult]) -> list[dict[str, Any]]:
@@ -301,8 +290,3 @@ def vad_segment_sentences(seg_results: list[SegmentResult]) -> list[dict[str, An
                     "text": text, "sentence": text, "timestamp": ts})
     return out
 
-
-def iter_results(pipeline: LongAudioPipeline, items: Iterator[tuple[str, np.ndarray]], **kwargs: Any) -> Iterator[dict[str, Any]]:
-    """Transcribe recordings one after another (each recording's segments are batched)."""
-    for key, wave in items:
-        yield pipeline.transcribe(key, wave, **kwargs)

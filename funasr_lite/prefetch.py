@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from funasr_lite.errors import InputError
 from funasr_lite.frontend.audio import AudioResult
+from funasr_lite.protocols import VadModel
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class Prepared:
         return 0.0 if self.waveform is None else len(self.waveform) / 16000
 
 
-def prepare_one(key: str, audio: AudioResult | InputError, vad: Any | None,
+def prepare_one(key: str, audio: AudioResult | InputError, vad: VadModel | None,
                 vad_options: dict[str, Any]) -> Prepared:
     """Run the VAD on one decoded input (segments stay ``None`` without a VAD model).
 
@@ -62,7 +63,7 @@ def prepare_one(key: str, audio: AudioResult | InputError, vad: Any | None,
 class _Prepare(IterableDataset):
     """The worker side: this worker's shard of the inputs, decoded and segmented."""
 
-    def __init__(self, loader: Loader, vad: Any | None, vad_options: dict[str, Any]) -> None:
+    def __init__(self, loader: Loader, vad: VadModel | None, vad_options: dict[str, Any]) -> None:
         self.loader, self.vad, self.vad_options = loader, vad, vad_options
 
     def __iter__(self) -> Iterator[tuple]:
@@ -79,7 +80,7 @@ def _one_thread(_: int) -> None:
     torch.set_num_threads(1)
 
 
-def prepared(loader: Loader, vad: Any | None = None, vad_options: dict[str, Any] | None = None,
+def prepared(loader: Loader, vad: VadModel | None = None, vad_options: dict[str, Any] | None = None,
              num_workers: int = 0) -> Iterator[Prepared]:
     """Decode (and segment, with ``vad``) every input of ``loader``, in order, ``num_workers`` at a time.
 

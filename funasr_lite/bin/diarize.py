@@ -8,7 +8,8 @@ VAD: ``--vad_model`` (an FSMN-VAD folder, FunASR's segments) or ``--oracle_vad R
 regions = the union of the reference turns; measures the speaker part alone). Speaker count:
 estimated (eigengap + merge, FunASR's defaults) unless ``--num_speakers_file`` (Kaldi
 ``reco2num_spk``) gives it. Chunking, embeddings, clustering and post-processing are
-``funasr_lite.diar`` (FunASR 1.4.16's ``sv_chunk``, ``ClusterBackend``, ``postprocess``).
+``funasr_lite.diar.diarize`` (FunASR 1.4.16's ``sv_chunk``, ``ClusterBackend``, ``postprocess``), the
+same function ``LongAudioPipeline`` uses for speakers on transcripts.
 
 Writes ``<out_dir>/rttm/<rec>.rttm``, the merged ``<out_dir>/hyp.rttm`` (sorted by recording) and
 ``<out_dir>/diarize_info.json`` (settings, chunks and speakers per recording).
@@ -27,10 +28,7 @@ from pathlib import Path
 import torch
 
 from funasr_lite.data.kaldi_lists import read_scp
-from funasr_lite.diar.chunks import chunk_vad_segments
-from funasr_lite.diar.cluster import cluster_embeddings
-from funasr_lite.diar.embed import extract_embeddings
-from funasr_lite.diar.postprocess import labels_to_turns
+from funasr_lite.diar.diarize import diarize
 from funasr_lite.diar.rttm import read_rttm, rttm_text
 from funasr_lite.errors import InputError, ModelError
 from funasr_lite.fileio import write_text_atomic
@@ -107,15 +105,10 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 with torch.no_grad():
                     segs = vad.segments(audio.at(vad.sample_rate))  # the VAD's own rate, as FunASR
-            chunks = [c for seg in chunk_vad_segments(segs, wave) for c in seg]
-            if chunks:
-                emb = extract_embeddings(model, chunks, args.batch_size)
-                k = num_spk.get(rec)
-                labels = cluster_embeddings(emb, num_speakers=k if k and k <= len(chunks) else None,
-                                            max_speakers=args.max_speakers, merge_thr=args.merge_thr, seed=args.seed)
-                turns = labels_to_turns([(c.start, c.end) for c in chunks], labels)
-            else:
-                turns = []
+            diar = diarize(model, wave, segs, num_spk.get(rec), max_speakers=args.max_speakers,
+                           merge_thr=args.merge_thr, seed=args.seed, batch_size=args.batch_size,
+                           count_may_exceed=True)
+            turns = diar.turns
         except (InputError, ValueError, RuntimeError) as e:
             log.error("%s: %s", rec, e)
             failed.append(rec)
@@ -123,9 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         text = rttm_text(rec, turns, speaker_prefix="spk")
         write_text_atomic(out / "rttm" / f"{rec}.rttm", text)
         texts.append(text)
-        info["recordings"][rec] = {"vad_segments": len(segs), "chunks": len(chunks),
+        info["recordings"][rec] = {"vad_segments": len(segs), "chunks": diar.chunks,
                                    "speakers": len({t[2] for t in turns}), "seconds": round(time.time() - t0, 2)}
-        log.info("%s: %d VAD segments, %d chunks, %d speakers (%.1f s)", rec, len(segs), len(chunks),
+        log.info("%s: %d VAD segments, %d chunks, %d speakers (%.1f s)", rec, len(segs), diar.chunks,
                  info["recordings"][rec]["speakers"], time.time() - t0)
     write_text_atomic(out / "hyp.rttm", "".join(texts))
     info["failed"] = failed

@@ -31,6 +31,7 @@ from funasr_lite.errors import InputError, ModelError
 from funasr_lite.fileio import write_text_atomic
 from funasr_lite.frontend.audio import DEFAULT_RESAMPLER, RESAMPLERS, load_wav_scp
 from funasr_lite.jobs import RUN_PL, SplitError, run_jobs, runpl_quote, write_split  # noqa: F401 (runpl_quote: tests)
+from funasr_lite.pipeline import DecodeOptions
 from funasr_lite.prefetch import prepared
 from funasr_lite.writers.formats import check_file_key, parse_formats, write_outputs
 from funasr_lite.writers.recog_files import FILES, RecogWriter
@@ -161,8 +162,9 @@ def run_one(args: argparse.Namespace, formats: list[str]) -> int:
 
     items = prepared(loader, pipeline.vad, vad_opts, args.num_workers)
     window_s = args.window_s if args.window_s is not None else (600.0 if pipeline.asr.device.type == "cuda" else 0.0)
-    results = pipeline.run_many(items, window_s, pipeline.punc is not None, num_speakers=args.num_speakers,
-                                min_speakers=args.min_speakers, max_speakers=args.max_speakers, **vad_opts)
+    options = DecodeOptions(sentence_timestamp=pipeline.punc is not None, num_speakers=args.num_speakers,
+                            min_speakers=args.min_speakers, max_speakers=args.max_speakers, vad_options=vad_opts)
+    results = pipeline.run_many(items, window_s, options)
     with tqdm(total=len(keys), initial=sum(k in writer.done for k in keys), desc="transcribe") as bar:
         for item, result, seg_results in results:
             bar.update(1)
