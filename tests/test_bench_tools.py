@@ -70,8 +70,12 @@ def test_tiny_folders_decode(tiny_models: Path) -> None:
     res = AutoModel(model=str(tiny_models / "paraformer_large_bicif")).generate(input=wave)[0]
     tokens = res["text"].split()
     assert 1.0 <= len(tokens) / (len(wave) / 16000) <= 8.0 and len(res["timestamp"]) == len(tokens)
-    punc = load_punc_model(tiny_models / "ct_punc_zh").punctuate(res["text"] * 3)
-    assert len(punc.punc_array) == 3 * len(tokens) and any(p not in (1,) for p in punc.punc_array[:-1])
+    # 200 different characters of the punctuation vocabulary (the random ASR model's text can be a
+    # few repeated characters, on which a random punctuation model may well put no mark at all)
+    punc_dir = tiny_models / "ct_punc_zh"
+    chars = [t for t in json.loads((punc_dir / "tokens.json").read_text()) if len(t) == 1 and "\u4e00" <= t <= "\u9fff"]
+    punc = load_punc_model(punc_dir).punctuate(" ".join(chars[:200]))
+    assert len(punc.punc_array) == 200 and any(p not in (1,) for p in punc.punc_array[:-1])
     emb = extract_embeddings(load_campplus(tiny_models / "campplus"), [wave[:24000], wave[-24000:]])
     assert emb.shape == (2, 16) and np.isfinite(emb).all() and (np.linalg.norm(emb, axis=1) > 0.1).all()
 
