@@ -218,7 +218,8 @@ def asr_config(p: Preset) -> dict[str, Any]:
 
 
 def punc_config(p: Preset) -> dict[str, Any]:
-    """The zh CT-Transformer config (spec section 4.1; layout of ct_transformer_tiny/config.yaml)."""
+    """The zh CT-Transformer config (FunASR's funasr/models/ct_transformer/template.yaml; layout of
+    ct_transformer_tiny/config.yaml)."""
     return {
         "model": "CTTransformer",
         "model_conf": {"ignore_id": 0, "embed_unit": p.punc_dim, "att_unit": p.punc_dim, "dropout_rate": 0.1,

@@ -15,7 +15,7 @@ from funasr_lite.models.paraformer import BiCifParaformer, Paraformer, load_para
 
 FIX = Path(__file__).parent / "fixtures" / "models"
 
-# Official hyper-parameters (funasr_spec.md §2.1).
+# Official hyper-parameters (FunASR's funasr/models/paraformer/template.yaml).
 LARGE = {
     "encoder": "SANMEncoder",
     "encoder_conf": {

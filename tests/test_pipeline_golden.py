@@ -13,7 +13,7 @@ Compared exactly: VAD segments, each segment's ASR text and timestamps, and the 
 `sentence_info` with punctuation and timestamps: FunASR 1.4.16 joins the segment texts without a
 space between two CJK sides (`_join_vad_texts`), and `timestamp_sentence` splits that text on
 whitespace, so a segment's first character sticks to the previous segment's last word and every
-later sentence text is shifted by one word per VAD boundary (spec §8 trap 4b). funasr_lite builds
+later sentence text is shifted by one word per VAD boundary (`funasr/auto/auto_model.py`). funasr_lite builds
 the sentences from the words themselves. The test computes the corrected sentences independently
 from FunASR's own data (its per-segment words, its per-word timestamps, and the marks in its
 punctuated text), asserts funasr_lite gives exactly those, and asserts that FunASR's sentences are

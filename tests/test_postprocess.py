@@ -83,7 +83,7 @@ def test_abbr_dispose_timestamps_by_non_space_index():
     assert words == ["XYZ", "好"] and ts == [[0, 3], [3, 4]]
 
 
-# ---- timestamps: hand-computed from the rules of spec §2.8 ----------------------------------
+# ---- timestamps: hand-computed from funasr/utils/timestamp_tools.py ts_prediction_lfr6_standard ----
 def _peaks(n: int, at: list[int]) -> torch.Tensor:
     p = torch.zeros(n)
     p[at] = 1.0

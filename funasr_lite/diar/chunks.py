@@ -1,4 +1,4 @@
-"""FunASR's ``sv_chunk``: cut VAD segments into 1.5 s speaker-embedding chunks (spec §5.3 step 1).
+"""FunASR's ``sv_chunk`` (``funasr/models/campplus/utils.py``): cut VAD segments into 1.5 s chunks.
 
 FunASR (``auto_model.inference_with_vad``) chunks the per-segment audio that went to ASR, i.e.
 ``speech[int(start_ms * 16) : min(int(end_ms * 16), len(speech))]``

@@ -1,4 +1,5 @@
-"""Batched CAM++ speaker embeddings of waveform chunks (spec §5.2, §5.3 step 2).
+"""Batched CAM++ speaker embeddings of waveform chunks (FunASR ``funasr/models/campplus/model.py``
+``CAMPPlus.inference``, features as ``extract_feature`` in ``funasr/models/campplus/utils.py``).
 
 Per chunk: Kaldi fbank with default options (povey window, 80 bins, no x32768), minus its mean
 over time (``campplus_fbank``), then ``CAMPPlus``. No L2 normalisation (FunASR has none).

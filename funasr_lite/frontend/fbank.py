@@ -348,7 +348,8 @@ CAMPPLUS_OPTIONS = FbankOptions(num_mel_bins=80)
 
 
 def campplus_fbank(wave: Tensor) -> Tensor:
-    """CAM++ features of one waveform in [-1, 1] (spec 5.2): default Kaldi options (povey window,
-    no dither), 80 bins, no x32768 scaling, then the mean over time subtracted. Shape ``(T, 80)``."""
+    """CAM++ features of one waveform in [-1, 1] (FunASR ``funasr/models/campplus/utils.py``
+    ``extract_feature``): default Kaldi options (povey window, no dither), 80 bins, no x32768
+    scaling, then the mean over time subtracted. Shape ``(T, 80)``."""
     feat = fbank_single(wave, CAMPPLUS_OPTIONS)
     return feat - feat.mean(dim=0, keepdim=True)

@@ -3,7 +3,7 @@
 Checkpoints are read with ``torch.load(weights_only=True)``: a pickle that tries to build
 arbitrary objects (and so could run code) is refused. Loading into a module is strict:
 every missing, unexpected and wrong-shape key is reported in one error, where FunASR
-only warns and keeps random weights (``funasr_spec.md`` §0.3, trap 1).
+only warns and keeps random weights (``funasr/train_utils/load_pretrained_model.py``).
 """
 
 from __future__ import annotations

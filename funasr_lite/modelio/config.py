@@ -2,7 +2,8 @@
 
 The 0.x configs (``asr.yaml``/``vad.yaml``/``punc.yaml``, ``model.pb`` era) use lower-case
 registry names (``encoder: sanm``) and a few other block names; the numbers are the same
-as in 1.x (``funasr_spec.md`` §0.2). After :func:`to_1x` one model builder serves both.
+as in the 1.x ``config.yaml`` (which FunASR reads in ``download_from_ms``,
+``funasr/download/download_model_from_hub.py``). After :func:`to_1x` one model builder serves both.
 """
 
 from __future__ import annotations

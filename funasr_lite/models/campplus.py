@@ -1,4 +1,4 @@
-"""CAM++ speaker-embedding network (FunASR ``CAMPPlus``, from 3D-Speaker), spec §5.1.
+"""CAM++ speaker-embedding network (FunASR ``CAMPPlus``, ``funasr/models/campplus/model.py``, from 3D-Speaker).
 
 Module and parameter names are FunASR's / 3D-Speaker's, so the official
 ``campplus_cn_common.bin`` (937 entries incl. BatchNorm running statistics) loads strictly,
@@ -31,7 +31,7 @@ from funasr_lite.errors import ModelError
 from funasr_lite.modelio import load_state_dict_strict, open_model_dir
 from funasr_lite.modelio.checkpoint import no_random_init
 
-# The official 3D-Speaker / FunASR hyper-parameters (template.yaml, spec §5.1).
+# The official 3D-Speaker / FunASR hyper-parameters (FunASR's funasr/models/campplus/template.yaml).
 DEFAULT_CONF: dict[str, Any] = {
     "feat_dim": 80,
     "embedding_size": 192,

@@ -1,6 +1,6 @@
 """Token -> text: FunASR's ``sentence_postprocess`` and ``abbr_dispose`` (``funasr/utils/postprocess_utils.py``).
 
-Rules (spec §2.9), reproduced with their quirks:
+Rules (``sentence_postprocess`` in ``funasr/utils/postprocess_utils.py``), reproduced with their quirks:
 
 - ``<s>``, ``</s>``, ``<unk>``, ``<OOV>`` are dropped from the words, but **not** from the
   timestamps: the timestamp list is indexed by position in the filtered word list, so after an

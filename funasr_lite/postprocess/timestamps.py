@@ -1,6 +1,6 @@
 """Character timestamps from BiCif upsampled alphas: FunASR's ``ts_prediction_lfr6_standard``.
 
-(``funasr/utils/timestamp_tools.py``; spec §2.8.) Upsampled frames are ``10 ms * 6 / upsample_rate``
+(``funasr/utils/timestamp_tools.py``.) Upsampled frames are ``10 ms * 6 / upsample_rate``
 (20 ms for BiCif). CIF2 fires at a token's start: token ``i`` spans fire ``i`` to fire ``i+1``,
 all fire places shifted by ``force_time_shift`` frames (-1.5). A gap over 12 frames is cut to 12
 and the rest is silence; leading/trailing silence over 5 frames is split off. Times are

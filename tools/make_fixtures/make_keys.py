@@ -2,7 +2,8 @@
 tests/fixtures/models/keys_<model>.json  (dict name -> shape list, in state_dict order).
 
 Built by instantiating FunASR 1.4.16's own classes with the official hyper-parameters
-(spec sections 2.1, 2.5, 3.1, 4.1, 5.1 = the repo template.yaml files). Modules are created
+(the ``template.yaml`` files of FunASR's ``funasr/models/{paraformer,bicif_paraformer,
+fsmn_vad_streaming,ct_transformer,campplus}/``). Modules are created
 on the `meta` device, so no memory is spent on weights and nothing is saved but names/shapes.
 
 Run:  tools/funasr_venv/bin/python tools/make_fixtures/make_keys.py

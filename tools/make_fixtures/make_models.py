@@ -245,7 +245,8 @@ def campplus_tiny():
 
 
 def paraformer_tiny_0x(sd):
-    """0.x (ESPnet-style) folder, hand-built from spec section 0.2 -- NOT produced by FunASR."""
+    """0.x (ESPnet-style) folder: model.pb, config.yaml with lower-case registry names and an inline
+    token_list, am.mvn, tokens.txt. Hand-built -- NOT produced by FunASR (1.x cannot load it)."""
     d = os.path.join(MODELS, "paraformer_tiny_0x")
     if os.path.isdir(d):
         shutil.rmtree(d)

@@ -4,8 +4,8 @@ FunASR 1.4.16's own ``funasr.models.specaug.specaug.SpecAugLFR`` applied to batc
 feature tensors (560 dims, different lengths, zero-padded; values int8 / 32, all non-zero in the
 valid region so a mask shows as exact zeros) right after ``torch.manual_seed(seed)``:
 
-* ``default``: the Paraformer-large ``specaug_conf`` (spec §2.1: no time warp, 1 freq mask of width
-  [0, 30) with lfr_rate 6, 1 time mask of width [0, 12));
+* ``default``: the Paraformer-large ``specaug_conf`` (FunASR's ``funasr/models/paraformer/template.yaml``:
+  no time warp, 1 freq mask of width [0, 30) with lfr_rate 6, 1 time mask of width [0, 12));
 * ``two_masks``: the same with 2 freq and 2 time masks;
 * ``ratio``: 2 time masks with ``time_mask_width_ratio_range`` [0, 0.2) (no width range);
 * ``warp``/``warp_equal``: time warp on (window 5, bicubic) plus the default masks, unequal and

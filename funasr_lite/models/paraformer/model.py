@@ -1,6 +1,6 @@
 """``Paraformer`` and ``BiCifParaformer``: encoder -> CIF predictor -> decoder -> greedy ids (+ timestamps).
 
-Inference only (FunASR ``paraformer/model.py`` and ``bicif_paraformer/model.py``, spec §2.7).
+Inference only (FunASR's ``inference`` in ``funasr/models/{paraformer,bicif_paraformer}/model.py``).
 A padded batch gives each item the result it gets alone: every step masks padding (see
 ``docs/compatibility.md``; FunASR's batched results differ from its batch-1 results).
 """

@@ -1,6 +1,6 @@
 """FunASR's Paraformer ``config.yaml`` template (``funasr/models/{paraformer,bicif_paraformer}/template.yaml``).
 
-The layout the official 1.x model folders were made from (``funasr_spec.md`` §2.1), with
+The layout the official 1.x model folders' ``config.yaml`` files were made from, with
 ``dither: 0.0`` in ``frontend_conf``. Used to build random-weight folders for tests, fixtures
 and benchmarks (``tools/make_fixtures/check_fullsize.py``, ``bench/make_random_models.py``);
 the defaults are Paraformer-large's sizes.

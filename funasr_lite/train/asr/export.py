@@ -1,7 +1,8 @@
 """Export trained Paraformer weights as a drop-in FunASR 1.x model folder.
 
 The folder has the layout of the official ModelScope Paraformer folders
-(``iic/speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-pytorch``, spec §0.2):
+(``iic/speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-pytorch``), the files FunASR's
+``download_from_ms`` (``funasr/download/download_model_from_hub.py``) reads:
 
 - ``model.pt``: the bare state dict (FunASR parameter names, float tensors as float32, contiguous,
   no optimiser state, no ``module.`` prefix);

@@ -1,4 +1,5 @@
-"""FunASR 1.4.16 ``Paraformer.forward`` / ``BiCifParaformer.forward`` in training mode (spec §2.10).
+"""FunASR 1.4.16 ``Paraformer.forward`` / ``BiCifParaformer.forward`` in training mode
+(``funasr/models/paraformer/model.py``, ``funasr/models/bicif_paraformer/model.py``).
 
     encoder -> CIF predictor with the target lengths (alphas rescaled to sum to each target
     length, eos included when ``predictor_bias == 1``) -> acoustic embeds
