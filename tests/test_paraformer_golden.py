@@ -1,7 +1,7 @@
 """Golden parity with FunASR 1.4.16 (tests/fixtures/paraformer/, made by tools/make_fixtures/make_paraformer.py).
 
 Per clip and model: encoder output, CIF alphas, token count, acoustic embeddings, decoder
-log-probs and BiCif upsampled alphas/peaks within ``ATOL`` given FunASR's own features (they are
+log-probs (``DECODER_ATOL``) and BiCif upsampled alphas/peaks within ``ATOL`` given FunASR's own features (they are
 bit-identical on the machine that made them); our features within the frontend's measured
 cross-CPU bound (tests/test_frontend_fixtures.py); token ids, tokens, text and timestamps from
 our own features identical; score within ``SCORE_ATOL``.
@@ -25,6 +25,9 @@ FIX = Path(__file__).parent / "fixtures"
 GOLDEN = FIX / "paraformer"
 FILES = sorted(GOLDEN.glob("*.npz"))
 ATOL = 1e-5
+# FunASR's own decoder log-probs move by up to 1.72e-5 under other instruction sets
+# (tools/make_fixtures/isa_spread.py, docs/compatibility.md); its other tensors by <= 4.8e-6
+DECODER_ATOL = 5e-5
 SCORE_ATOL = 1e-4
 
 
@@ -75,7 +78,7 @@ def test_intermediate_tensors(path):
     assert float(out.token_num[0]) == float(d["pre_token_length"])
     assert int(out.pre_token_length[0]) == int(d["num_tokens"])
     _close(out.acoustic_embeds[0], d["pre_acoustic_embeds"], "pre_acoustic_embeds")
-    _close(out.decoder_logp[0], d["decoder_logp"], "decoder_logp")
+    _close(out.decoder_logp[0], d["decoder_logp"], "decoder_logp", DECODER_ATOL)
     if "us_alphas" in d:
         _close(out.us_alphas[0], d["us_alphas"], "us_alphas")
         _close(out.us_peaks[0], d["us_peaks"], "us_peaks")

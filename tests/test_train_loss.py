@@ -5,8 +5,8 @@ On the machine that made the fixtures every statistic matches to 1e-5. ``loss``,
 ``acc`` also rest on discrete decisions that turn on the last ulp (the rescaled CIF alphas sum to an
 integer, so whether the last token fires is a float32 coin; the GLM sampler's argmax), so FunASR's
 *own* values move on another instruction set: tools/make_fixtures/isa_spread.py measured up to
-0.0473 (loss, loss_att) and 0.0526 (acc: one token of 19) under ATEN_CPU_CAPABILITY=avx2/default
-(docs/compatibility.md). Those three are compared within ``DECISION_ATOL``; ``loss_pre``/
+0.0473 (loss, loss_att) and 0.0526 (acc: one token of 19) under the avx2/default settings of
+tools/run_isa_matrix.sh (docs/compatibility.md). Those three are compared within ``DECISION_ATOL``; ``loss_pre``/
 ``loss_pre2`` (smooth: FunASR's spread 1.6e-7) and ``weight`` stay tight.
 """
 

@@ -87,7 +87,42 @@ def main() -> None:
     print(json.dumps({"setting": args.label, "torch": torch.__version__,
                       "cases": {k: {"abs": a, "rel": r} for k, (a, r) in rows.items()},
                       "same_as_funasr": same,
-                      "train_loss": train_loss_spread()}))
+                      "train_loss": train_loss_spread(),
+                      "paraformer": paraformer_spread()}))
+
+
+def paraformer_spread() -> dict[str, float]:
+    """Largest |FunASR now - fixture| per Paraformer/BiCif tensor, the model run on the fixture's
+    own features (tests/fixtures/paraformer/*.npz, make_paraformer.py's steps)."""
+    import make_paraformer as mp
+
+    worst: dict[str, float] = {}
+    folder = os.path.join(FIXTURES, "paraformer")
+    for name in sorted(os.listdir(folder)):
+        if not name.endswith(".npz"):
+            continue
+        model_name = "bicif_paraformer_tiny" if name.startswith("bicif_paraformer_tiny_") else "paraformer_tiny"
+        m = mp.build(model_name).model
+        d = np.load(os.path.join(folder, name))
+        feats = torch.from_numpy(d["feats"])[None]
+        with torch.no_grad():
+            enc, enc_lens = m.encode(feats, torch.tensor([feats.shape[1]]))
+            embeds, token_num, alphas, peaks = m.calc_predictor(enc, enc_lens)
+            ptl = token_num.round().long()
+            dec, _ = m.cal_decoder_with_predictor(enc, enc_lens, embeds, ptl)
+            got = {"encoder_out": enc[0], "alphas_tail": alphas[0], "cif_peak": peaks[0],
+                   "pre_acoustic_embeds": embeds[0], "decoder_logp": dec[0]}
+            if "us_alphas" in d.files:
+                _, _, us_alphas, us_peaks = m.calc_predictor_timestamp(enc, enc_lens, ptl)
+                got.update(us_alphas=us_alphas[0], us_peaks=us_peaks[0])
+        for key, value in got.items():
+            ref = d[key]
+            if tuple(value.shape) != ref.shape:
+                worst[key] = float("inf")
+                continue
+            diff = float(np.abs(value.numpy().astype(np.float64) - ref).max()) if ref.size else 0.0
+            worst[key] = max(worst.get(key, 0.0), diff)
+    return worst
 
 
 def train_loss_spread() -> dict[str, float]:
