@@ -12,18 +12,15 @@ item raises ``InputError`` here (batch jobs use ``bin/asr_inference``, which ski
 from __future__ import annotations
 
 import logging
-import random
 from pathlib import Path
 from typing import Any
-
-import numpy as np
-import torch
 
 from funasr_lite.asr import Recognition, SpeechRecognizer
 from funasr_lite.models.ct_transformer import load_punc_model
 from funasr_lite.models.fsmn_vad import load_fsmn_vad
 from funasr_lite.pipeline import DecodeOptions, LongAudioPipeline, SegmentResult, merge
 from funasr_lite.prefetch import Prepared
+from funasr_lite.seeding import set_seed
 from funasr_lite.vad.options import VadOptions
 from funasr_lite.errors import InputError
 from funasr_lite.frontend.audio import DEFAULT_RESAMPLER, RESAMPLERS, AudioResult, load_audio, load_wav_scp
@@ -136,13 +133,6 @@ class AutoModel:
         files = [[SegmentResult(0, int(r.audio_s * 1000), r, r.timestamp)] for r in recs]
         return [merge(r.key, segs, punc, sentence_timestamp, return_raw_text)
                 for r, segs, punc in zip(recs, files, self.pipeline.punctuate_files(files))]
-
-
-def set_seed(seed: int) -> None:
-    """Seed Python, numpy and torch RNGs (as FunASR's AutoModel does at build time)."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def _is_scp(x: Any) -> bool:

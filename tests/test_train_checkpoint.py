@@ -24,7 +24,7 @@ from funasr_lite.train.core.schedules import (
     build_optimizer,
     build_scheduler,
 )
-from funasr_lite.train.core.seeding import rng_state, set_rng_state
+from funasr_lite.seeding import rng_state, set_rng_state
 
 
 def _opt(lr: float = 5e-4) -> torch.optim.Optimizer:

@@ -13,7 +13,7 @@ from funasr_lite.train.core import budget as budget_mod
 from funasr_lite.train.core.budget import Budget
 from funasr_lite.train.core.checkpoint import CheckpointManager
 from funasr_lite.train.core.schedules import warmup_cosine_lr
-from funasr_lite.train.core.seeding import rng_state, set_rng_state, set_seed
+from funasr_lite.seeding import rng_state, set_rng_state, set_seed
 
 
 class Clock:

@@ -23,11 +23,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from funasr_lite.auto_model import set_seed
 from funasr_lite.data.kaldi_lists import iter_wav_scp
 from funasr_lite.errors import InputError, ModelError
 from funasr_lite.fileio import write_text_atomic
 from funasr_lite.frontend.audio import DEFAULT_RESAMPLER, RESAMPLERS, load_wav_scp
+from funasr_lite.seeding import set_seed
 from funasr_lite.writers.recog_files import RecogWriter
 
 log = logging.getLogger("asr_inference")

@@ -25,7 +25,6 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from funasr_lite.auto_model import set_seed
 from funasr_lite.data.kaldi_lists import read_scp
 from funasr_lite.errors import InputError, ModelError
 from funasr_lite.fileio import write_text_atomic
@@ -33,6 +32,7 @@ from funasr_lite.frontend.audio import DEFAULT_RESAMPLER, RESAMPLERS, load_wav_s
 from funasr_lite.jobs import RUN_PL, SplitError, run_jobs, runpl_quote, write_split  # noqa: F401 (runpl_quote: tests)
 from funasr_lite.pipeline import DecodeOptions
 from funasr_lite.prefetch import prepared
+from funasr_lite.seeding import set_seed
 from funasr_lite.writers.formats import check_file_key, parse_formats, write_outputs
 from funasr_lite.writers.recog_files import FILES, RecogWriter
 from funasr_lite.yamlio import read_yaml

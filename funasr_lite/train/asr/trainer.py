@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
+from funasr_lite.seeding import rng_state, set_rng_state
 from funasr_lite.train.asr.evaluate import evaluate
 from funasr_lite.train.asr.export import export_best
 from funasr_lite.train.asr.loaders import build_loaders
@@ -35,7 +36,6 @@ from funasr_lite.train.core.budget import UNSET_TOTAL_STEPS, Budget
 from funasr_lite.train.core.checkpoint import CheckpointManager
 from funasr_lite.train.core.distributed import DistInfo, any_true, gather_objects
 from funasr_lite.train.core.schedules import build_optimizer, build_scheduler
-from funasr_lite.train.core.seeding import rng_state, set_rng_state
 from funasr_lite.train.core.trainer import Trainer
 
 log = logging.getLogger("train")

@@ -20,10 +20,10 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from funasr_lite.seeding import set_seed
 from funasr_lite.train.core.budget import Budget
 from funasr_lite.train.core.checkpoint import CheckpointManager
 from funasr_lite.train.core.distributed import DistInfo
-from funasr_lite.train.core.seeding import set_seed
 
 log = logging.getLogger("train")
 

@@ -32,12 +32,12 @@ from torch import nn
 
 from funasr_lite.fileio import write_text_atomic
 from funasr_lite.models.campplus import DEFAULT_CONF, CAMPPlus
+from funasr_lite.seeding import rng_state, set_rng_state
 from funasr_lite.train.core.amp import autocast
 from funasr_lite.train.core.budget import Budget
 from funasr_lite.train.core.checkpoint import CheckpointManager
 from funasr_lite.train.core.distributed import DistInfo
 from funasr_lite.train.core.schedules import build_optimizer, warmup_cosine_lr
-from funasr_lite.train.core.seeding import rng_state, set_rng_state
 from funasr_lite.train.core.trainer import Trainer
 from funasr_lite.train.spk.aamsoftmax import AAMSoftmax
 from funasr_lite.train.spk.dataset import SpeakerCrops, crop_features

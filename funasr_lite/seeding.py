@@ -1,4 +1,5 @@
-"""Random number generators of a training run: one seed for all of them, and their states for checkpoints."""
+"""Random number generators: one seed for all of them (``AutoModel``, ``bin/inference``, training)
+and their states, which training checkpoints hold."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ log = logging.getLogger(__name__)
 
 
 def set_seed(seed: int) -> None:
-    """Seed python ``random``, numpy's global RNG and torch (CPU and every CUDA device)."""
+    """Seed python ``random``, numpy's global RNG and torch (CPU and every CUDA device).
+
+    The order and calls of FunASR's ``AutoModel`` build; numpy takes ``seed % 2**32`` (its range).
+    """
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
