@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from funasr_lite.diar import Chunk, chunk_vad_segments, extract_embeddings, sv_chunk
-from funasr_lite.diar.chunks import slice_segment
+from funasr_lite.diar.chunks import Chunk, chunk_vad_segments, slice_segment, sv_chunk
+from funasr_lite.diar.embed import extract_embeddings
 from funasr_lite.errors import ModelError
 from funasr_lite.frontend.fbank import campplus_fbank
 from funasr_lite.models.campplus import CAMPPlus, load_campplus

@@ -50,22 +50,22 @@ def setup_distributed(device: str) -> DistInfo:
     return DistInfo(rank, world, local, dev)
 
 
-def all_true(flag: bool, info: DistInfo) -> bool:
-    """``flag`` AND-ed over ranks (every rank must call)."""
+def _reduce_flag(flag: bool, info: DistInfo, op: dist.ReduceOp) -> bool:
     if not info.enabled:
         return flag
     t = torch.tensor([1 if flag else 0], device=info.device)
-    dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    dist.all_reduce(t, op=op)
     return bool(t.item())
+
+
+def all_true(flag: bool, info: DistInfo) -> bool:
+    """``flag`` AND-ed over ranks (every rank must call)."""
+    return _reduce_flag(flag, info, dist.ReduceOp.MIN)
 
 
 def any_true(flag: bool, info: DistInfo) -> bool:
     """``flag`` OR-ed over ranks (every rank must call)."""
-    if not info.enabled:
-        return flag
-    t = torch.tensor([1 if flag else 0], device=info.device)
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item())
+    return _reduce_flag(flag, info, dist.ReduceOp.MAX)
 
 
 def gather_objects(obj: object, info: DistInfo) -> list[object]:
