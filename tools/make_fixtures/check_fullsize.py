@@ -39,7 +39,7 @@ import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from common import REPO, espeak_mandarin, speech_like, write_json  # noqa: E402
+from common import REPO, cif_alpha_adjust, espeak_mandarin, perturb, speech_like, write_json  # noqa: E402
 
 sys.path.insert(0, REPO)  # funasr_lite from this checkout
 
@@ -94,42 +94,12 @@ def token_list():
 SEG_DICT = "hello he@@ llo\nworld wor@@ ld\n"
 
 
-# ------------------------------------------------------------------------------------------
-def perturb(sd, seed):
-    """Replace constant-initialised float tensors with seeded random values (make_models.py)."""
-    g = torch.Generator().manual_seed(seed)
-    out = {}
-    for k, v in sd.items():
-        v = v.detach().clone()
-        if v.is_floating_point() and v.numel() > 0:
-            flat = v.flatten()
-            if bool((flat == flat[0]).all()):
-                noise = torch.randn(v.shape, generator=g, dtype=v.dtype)
-                v = 0.5 + noise.abs() if k.endswith("running_var") else v + 0.1 * noise
-        out[k] = v.contiguous()
-    return out
-
-
-def cif_alpha_adjust(scale, bias):
-    """CIF alpha-head adjustment (deterministic, no RNG): `predictor.cif_output.weight *= scale`,
-    `predictor.cif_output.bias = bias`.
-
-    With FunASR's random init of the full-size model the pre-sigmoid CIF logits of the clips below
-    have mean -0.10..+0.06 and std 0.12..0.16, i.e. alphas ~0.5 per 60 ms LFR frame (about half
-    the frame count: ~45 tokens for the 5.6 s clip) with little dependence on the input. Scaling
-    the weight (x16 / x8: exact in float32) makes the alphas depend on the encoder output and the
-    bias (-3.0 / -2.0) moves the operating point so that the clips below fire 3..15 tokens.
-    Values chosen by scanning scale in {1,2,4,8,16} x bias in {-1,...,-4} on these clips."""
-
-    def _adjust(sd):
-        sd = dict(sd)
-        sd["predictor.cif_output.weight"] = (sd["predictor.cif_output.weight"] * scale).contiguous()
-        sd["predictor.cif_output.bias"] = torch.full_like(sd["predictor.cif_output.bias"], bias)
-        return sd
-
-    return _adjust
-
-
+# CIF values: with FunASR's random init of the full-size model the pre-sigmoid CIF logits of the
+# clips below have mean -0.10..+0.06 and std 0.12..0.16, i.e. alphas ~0.5 per 60 ms LFR frame
+# (about half the frame count: ~45 tokens for the 5.6 s clip) with little dependence on the input.
+# Scaling the weight (x16 / x8: exact in float32) makes the alphas depend on the encoder output and
+# the bias (-3.0 / -2.0) moves the operating point so that the clips below fire 3..15 tokens.
+# Values chosen by scanning scale in {1,2,4,8,16} x bias in {-1,...,-4} on these clips.
 MODELS = {
     # name: (model class (its predictor comes with the template), AutoModel seed, perturb seed, (cif scale, cif bias))
     "paraformer_large_random": ("Paraformer", 101, 111, (16.0, -3.0)),

@@ -95,6 +95,38 @@ def torch_save_deterministic(obj, path):
     _patch_serialization_id(path)
 
 
+def perturb(sd, seed):
+    """Replace constant-initialised float tensors (LayerNorm / BatchNorm / zero biases) with seeded
+    random values, so that tests can tell weight from bias; ``running_var`` stays positive."""
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    for k, v in sd.items():
+        v = v.detach().clone()
+        if v.is_floating_point() and v.numel() > 0:
+            flat = v.flatten()
+            if bool((flat == flat[0]).all()):
+                noise = torch.randn(v.shape, generator=g, dtype=v.dtype)
+                v = 0.5 + noise.abs() if k.endswith("running_var") else v + 0.1 * noise
+        out[k] = v.contiguous()
+    return out
+
+
+def cif_alpha_adjust(scale, bias):
+    """A state-dict adjustment (deterministic, no RNG) of a Paraformer's CIF alpha head:
+    `predictor.cif_output.weight *= scale`, `predictor.cif_output.bias = bias`. A random init
+    gives alphas with little dependence on the input (every clip fires about the same number of
+    tokens per frame); a power-of-two scale (exact in float32) makes them depend on the encoder
+    output and the bias moves the operating point. Each caller says why its values."""
+
+    def _adjust(sd):
+        sd = dict(sd)
+        sd["predictor.cif_output.weight"] = (sd["predictor.cif_output.weight"] * scale).contiguous()
+        sd["predictor.cif_output.bias"] = torch.full_like(sd["predictor.cif_output.bias"], bias)
+        return sd
+
+    return _adjust
+
+
 def write_json(path, obj):
     with open(path, "w", encoding="utf-8") as f:
         json.dump(obj, f, ensure_ascii=False, indent=2)

@@ -17,7 +17,7 @@ import torch
 import yaml
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import FIXTURES, torch_save_deterministic, write_json  # noqa: E402
+from common import FIXTURES, cif_alpha_adjust, perturb, torch_save_deterministic, write_json  # noqa: E402
 
 logging.disable(logging.WARNING)
 from funasr import AutoModel  # noqa: E402
@@ -82,24 +82,6 @@ def dump_yaml(path, obj):
         yaml.safe_dump(obj, f, allow_unicode=True, sort_keys=False, default_flow_style=False)
 
 
-def perturb(sd, seed):
-    """Replace constant-initialised float tensors with seeded random values."""
-    g = torch.Generator().manual_seed(seed)
-    out = {}
-    for k, v in sd.items():
-        v = v.detach().clone()
-        if v.is_floating_point() and v.numel() > 0:
-            flat = v.flatten()
-            if bool((flat == flat[0]).all()):
-                noise = torch.randn(v.shape, generator=g, dtype=v.dtype)
-                if k.endswith("running_var"):
-                    v = 0.5 + noise.abs()
-                else:
-                    v = v + 0.1 * noise
-        out[k] = v.contiguous()
-    return out
-
-
 def build_via_automodel(d):
     am = AutoModel(model=d, disable_update=True, device="cpu", disable_pbar=True, log_level="ERROR")
     return am
@@ -139,25 +121,11 @@ def make_folder(name, files, config, metas, task, weights_name, seed, adjust=Non
     return d, am2, sd
 
 
-def cif_alpha_adjust(scale, bias):
-    """CIF alpha-head adjustment for the tiny Paraformers (deterministic, no RNG).
-
-    With the plain random init the alphas sit around 0.4 per encoder frame with little
-    dependence on the input, i.e. ~22 tokens for a 3.5 s clip and hardly any variety.
-    `predictor.cif_output.weight *= scale` (scale -4: exact in float32) makes the alphas
-    depend strongly on the encoder output, and `predictor.cif_output.bias = bias` moves the
-    operating point so that the tests/fixtures/paraformer clips (0.6 s .. 3.5 s) fire 3..12
-    tokens (see make_paraformer.py)."""
-
-    def _adjust(sd):
-        sd = dict(sd)
-        sd["predictor.cif_output.weight"] = (sd["predictor.cif_output.weight"] * scale).contiguous()
-        sd["predictor.cif_output.bias"] = torch.full_like(sd["predictor.cif_output.bias"], bias)
-        return sd
-
-    return _adjust
-
-
+# CIF values of the tiny Paraformers (common.cif_alpha_adjust): with the plain random init the
+# alphas sit around 0.4 per encoder frame with little dependence on the input, i.e. ~22 tokens for a
+# 3.5 s clip and hardly any variety. Scale -4 (exact in float32) makes the alphas depend strongly on
+# the encoder output, and the bias moves the operating point so that the tests/fixtures/paraformer
+# clips (0.6 s .. 3.5 s) fire 3..12 tokens (see make_paraformer.py).
 def paraformer_tiny():
     metas = {"init_param": "model.pt", "config": "config.yaml",
              "tokenizer_conf": {"token_list": "tokens.json", "seg_dict_file": "seg_dict"},
@@ -196,36 +164,46 @@ VAD_MODEL_CONF = {
     "frame_in_ms": 10, "frame_length_ms": 25}
 
 
-def fsmn_vad_tiny():
-    config = {
-        "model": "FsmnVADStreaming", "model_conf": VAD_MODEL_CONF,
+def fsmn_vad_config(model_conf=VAD_MODEL_CONF, fs=16000):
+    """config.yaml of the tiny FSMN-VAD (also make_resample.py's 8 kHz folder)."""
+    return {
+        "model": "FsmnVADStreaming", "model_conf": model_conf,
         "encoder": "FSMN",
         "encoder_conf": {"input_dim": 400, "input_affine_dim": 24, "fsmn_layers": 2, "linear_dim": 32,
                          "proj_dim": 16, "lorder": 20, "rorder": 0, "lstride": 1, "rstride": 0,
                          "output_affine_dim": 24, "output_dim": 248},
         "frontend": "WavFrontendOnline",
-        "frontend_conf": {"fs": 16000, "window": "hamming", "n_mels": 80, "frame_length": 25,
+        "frontend_conf": {"fs": fs, "window": "hamming", "n_mels": 80, "frame_length": 25,
                           "frame_shift": 10, "dither": 0.0, "lfr_m": 5, "lfr_n": 1},
     }
+
+
+def fsmn_vad_tiny():
+    config = fsmn_vad_config()
     metas = {"init_param": "model.pt", "config": "config.yaml", "frontend_conf": {"cmvn_file": "am.mvn"}}
     return make_folder("fsmn_vad_tiny", {"am.mvn": MVN400}, config, metas,
                        "voice-activity-detection", "model.pt", seed=13)
 
 
-def ct_transformer_tiny():
-    config = {
+def ct_transformer_config(num_blocks=2):
+    """config.yaml of the tiny CT-Transformer (make_punc.py's cn-en folder: ``num_blocks=3``)."""
+    return {
         "model": "CTTransformer",
         "model_conf": {"ignore_id": 0, "embed_unit": 16, "att_unit": 16, "dropout_rate": 0.1,
                        "punc_list": PUNC_LIST, "punc_weight": [1.0] * 6, "sentence_end_id": 3},
         "encoder": "SANMEncoder",
         "encoder_conf": {"input_size": 16, "output_size": 16, "attention_heads": 2, "linear_units": 32,
-                         "num_blocks": 2, "dropout_rate": 0.1, "positional_dropout_rate": 0.1,
+                         "num_blocks": num_blocks, "dropout_rate": 0.1, "positional_dropout_rate": 0.1,
                          "attention_dropout_rate": 0.0, "input_layer": "pe",
                          "pos_enc_class": "SinusoidalPositionEncoder", "normalize_before": True,
                          "kernel_size": 11, "sanm_shfit": 0, "selfattention_layer_type": "sanm",
                          "padding_idx": 0},
         "tokenizer": "CharTokenizer", "tokenizer_conf": {"unk_symbol": "<unk>"},
     }
+
+
+def ct_transformer_tiny():
+    config = ct_transformer_config()
     metas = {"init_param": "model.pt", "config": "config.yaml", "tokenizer_conf": {"token_list": "tokens.json"}}
     return make_folder("ct_transformer_tiny", {"tokens.json": PUNC_TOKENS}, config, metas,
                        "punctuation", "model.pt", seed=14)

@@ -34,7 +34,6 @@ from common import FIXTURES, write_json  # noqa: E402
 
 MODELS = os.path.join(FIXTURES, "models")
 OUT = os.path.join(FIXTURES, "punc")
-PUNC_LIST = ["<unk>", "_", "，", "。", "？", "、"]
 CNEN_WORDS = ["你好", "世界", "今天", "天气", "很好", "我们", "北京", "欢迎", "大家", "阿里巴巴",
               "达摩院", "语音", "识别", "语音识别", "模型", "中国", "卡拉OK", "鿐鿐", "2024", "10"]
 CNEN_CHARS = list("你好世界今天气很我们北京欢迎大家阿里巴达摩院语音识别模型中国是的了不在有这个上来到时地为子年月日")
@@ -45,22 +44,6 @@ JIEBA_USR_DICT = "达摩院\n阿里巴巴 20\n语音识别 50 n\n卡拉OK\n鿐�
 # Output-layer bias (<unk>, _, ，, 。, ？, 、), picked by hand: all six labels occur, `。`/`？` are rare.
 PUNC_BIAS = [0.5, 1.0, 0.5, -0.6, 0.0, 0.3]
 SEED = 16
-
-
-def cnen_config():
-    return {
-        "model": "CTTransformer",
-        "model_conf": {"ignore_id": 0, "embed_unit": 16, "att_unit": 16, "dropout_rate": 0.1,
-                       "punc_list": PUNC_LIST, "punc_weight": [1.0] * 6, "sentence_end_id": 3},
-        "encoder": "SANMEncoder",
-        "encoder_conf": {"input_size": 16, "output_size": 16, "attention_heads": 2, "linear_units": 32,
-                         "num_blocks": 3, "dropout_rate": 0.1, "positional_dropout_rate": 0.1,
-                         "attention_dropout_rate": 0.0, "input_layer": "pe",
-                         "pos_enc_class": "SinusoidalPositionEncoder", "normalize_before": True,
-                         "kernel_size": 11, "sanm_shfit": 0, "selfattention_layer_type": "sanm",
-                         "padding_idx": 0},
-        "tokenizer": "CharTokenizer", "tokenizer_conf": {"unk_symbol": "<unk>"},
-    }
 
 
 def bias_adjust(sd):
@@ -76,7 +59,7 @@ def build_cnen():
              "tokenizer_conf": {"token_list": "tokens.json"}, "jieba_usr_dict": "jieba_usr_dict"}
     make_models.make_folder("ct_transformer_cnen_tiny",
                             {"tokens.json": CNEN_TOKENS, "jieba_usr_dict": JIEBA_USR_DICT},
-                            cnen_config(), metas, "punctuation", "model.pt", seed=SEED, adjust=bias_adjust)
+                            make_models.ct_transformer_config(num_blocks=3), metas, "punctuation", "model.pt", seed=SEED, adjust=bias_adjust)
     print("\n".join(make_models.NOTES))
 
 

@@ -29,7 +29,7 @@ Outputs (``tests/fixtures/resample/``):
   frame, captured inside generate().
 - ``models/fsmn_vad_8k_tiny/``: FsmnVADStreaming with ``frontend_conf.fs: 8000`` and
   ``model_conf.sample_rate: 8000`` (the layout of FunASR's ``speech_fsmn_vad_zh-cn-8k-common``),
-  random weights (seed 14, ``make_models.perturb``), the tiny encoder of ``fsmn_vad_tiny``, and
+  random weights (seed 14, ``common.perturb``), the tiny encoder of ``fsmn_vad_tiny``, and
   ``decibel_thres: -20``: random weights call every frame speech, so frames quieter than -20 dB
   (FunASR's ``ComputeDecibel`` on 200-sample frames at 8 kHz) are what make the pauses.
 """
@@ -145,16 +145,7 @@ def _build_8k_folder() -> None:
     import make_models as mm  # noqa: PLC0415  (imports funasr)
 
     conf = dict(mm.VAD_MODEL_CONF, sample_rate=8000, decibel_thres=DECIBEL_THRES_8K)
-    config = {
-        "model": "FsmnVADStreaming", "model_conf": conf,
-        "encoder": "FSMN",
-        "encoder_conf": {"input_dim": 400, "input_affine_dim": 24, "fsmn_layers": 2, "linear_dim": 32,
-                         "proj_dim": 16, "lorder": 20, "rorder": 0, "lstride": 1, "rstride": 0,
-                         "output_affine_dim": 24, "output_dim": 248},
-        "frontend": "WavFrontendOnline",
-        "frontend_conf": {"fs": 8000, "window": "hamming", "n_mels": 80, "frame_length": 25,
-                          "frame_shift": 10, "dither": 0.0, "lfr_m": 5, "lfr_n": 1},
-    }
+    config = mm.fsmn_vad_config(conf, fs=8000)
     metas = {"init_param": "model.pt", "config": "config.yaml", "frontend_conf": {"cmvn_file": "am.mvn"}}
     mm.make_folder("fsmn_vad_8k_tiny", {"am.mvn": mm.MVN400}, config, metas,
                    "voice-activity-detection", "model.pt", seed=14)
