@@ -55,7 +55,7 @@ sub usage {
   my ($code) = @_;
   my $fh = $code ? *STDERR : *STDOUT;
   print $fh "Usage: $prog [options] [JOB=1:N] <log-file> <command> [args...]\n"
-    . "e.g.: $prog --mem 4G --gpu 1 JOB=1:8 exp/log/decode.JOB.log python -m funasr_lite.bin.asr_inference --key_file keys.JOB.scp\n"
+    . "e.g.: $prog --mem 4G --gpu 1 JOB=1:8 exp/log/decode.JOB.log python -m funasr_lite.bin.asr_inference --model M --wav_scp split4/wav.JOB.scp --output_dir out/JOB\n"
     . "Options: --config FILE (default conf/slurm.conf if present)  --mem M  --num-threads T  --gpu G\n"
     . "         --time T  --max-jobs-run M  (any option described in the config file)\n";
   exit $code;

@@ -1,9 +1,9 @@
-"""Global CMVN statistics over a wav.scp with FunASR's frontend (``egs/*`` stage 2).
+"""Global CMVN statistics over a wav.scp with FunASR's frontend (``egs/TEMPLATE/asr/asr.sh`` stage 1).
 
     python -m funasr_lite.bin.compute_cmvn --wav_scp data/train/wav.scp \\
         --frontend_conf conf/frontend_paraformer.yaml --out_dir exp/cmvn
 
-With ``--feats_scp dump/train/feats.scp`` (stage 1's dump, the same fbank) the statistics are
+With ``--feats_scp dump/train/feats.scp`` (``bin/dump_fbank``'s output earlier in stage 1, the same fbank) the statistics are
 read from the dumped features instead of recomputed from audio; ``--wav_scp`` is then optional.
 
 Accumulates 80-dim fbank statistics (before LFR, dither 0) as FunASR's

@@ -41,7 +41,7 @@ sub usage {
   my ($code) = @_;
   my $fh = $code ? *STDERR : *STDOUT;
   print $fh "Usage: $prog [options] [JOB=1:N] <log-file> <command> [args...]\n"
-    . "e.g.: $prog JOB=1:4 exp/log/decode.JOB.log python -m funasr_lite.bin.asr_inference --key_file keys.JOB.scp\n"
+    . "e.g.: $prog JOB=1:4 exp/log/decode.JOB.log python -m funasr_lite.bin.asr_inference --model M --wav_scp split4/wav.JOB.scp --output_dir out/JOB\n"
     . "Options: --max-jobs-run M  --num-threads T  --gpu G  --pick all|failed|incomplete\n"
     . "         (--mem, --time, --config ... are accepted and ignored)\n";
   exit $code;
