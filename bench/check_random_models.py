@@ -32,13 +32,18 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+for _path in (REPO, REPO / "tools"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+from recipe_local import add_recipe_local  # noqa: E402
+
+add_recipe_local("synth")
 
 logging.disable(logging.WARNING)
+from espeak_corpus import Utterance, jieba_words, make_sentences, synthesise  # noqa: E402  (egs/synth/local)
 from funasr import AutoModel as FunASRAutoModel  # noqa: E402
 
 from funasr_lite import AutoModel as LiteAutoModel  # noqa: E402
-from funasr_lite.data.synth import Utterance, jieba_words, make_sentences, synthesise  # noqa: E402
 from funasr_lite.diar.embed import extract_embeddings  # noqa: E402
 from funasr_lite.frontend.audio import load_audio  # noqa: E402
 from funasr_lite.modelio import load_checkpoint  # noqa: E402

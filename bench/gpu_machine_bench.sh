@@ -2,7 +2,7 @@
 # Issue 7's side-by-side benchmark on a lent GPU machine (no apt, no internet), in one command.
 # Prepare the carried files first, on a machine with pip and apt:
 #   bash tools/prepare_gpu_wheels.sh                       (.whl: funasr 1.4.16 and the few packages it needs)
-#   bash egs/synth/spk/local/prepare_gpu_machine.sh        (.espeak: espeak-ng .debs and the libpcaudio stub)
+#   bash tools/gpu_machine/prepare.sh                      (.espeak: espeak-ng .debs and the libpcaudio stub)
 #   bash tools/fetch_fsmn_vad.sh tools/fsmn_vad            (the real FSMN-VAD checkpoint)
 # then, from the repository root on the GPU machine (carry .whl, .espeak, tools/fsmn_vad):
 #   bash bench/gpu_machine_bench.sh [files] [minutes] [variant ...]

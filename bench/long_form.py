@@ -2,7 +2,7 @@
 
     python bench/long_form.py --out DIR [--files 6] [--minutes 3] [--seed 0] [--nj N] [--segments DIR2]
 
-A thin wrapper around ``funasr_lite.bin.make_meetings`` (``funasr_lite.data.meetings``) with the
+A thin wrapper around ``egs/synth/local/make_meetings.py`` with the
 benchmark's defaults: ``--files`` recordings of about ``--minutes`` each (6 x 3 min = 18 min; each
 recording stops at the first turn that reaches the length, so it is a few seconds longer), with
 2, 3, 4, 2, ... speakers taking turns (held-out espeak-ng voices, 1-3 jieba-dictionary sentences a
@@ -37,13 +37,17 @@ import numpy as np
 import soundfile as sf
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for _path in (REPO, REPO / "tools"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+from recipe_local import add_recipe_local  # noqa: E402
 
-from funasr_lite.bin import make_meetings  # noqa: E402
+add_recipe_local("synth")
+import make_meetings  # noqa: E402  (egs/synth/local)
+from espeak_corpus import Utterance, synthesise  # noqa: E402
+from espeak_speakers import FS, write_audio  # noqa: E402
+
 from funasr_lite.data.kaldi_lists import read_scp, write_scp  # noqa: E402
-from funasr_lite.data.spk_synth import FS, write_audio  # noqa: E402
-from funasr_lite.data.synth import Utterance, synthesise  # noqa: E402
 
 FRAME = FS // 100  # 10 ms
 SILENCE_RMS = 32768 * 10 ** (-50 / 20)  # -50 dBFS in int16 units

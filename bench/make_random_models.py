@@ -77,17 +77,18 @@ import yaml
 from torch import nn
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for _path in (REPO, REPO / "tools"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 from funasr_lite.fileio import write_text_atomic  # noqa: E402
 from funasr_lite.models.campplus import DEFAULT_CONF as CAMPPLUS_DEFAULTS  # noqa: E402
-from funasr_lite.models.paraformer.template import paraformer_template  # noqa: E402
 from funasr_lite.models.campplus import CAMPPlus, campplus_config  # noqa: E402
 from funasr_lite.models.ct_transformer import CTTransformer  # noqa: E402
 from funasr_lite.models.paraformer.model import BiCifParaformer  # noqa: E402
-from funasr_lite.train.core.checkpoint import save_atomic  # noqa: E402
+from funasr_lite.models.paraformer.template import paraformer_template  # noqa: E402
 from funasr_lite.train.asr.export import export_model_dir  # noqa: E402
+from funasr_lite.train.core.checkpoint import save_atomic  # noqa: E402
 
 MVN560 = REPO / "tests" / "fixtures" / "frontend" / "am_560.mvn"
 KEY_LISTS = REPO / "tests" / "fixtures" / "models"
@@ -475,8 +476,12 @@ def sample_waves() -> list[tuple[str, np.ndarray, str]] | None:
     trailing silence trimmed), or None without espeak-ng."""
     if shutil.which("espeak-ng") is None:
         return None
-    from funasr_lite.data.spk_synth import trim_silence
-    from funasr_lite.data.synth import Utterance, synthesise
+    from recipe_local import add_recipe_local
+
+    add_recipe_local("synth")
+    from espeak_corpus import Utterance, synthesise  # egs/synth/local
+    from espeak_speakers import trim_silence
+
     from funasr_lite.frontend.audio import load_audio
 
     out = []

@@ -19,7 +19,10 @@ import soundfile as sf
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
+from recipe_local import add_recipe_local  # noqa: E402
 from tiny_asr_corpus import tiny_asr_corpus  # noqa: E402,F401  (shared with tools/crash_test.py)
+
+add_recipe_local()  # the corpus code of egs/synth/local and egs/aishell/local, imported by plain name
 
 
 # Numerics tests: golden FunASR fixtures and batched-against-single equality. tools/run_isa_matrix.sh

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aishell_data_prep  # egs/aishell/local, on sys.path through conftest
 import numpy as np
 import pytest
 import soundfile as sf
@@ -42,7 +43,6 @@ from conftest import REPO, QuietHandler, clear_proxies, espeak_wav, serve_http
 
 from funasr_lite import AutoModel
 from funasr_lite.bin import (
-    aishell_data_prep,
     asr_inference,
     check_data,
     compute_cer,
@@ -879,4 +879,4 @@ def test_aishell_data_prep(kind: str, wavs: list[str] | None, transcript: bytes,
                                  "--sets", "train"])
     assert rc == 1 and not (tmp_path / "data" / "train" / "wav.scp").exists()
     one_line(capsys.readouterr().err, f"aishell_data_prep: error: {phrase.format(c=corpus)}", kind=kind,
-             entry="bin/aishell_data_prep")
+             entry="egs/aishell/local/aishell_data_prep")

@@ -7,13 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import aishell_data_prep  # egs/aishell/local, on sys.path through conftest
 import kaldiio
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
 
-from funasr_lite.bin import aishell_data_prep, check_data, dump_fbank, make_tokens
+from funasr_lite.bin import check_data, dump_fbank, make_tokens
 from funasr_lite.data.kaldi_lists import read_scp, read_text
 from funasr_lite.frontend.audio import load_audio
 from funasr_lite.modelio.tokens import read_token_list

@@ -9,17 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from tiny_asr_corpus import tiny_recipe_config  # tools/, on sys.path through conftest
-from funasr_lite.bin import (
-    compute_cer,
-    compute_cmvn,
-    make_tokens,
-    synth_corpus,
-    synth_voice_set,
-)
-from funasr_lite.data.kaldi_lists import read_text
-from funasr_lite.data.synth import (
+import synth_corpus  # egs/synth/local, on sys.path through conftest
+import synth_voice_set
+from espeak_corpus import (
     DEV_VARIANTS,
     FINETUNE_PITCHES,
     FINETUNE_VARIANTS,
@@ -29,6 +21,10 @@ from funasr_lite.data.synth import (
     TRAIN_VARIANTS,
     espeak_variants,
 )
+from tiny_asr_corpus import tiny_recipe_config  # tools/, on sys.path through conftest
+
+from funasr_lite.bin import compute_cer, compute_cmvn, make_tokens
+from funasr_lite.data.kaldi_lists import read_text
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "egs/synth/asr/local/finetune_new_voices.sh"

@@ -1,4 +1,4 @@
-"""The homophone floor (funasr_lite.data.homophones, funasr_lite.bin.homophone_floor)."""
+"""The homophone floor (egs/synth/local: homophone_groups, homophone_floor)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import json
 import math
 import shutil
 
+import homophone_floor as cli  # egs/synth/local, on sys.path through conftest
+import homophone_groups as homophones
 import pytest
-
-from funasr_lite.bin import homophone_floor as cli
-from funasr_lite.data import homophones
-from funasr_lite.data.homophones import (
+from homophone_groups import (
     edit_distance,
     espeak_keys,
     group_loss,

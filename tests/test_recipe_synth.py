@@ -14,11 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-
-from tiny_asr_corpus import tiny_recipe_config  # tools/, on sys.path through conftest
-from funasr_lite.bin import compute_cmvn
-from funasr_lite.data.kaldi_lists import read_scp, read_text
-from funasr_lite.data.synth import (
+from espeak_corpus import (  # egs/synth/local, on sys.path through conftest
     DEV_VARIANTS,
     FINETUNE_VARIANTS,
     TEST_VARIANTS,
@@ -30,6 +26,11 @@ from funasr_lite.data.synth import (
     make_sentences,
     plan_set,
 )
+from recipe_local import local_script
+from tiny_asr_corpus import tiny_recipe_config  # tools/, on sys.path through conftest
+
+from funasr_lite.bin import compute_cmvn
+from funasr_lite.data.kaldi_lists import read_scp, read_text
 from funasr_lite.frontend.cmvn import load_cmvn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,7 +133,7 @@ def test_synth_recipe_stages_0_to_5(tmp_path: Path) -> None:
 
 
 def test_synth_corpus_refuses_impossible_sizes(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "funasr_lite.bin.synth_corpus", "--out_dir", str(tmp_path / "d"),
+    proc = subprocess.run([sys.executable, local_script("synth", "synth_corpus"), "--out_dir", str(tmp_path / "d"),
                            "--wav_dir", str(tmp_path / "w"), "--num_train", "50", "--num_dev", "1", "--num_test", "1",
                            "--top_chars", "1", "--min_chars", "1", "--max_chars", "1"],
                           capture_output=True, text=True, timeout=60, env=recipe_env(), check=False)
@@ -156,7 +157,7 @@ def test_wide_train_voices_keep_held_out_voices_out(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="training voices"):
         check_new_variants(["Alex"])  # a wide training voice is not a new voice for finetuning demos
     data = tmp_path / "d"
-    proc = subprocess.run([sys.executable, "-m", "funasr_lite.bin.synth_corpus", "--out_dir", str(data),
+    proc = subprocess.run([sys.executable, local_script("synth", "synth_corpus"), "--out_dir", str(data),
                            "--wav_dir", str(tmp_path / "w"), "--num_train", "6", "--num_dev", "2", "--num_test", "2",
                            "--top_chars", "50", "--min_chars", "2", "--max_chars", "4", "--train_voices", "wide"],
                           capture_output=True, text=True, timeout=120, env=recipe_env(), check=False)

@@ -1,5 +1,5 @@
-"""Speaker-embedding training path (funasr_lite.train.spk + bin/{synth_spk_data,train_spk,
-make_meetings,diarize}) on a tiny espeak-ng set: 6 speakers x 8 utterances, a few CPU steps."""
+"""Speaker-embedding training path (funasr_lite.train.spk + bin/{train_spk,diarize} and
+egs/synth/local/{synth_spk_data,make_meetings}) on a tiny espeak-ng set: 6 speakers x 8 utterances, a few CPU steps."""
 
 from __future__ import annotations
 
@@ -8,31 +8,27 @@ import math
 import random
 from pathlib import Path
 
+import make_meetings  # egs/synth/local, on sys.path through conftest
 import numpy as np
 import pytest
+import synth_spk_data
 import torch
-
-from funasr_lite.bin import (
-    compute_der,
-    diarize,
-    make_meetings,
-    synth_spk_data,
-    train_spk,
-)
-from funasr_lite.data.kaldi_lists import read_scp
-from funasr_lite.data.spk_synth import (
+from espeak_speakers import (
     MEETING_VARIANTS,
     TRAIN_VARIANTS,
     meeting_speakers,
     train_speakers,
     trim_silence,
 )
+
+from funasr_lite.bin import compute_der, diarize, train_spk
+from funasr_lite.data.kaldi_lists import read_scp
 from funasr_lite.diar.rttm import read_rttm
 from funasr_lite.frontend.fbank import campplus_fbank
 from funasr_lite.modelio import open_model_dir
 from funasr_lite.models.campplus import CAMPPlus
-from funasr_lite.train.spk import AAMSoftmax, SpeakerCrops
 from funasr_lite.train.core import checkpoint as checkpoint_mod
+from funasr_lite.train.spk import AAMSoftmax, SpeakerCrops
 from funasr_lite.train.spk.trainer import TrainConfig, list_checkpoints, train
 
 # the smallest CAM++ the FunASR constructor allows (as tests/fixtures/models/campplus_tiny)

@@ -1,6 +1,6 @@
 # Sourced (". tools/gpu_machine_env.sh") from the repository root by the scripts that run on a lent
 # GPU machine (no apt, no internet): installs the carried wheels (.whl, from
-# tools/prepare_gpu_wheels.sh or egs/synth/spk/local/prepare_gpu_machine.sh) into /tmp/site and
+# tools/prepare_gpu_wheels.sh or tools/gpu_machine/prepare.sh) into /tmp/site and
 # unpacks the carried espeak-ng .debs (.espeak) into /tmp/esp, each once per machine, then
 # exports PYTHONPATH, LD_LIBRARY_PATH (with the libpcaudio stub), ESPEAK_DATA_PATH and PATH.
 # Sets R to the repository root. Returns 1 if the wheels do not install.

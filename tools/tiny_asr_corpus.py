@@ -27,8 +27,12 @@ def tiny_asr_corpus(root: Path, num_train: int, num_dev: int, num_test: int, see
     """A synthetic corpus (2-4 characters of 40), its token list and CMVN, and ``TINY_ASR``'s config
     (``train_conf`` added) under ``root``; the paths the trainer takes."""
     import yaml  # noqa: PLC0415
+    from recipe_local import add_recipe_local  # noqa: PLC0415  (tools/, beside this file)
 
-    from funasr_lite.bin import compute_cmvn, make_tokens, synth_corpus  # noqa: PLC0415
+    from funasr_lite.bin import compute_cmvn, make_tokens  # noqa: PLC0415
+
+    add_recipe_local("synth")
+    import synth_corpus  # noqa: PLC0415  (egs/synth/local)
 
     assert synth_corpus.main(["--out_dir", str(root / "data"), "--wav_dir", str(root / "wavs"),
                               "--num_train", str(num_train), "--num_dev", str(num_dev), "--num_test", str(num_test),

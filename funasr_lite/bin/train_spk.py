@@ -5,7 +5,7 @@
     python -m funasr_lite.bin.train_spk --data data/spk_train --out exp/campplus_tiny \\
         --epochs 3 --batch_size 16 --device cpu --tiny        # CI size
 
-``--data`` is a Kaldi dir with ``wav.scp`` and ``utt2spk`` (see ``funasr_lite.bin.synth_spk_data``).
+``--data`` is a Kaldi dir with ``wav.scp`` and ``utt2spk`` (see ``egs/synth/local/synth_spk_data.py``).
 Rerunning with the same ``--out`` resumes from the newest checkpoint in ``<out>/checkpoints``.
 The exported model folder is ``<out>/model`` (FunASR layout, ``campplus_cn_common.bin``).
 Exit status: 0 ok (also when stopped by --max_minutes: rerun to continue), 1 data error, 2 usage.

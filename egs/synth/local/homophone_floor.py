@@ -1,12 +1,12 @@
 """The homophone floor of the synthetic corpus: the least CER any recogniser can reach on it.
 
-    python -m funasr_lite.bin.homophone_floor [--top_n 30000] [--top_chars 3500] [--json out.json] [--show 10]
-    python -m funasr_lite.bin.homophone_floor --cer_detail exp/x/decode_test/cer.txt
+    python egs/synth/local/homophone_floor.py [--top_n 30000] [--top_chars 3500] [--json out.json] [--show 10]
+    python egs/synth/local/homophone_floor.py --cer_detail egs/synth/asr/exp/x/decode_test/cer.txt
 
-Builds the word list of ``funasr_lite.data.synth.jieba_words`` (the corpus's words and sampling
+Builds the word list of ``espeak_corpus.jieba_words`` (the corpus's words and sampling
 weights), reads each word's pronunciation with ``espeak-ng -x`` (the voice that speaks the
 corpus), groups homophones and prints the expected character error of the best possible
-decision per group (see ``funasr_lite.data.homophones`` for why this is a lower bound, and its
+decision per group (see ``homophone_groups`` for why this is a lower bound, and its
 caveats): one line with the floor and its split into 1-character and >=2-character words, then
 the ``--show`` groups that lose the most. ``--json`` also writes the report (atomically).
 ``--cer_detail`` instead reads a ``compute_cer`` detail file and prints how many of its
@@ -24,8 +24,9 @@ import os
 import sys
 import time
 
-from funasr_lite.data.homophones import FloorReport, espeak_keys, homophone_floor, homophone_share, substitution_pairs
-from funasr_lite.data.synth import jieba_words
+from espeak_corpus import jieba_words
+from homophone_groups import FloorReport, espeak_keys, homophone_floor, homophone_share, substitution_pairs
+
 from funasr_lite.errors import one_line
 from funasr_lite.fileio import write_text_atomic
 

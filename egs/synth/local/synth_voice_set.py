@@ -1,12 +1,12 @@
 """Generate a new-voice set of the synthetic corpus (finetuning demos: ``egs/synth/asr/local``).
 
-    python -m funasr_lite.bin.synth_voice_set --out_dir data --wav_dir data/wavs \\
+    python ../local/synth_voice_set.py --out_dir data --wav_dir data/wavs \\
         --sets ft_train:600,ft_dev:40,ft_test:100 [--variants klatt6,croak --pitches 45,55] \\
         [--token_list exp/base/model_dir/tokens.json] [--exclude_text data/train/text ...] \\
         [--top_chars 400 --min_chars 2 --max_chars 6] [--seed 777] [--nj 2] [--spk_prefix ft]
 
 Every set is spoken by the same new voices: espeak-ng variants (default ``FINETUNE_VARIANTS`` of
-``funasr_lite.data.synth``) at ``--pitches`` (default ``FINETUNE_PITCHES``), speaker ids
+``espeak_corpus``) at ``--pitches`` (default ``FINETUNE_PITCHES``), speaker ids
 ``<spk_prefix>_<variant>_p<pitch>``. Training variants (``TRAIN_VARIANTS``, ``WIDE_EXTRA_VARIANTS``) and variants espeak-ng does
 not have are refused. The sets have distinct sentences, none of them in an ``--exclude_text``
 file (e.g. the corpus the model was trained on). With ``--token_list`` (a model's tokens.json or
@@ -24,14 +24,9 @@ import json
 import logging
 import random
 import sys
-from multiprocessing import Pool
 from pathlib import Path
 
-from tqdm import tqdm
-
-from funasr_lite.bin.synth_corpus import _job, write_data_dir
-from funasr_lite.data.kaldi_lists import read_text
-from funasr_lite.data.synth import (
+from espeak_corpus import (
     FINETUNE_PITCHES,
     FINETUNE_VARIANTS,
     SPEEDS,
@@ -42,6 +37,9 @@ from funasr_lite.data.synth import (
     plan_voice_set,
     restrict_words,
 )
+from synth_corpus import exit_status, synth_wavs, write_data_dir
+
+from funasr_lite.data.kaldi_lists import read_text
 from funasr_lite.fileio import write_text_atomic
 
 PROG = "synth_voice_set"
@@ -160,13 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         if not reuse:
             for path in paths.values():
                 path.unlink(missing_ok=True)
-        jobs = [(u, str(paths[u.utt_id])) for u in utts]
-        bad: list[str] = []
-        with Pool(max(1, args.nj)) as pool:
-            for utt_id, err in tqdm(pool.imap_unordered(_job, jobs), total=len(jobs), desc=f"synth {name}"):
-                if err:
-                    log.error("skipping %s: %s", utt_id, err)
-                    bad.append(utt_id)
+        bad = synth_wavs(utts, paths, args.nj, f"synth {name}", log)
         good = [u for u in utts if u.utt_id not in bad]
         failed += bad
         write_data_dir(Path(args.out_dir) / name, good, paths)
@@ -174,10 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         log.info("%s: %d utterances, %d speakers", name, len(good), len({u.spk_id for u in good}))
     meta.update(sizes=sizes, failed=failed)
     write_text_atomic(meta_path, json.dumps(meta, ensure_ascii=False, indent=1) + "\n")
-    if failed:
-        log.error("%d utterances failed; see messages above", len(failed))
-        return 1
-    return 0
+    return exit_status(failed, log)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The GPU recipe (run.sh --size gpu) on a lent GPU machine without apt or internet, in device calls
 # of at most 10 minutes each. Prepare the carried files first on a CPU machine:
-#   bash egs/synth/spk/local/prepare_gpu_machine.sh   (espeak-ng .debs, libpcaudio stub, wheels)
+#   bash tools/gpu_machine/prepare.sh   (espeak-ng .debs, libpcaudio stub, wheels)
 # then, from the repository root on the GPU machine (carry .espeak and .whl):
-#   bash egs/synth/asr/local/gpu_machine_run.sh start     # wheels, espeak-ng; stages 0-2 then 3 in the background
-#   bash egs/synth/asr/local/gpu_machine_run.sh wait 540  # follow data stages and training (dev CER curve) for up to N s
-#   bash egs/synth/asr/local/gpu_machine_run.sh finish    # stages 4-5 (decode dev/test, CER, RESULTS.md)
+#   bash tools/gpu_machine/synth_asr_run.sh start     # wheels, espeak-ng; stages 0-2 then 3 in the background
+#   bash tools/gpu_machine/synth_asr_run.sh wait 540  # follow data stages and training (dev CER curve) for up to N s
+#   bash tools/gpu_machine/synth_asr_run.sh finish    # stages 4-5 (decode dev/test, CER, RESULTS.md)
 # Training runs detached (setsid) so it outlives one call; each call prints where it stands.
 # Extra run.sh options go in RUN_OPTS (e.g. RUN_OPTS="--ngpu 2").
 set -uo pipefail

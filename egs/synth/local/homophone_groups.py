@@ -1,6 +1,6 @@
 """The homophone floor: the least character error rate any recogniser can reach on the synthetic corpus.
 
-The corpus of :mod:`funasr_lite.data.synth` draws each word of a sentence independently from a
+The corpus of :mod:`espeak_corpus` draws each word of a sentence independently from a
 fixed distribution (jieba words, weights sqrt(count)) and espeak-ng speaks it. Words that
 espeak-ng pronounces identically (是/事/市, 他/她/它) give identical audio, and since the words
 are independent the rest of the sentence says nothing about which one was drawn. So a word with

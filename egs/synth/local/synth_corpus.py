@@ -1,6 +1,6 @@
-"""Generate the synthetic Mandarin corpus (``egs/synth`` stage 0).
+"""Generate the synthetic Mandarin corpus (``egs/synth/asr`` stage 0).
 
-    python -m funasr_lite.bin.synth_corpus --out_dir data --wav_dir wavs \\
+    python ../local/synth_corpus.py --out_dir data --wav_dir wavs \\
         --num_train 400 --num_dev 40 --num_test 40 --seed 777 --nj 2 \\
         [--top_chars 3500 --min_chars 4 --max_chars 14] [--train_voices base|wide]
 
@@ -9,6 +9,8 @@ Sentences are jieba dictionary words made only of the ``--top_chars`` most frequ
 a corpus that a small model learns in minutes on a CPU). ``--train_voices wide`` trains on 71
 espeak-ng variants instead of 30 (``WIDE_EXTRA_VARIANTS``); dev and test voices are the same. Writes ``<out_dir>/{train,dev,test}/{wav.scp,text,utt2spk,spk2utt}`` (sorted, Kaldi style)
 and ``<out_dir>/synth_meta.json`` with the seed, sizes and text options. Reruns skip wavs already written.
+Also the owner of what the other generators here share: :func:`synth_wavs`, :func:`write_data_dir`
+and :func:`exit_status`.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ import sys
 from multiprocessing import Pool
 from pathlib import Path
 
+from espeak_corpus import TRAIN_VOICE_SETS, Utterance, jieba_words, make_sentences, plan_set, synthesise
 from tqdm import tqdm
 
 from funasr_lite.data.kaldi_lists import write_scp
-from funasr_lite.data.synth import TRAIN_VOICE_SETS, Utterance, jieba_words, make_sentences, plan_set, synthesise
 from funasr_lite.errors import InputError
 from funasr_lite.fileio import write_text_atomic
 
@@ -41,6 +43,27 @@ def _job(args: tuple[Utterance, str]) -> tuple[str, str | None]:
     except (InputError, OSError) as e:
         return utt.utt_id, str(e)
     return utt.utt_id, None
+
+
+def synth_wavs(utts: list[Utterance], paths: dict[str, Path], nj: int, desc: str, logger: logging.Logger) -> list[str]:
+    """Speak ``utts`` into ``paths`` (wavs already there are kept) with ``nj`` processes; return
+    the ids that failed (each logged)."""
+    failed: list[str] = []
+    jobs = [(u, str(paths[u.utt_id])) for u in utts]
+    with Pool(max(1, nj)) as pool:
+        for utt_id, err in tqdm(pool.imap_unordered(_job, jobs), total=len(jobs), desc=desc):
+            if err:
+                logger.error("skipping %s: %s", utt_id, err)
+                failed.append(utt_id)
+    return failed
+
+
+def exit_status(failed: list[str], logger: logging.Logger) -> int:
+    """The exit status of a generator: 1 (with one error line) if any utterance failed, else 0."""
+    if failed:
+        logger.error("%d utterances failed; see messages above", len(failed))
+        return 1
+    return 0
 
 
 def write_data_dir(data_dir: Path, utts: list[Utterance], wav_paths: dict[str, Path]) -> None:
@@ -96,12 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     failed: list[str] = []
     for name, utts in sets.items():
         paths = {u.utt_id: wav_dir / name / u.spk_id / f"{u.utt_id}.wav" for u in utts}
-        jobs = [(u, str(paths[u.utt_id])) for u in utts]
-        with Pool(max(1, args.nj)) as pool:
-            for utt_id, err in tqdm(pool.imap_unordered(_job, jobs), total=len(jobs), desc=f"synth {name}"):
-                if err:
-                    log.error("skipping %s: %s", utt_id, err)
-                    failed.append(utt_id)
+        failed += synth_wavs(utts, paths, args.nj, f"synth {name}", log)
         good = [u for u in utts if u.utt_id not in failed]
         write_data_dir(Path(args.out_dir) / name, good, paths)
         log.info("%s: %d utterances, %d speakers", name, len(good), len({u.spk_id for u in good}))
@@ -110,10 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             "train_voices": args.train_voices,
             "generator": "espeak-ng -v cmn+<variant>; text: jieba dict.txt"}
     write_text_atomic(Path(args.out_dir) / "synth_meta.json", json.dumps(meta, ensure_ascii=False, indent=1) + "\n")
-    if failed:
-        log.error("%d utterances failed; see messages above", len(failed))
-        return 1
-    return 0
+    return exit_status(failed, log)
 
 
 if __name__ == "__main__":

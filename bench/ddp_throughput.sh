@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Training throughput on 1 GPU against torchrun on N GPUs (the GPU recipe's model and batch per GPU),
-# on a lent multi-GPU machine in one device call. Carry .whl and .espeak (see local/gpu_machine_run.sh).
-#   bash egs/synth/asr/local/ddp_throughput.sh [ngpu] [steps] [num_train]
+# on a lent multi-GPU machine in one device call. Carry .whl and .espeak (see tools/gpu_machine/synth_asr_run.sh).
+#   bash bench/ddp_throughput.sh [ngpu] [steps] [num_train]
 # Each rank draws batches of the same frame budget (dataset_conf.batch_size), so N ranks process N
 # times the audio of one per step: throughput ratio = N x (s/step on 1 GPU) / (s/step on N GPUs),
 # measured between step 50 and the last step (warm-up and feature caching excluded).

@@ -4,7 +4,7 @@ A speaker is an espeak-ng voice variant (``cmn+<variant>``), a pitch and a base 
 speakers use :data:`TRAIN_VARIANTS` x :data:`TRAIN_PITCHES`; the meetings of ``make_meetings`` use
 only :data:`MEETING_VARIANTS`, which training never sees, so a measured DER is on held-out voices.
 
-Text and synthesis reuse :mod:`funasr_lite.data.synth` (``jieba_words``, ``make_sentences``,
+Text and synthesis reuse :mod:`espeak_corpus` (``jieba_words``, ``make_sentences``,
 ``Utterance``, ``synthesise``); this module adds the speaker plans, silence trimming and FLAC
 output (about half the size of 16-bit wav, which matters when data is copied to a GPU machine).
 """
@@ -19,8 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-
-from funasr_lite.data.synth import Utterance, synthesise
+from espeak_corpus import Utterance, synthesise
 
 # Every espeak-ng variant of /usr/lib/x86_64-linux-gnu/espeak-ng-data/voices/!v (espeak-ng 1.51)
 # except "Mr serious" (a space in the name). Fixed here so plans do not depend on the install.

@@ -1,9 +1,9 @@
 """Generate speaker-labelled training utterances with espeak-ng (``egs/synth/spk`` stage 0).
 
-    python -m funasr_lite.bin.synth_spk_data --out_dir data/spk_train --audio_dir data/spk_train/audio \\
+    python ../local/synth_spk_data.py --out_dir data/spk_train --audio_dir data/spk_train/audio \\
         --num_variants 84 --pitches 30,45,60,75 --utts_per_spk 20 --seed 777 --nj 2
 
-Speakers are (voice variant, pitch, base speed) of ``funasr_lite.data.spk_synth.TRAIN_VARIANTS``
+Speakers are (voice variant, pitch, base speed) of ``espeak_speakers.TRAIN_VARIANTS``
 (the meeting voices are never used). Writes ``<out_dir>/{wav.scp,utt2spk,spk2utt,text,utt2dur}``
 (sorted), ``<out_dir>/speakers.json`` and 16 kHz 16-bit FLAC (or wav) files, silence-trimmed.
 ``wav.scp`` paths are written as given by ``--audio_dir`` (relative paths stay relative, so the
@@ -22,10 +22,8 @@ from multiprocessing import Pool
 from pathlib import Path
 
 import soundfile as sf
-from tqdm import tqdm
-
-from funasr_lite.data.kaldi_lists import write_scp
-from funasr_lite.data.spk_synth import (
+from espeak_corpus import Utterance, jieba_words, make_sentences
+from espeak_speakers import (
     TRAIN_PITCHES,
     TRAIN_VARIANTS,
     speaker_utterance,
@@ -33,7 +31,10 @@ from funasr_lite.data.spk_synth import (
     train_speakers,
     write_audio,
 )
-from funasr_lite.data.synth import Utterance, jieba_words, make_sentences
+from synth_corpus import exit_status, write_data_dir
+from tqdm import tqdm
+
+from funasr_lite.data.kaldi_lists import write_scp
 from funasr_lite.errors import InputError
 from funasr_lite.fileio import write_text_atomic
 
@@ -102,25 +103,16 @@ def main(argv: list[str] | None = None) -> int:
                 durs[utt_id] = dur
     good = sorted((u for u in utts if u.utt_id in durs), key=lambda u: u.utt_id.encode())
     out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    write_scp(out / "wav.scp", [(u.utt_id, str(paths[u.utt_id])) for u in good])
-    write_scp(out / "utt2spk", [(u.utt_id, u.spk_id) for u in good])
-    write_scp(out / "text", [(u.utt_id, u.text) for u in good])
+    write_data_dir(out, good, paths)
     write_scp(out / "utt2dur", [(u.utt_id, f"{durs[u.utt_id]:.3f}") for u in good])
-    spk2utt: dict[str, list[str]] = {}
-    for u in good:
-        spk2utt.setdefault(u.spk_id, []).append(u.utt_id)
-    write_scp(out / "spk2utt", [(s, " ".join(v)) for s, v in sorted(spk2utt.items(), key=lambda x: x[0].encode())])
-    meta = {"seed": args.seed, "num_speakers": len(spk2utt), "num_utts": len(good), "failed": failed,
+    num_speakers = len({u.spk_id for u in good})
+    meta = {"seed": args.seed, "num_speakers": num_speakers, "num_utts": len(good), "failed": failed,
             "hours": round(sum(durs.values()) / 3600.0, 3), "format": args.format,
             "speakers": [vars(s) for s in speakers],
             "generator": "espeak-ng -v cmn+<variant> -p <pitch> -s <speed>; text: jieba dict.txt; silence-trimmed"}
     write_text_atomic(out / "speakers.json", json.dumps(meta, ensure_ascii=False, indent=1) + "\n")
-    log.info("wrote %s: %d speakers, %d utterances, %.2f h", out, len(spk2utt), len(good), meta["hours"])
-    if failed:
-        log.error("%d utterances failed; see messages above", len(failed))
-        return 1
-    return 0
+    log.info("wrote %s: %d speakers, %d utterances, %.2f h", out, num_speakers, len(good), meta["hours"])
+    return exit_status(failed, log)
 
 
 if __name__ == "__main__":

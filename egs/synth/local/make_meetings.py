@@ -1,12 +1,19 @@
 """Generate synthetic held-out meetings with a reference RTTM (``egs/synth/spk`` stage 1).
 
-    python -m funasr_lite.bin.make_meetings --out_dir data/meetings --audio_dir data/meetings/audio \\
+    python ../local/make_meetings.py --out_dir data/meetings --audio_dir data/meetings/audio \\
         --num_meetings 12 --min_speakers 2 --max_speakers 4 --min_dur 60 --max_dur 180 --seed 2024 --nj 2
 
 Writes ``<out_dir>/wav.scp`` (meeting id -> 16 kHz wav), ``ref.rttm`` (one SPEAKER line per turn,
-channel 1), ``reco2num_spk``, ``reco2dur`` and ``meetings.json`` (speakers and settings). Speakers
-use only the held-out voices (``funasr_lite.data.spk_synth.MEETING_VARIANTS``); the sentences are
-drawn with their own seed. Meeting ``i`` depends only on ``--seed`` and ``i``.
+channel 1), ``reco2num_spk``, ``reco2dur`` and ``meetings.json`` (speakers and settings). The
+sentences are drawn with their own seed. Meeting ``i`` depends only on ``--seed`` and ``i``.
+
+A meeting has 2-4 speakers with distinct ``espeak_speakers.MEETING_VARIANTS`` voices (never used
+in speaker training). Speakers alternate (never the same speaker twice in a row; the first turns
+introduce every speaker); a turn is 1-3 sentences, each synthesised on its own, silence-trimmed
+and joined by a short pause (``intra_pause``); turns are separated by a 0.3-1.5 s pause. There is
+no overlap. A low noise floor (``--noise_std`` in int16 units, default ~ -70 dBFS) is added
+everywhere so that pauses are not digital zeros. The reference is one RTTM turn per speaker turn,
+from its first to its last trimmed sample.
 """
 
 from __future__ import annotations
@@ -16,20 +23,90 @@ import json
 import logging
 import random
 import sys
+from dataclasses import dataclass, field
 from multiprocessing import Pool
 from pathlib import Path
 
+import numpy as np
+from espeak_corpus import jieba_words, make_sentences
+from espeak_speakers import FS, MEETING_VARIANTS, Speaker, meeting_speakers, speaker_utterance, synth_int16, write_audio
 from tqdm import tqdm
 
 from funasr_lite.data.kaldi_lists import write_scp
-from funasr_lite.data.meetings import make_meeting
-from funasr_lite.data.spk_synth import MEETING_VARIANTS, write_audio
-from funasr_lite.data.synth import jieba_words, make_sentences
 from funasr_lite.diar.rttm import rttm_lines
 from funasr_lite.fileio import write_text_atomic
 
 log = logging.getLogger("make_meetings")
-_WORDS: tuple[list[str], list[float]] | None = None
+_WORDS: tuple[list[str], list[float]] | None = None  # per worker process
+
+PAUSE_RANGE = (0.3, 1.5)
+INTRA_PAUSE_RANGE = (0.1, 0.25)
+SENTENCES_PER_TURN = (1, 3)
+
+
+@dataclass
+class Meeting:
+    """One generated meeting: int16 audio, reference turns ``(start_s, end_s, spk_id)``."""
+
+    rec_id: str
+    speakers: list[Speaker]
+    audio: np.ndarray
+    turns: list[tuple[float, float, str]] = field(default_factory=list)
+
+    @property
+    def duration(self) -> float:
+        return len(self.audio) / FS
+
+
+def _silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(round(seconds * FS)), dtype=np.int16)
+
+
+def make_meeting(rec_id: str, seed: int, sentences: list[str], num_speakers: int,
+                 target_dur: float, noise_std: float = 10.0,
+                 pause_range: tuple[float, float] = PAUSE_RANGE,
+                 intra_pause_range: tuple[float, float] = INTRA_PAUSE_RANGE) -> Meeting:
+    """Synthesise one meeting of about ``target_dur`` seconds (turns are added until the audio is
+    at least that long) from ``sentences`` (consumed in order, recycled if too few)."""
+    if not 2 <= num_speakers or not sentences:
+        raise ValueError("a meeting needs >= 2 speakers and some sentences")
+    rng = random.Random(seed)
+    speakers = meeting_speakers(num_speakers, rng)
+    pieces: list[np.ndarray] = [_silence(rng.uniform(*pause_range))]
+    pos = len(pieces[0])
+    turns: list[tuple[float, float, str]] = []
+    order = list(range(num_speakers))
+    rng.shuffle(order)
+    cur = -1
+    k = 0  # sentence counter
+    n_turn = 0
+    while pos / FS < target_dur or n_turn < num_speakers:
+        if n_turn < num_speakers:
+            cur = order[n_turn]
+        else:
+            cur = rng.choice([i for i in range(num_speakers) if i != cur])
+        spk = speakers[cur]
+        start = pos
+        for j in range(rng.randint(*SENTENCES_PER_TURN)):
+            if j:
+                gap = _silence(rng.uniform(*intra_pause_range))
+                pieces.append(gap)
+                pos += len(gap)
+            text = sentences[k % len(sentences)]
+            k += 1
+            wave = synth_int16(speaker_utterance(spk, f"{rec_id}-{k:04d}", text, rng))
+            pieces.append(wave)
+            pos += len(wave)
+        turns.append((start / FS, pos / FS, spk.spk_id))
+        gap = _silence(rng.uniform(*pause_range))
+        pieces.append(gap)
+        pos += len(gap)
+        n_turn += 1
+    audio = np.concatenate(pieces).astype(np.float64)
+    if noise_std > 0:
+        audio += np.random.default_rng(seed).normal(0.0, noise_std, size=audio.shape)
+    audio = np.clip(np.round(audio), -32768, 32767).astype(np.int16)
+    return Meeting(rec_id, speakers, audio, turns)
 
 
 def _job(args: tuple) -> dict:

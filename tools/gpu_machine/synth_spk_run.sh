@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# One device call: espeak-ng from carried .debs -> full --size gpu data -> CAM++ training -> DER sweep.
+# One device call: espeak-ng from carried .debs -> full --size gpu data -> CAM++ training -> DER sweep
+# (egs/synth/spk). Prepared by tools/gpu_machine/prepare.sh, which copies this script to
+# .espeak/device_run.sh; run from the repository root: BUDGET=570 EPOCHS=80 bash .espeak/device_run.sh
 set -uo pipefail
 T0=$(date +%s); el() { echo $(( $(date +%s) - T0 )); }
 R=$PWD; L=$OUT/log.txt; exec > >(tee -a $L) 2>&1

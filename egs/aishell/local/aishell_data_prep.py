@@ -1,5 +1,9 @@
-"""AISHELL-1 data preparation (Kaldi ``egs/aishell/s5/local/aishell_data_prep.sh``, WeNet's too).
+"""AISHELL-1 -> Kaldi data dirs ``<out_dir>/{train,dev,test}`` (as Kaldi's
+``egs/aishell/s5/local/aishell_data_prep.sh`` and WeNet's).
 
+    python ../local/aishell_data_prep.py --data_root /corpora/aishell --out_dir data
+
+Recipe code shared by ``egs/aishell/paraformer`` and ``egs/aishell/paraformer-large-finetune``.
 Layout under ``data_root`` (the folder that holds ``data_aishell``, or ``data_aishell`` itself)::
 
     data_aishell/wav/{train,dev,test}/S0002/BAC009S0002W0122.wav
@@ -8,9 +12,12 @@ Layout under ``data_root`` (the folder that holds ``data_aishell``, or ``data_ai
 Output per set: ``wav.scp``, ``text`` (words joined without spaces: character text, as WeNet
 does), ``utt2spk`` (speaker = the wav's parent folder), ``spk2utt``, all sorted by key
 (``LC_ALL=C`` order). Utterances without a (non-empty) transcript are skipped and counted.
+Exit 1 with a one-line error if the layout is wrong.
 """
 from __future__ import annotations
 
+import argparse
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,3 +93,24 @@ def prepare_aishell(data_root: PathLike, out_dir: PathLike, sets: tuple[str, ...
     corpus = find_corpus(data_root)
     transcript = read_transcript(corpus / TRANSCRIPT)
     return [prepare_set(corpus, name, transcript, Path(out_dir) / name) for name in sets]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data_root", required=True, help="folder holding data_aishell/ (or data_aishell itself)")
+    p.add_argument("--out_dir", default="data")
+    p.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
+    args = p.parse_args(argv)
+    try:
+        summaries = prepare_aishell(args.data_root, args.out_dir, tuple(args.sets))
+    except InputError as e:
+        print(f"aishell_data_prep: error: {e}", file=sys.stderr)
+        return 1
+    for s in summaries:
+        print(f"{args.out_dir}/{s.name}: {s.utts} utterances, {s.speakers} speakers, "
+              f"{s.no_transcript} wav files without transcript skipped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

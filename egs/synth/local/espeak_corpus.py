@@ -2,7 +2,9 @@
 
 Used by ``egs/synth`` as a built-in data set that works anywhere (no download). Speakers are
 (voice variant, pitch) pairs; dev and test use voice variants and sentences that train never
-sees, so their CER measures generalisation, not memorisation.
+sees, so their CER measures generalisation, not memorisation. Recipe code, shared by
+``egs/synth/asr`` and ``egs/synth/spk``; the modules of ``egs/synth/local`` import each other by
+plain name (a script run from here has this folder on ``sys.path``).
 """
 
 from __future__ import annotations
