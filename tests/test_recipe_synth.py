@@ -111,7 +111,8 @@ def test_synth_recipe_stages_0_to_5(tmp_path: Path) -> None:
     assert not {s.split("_")[1] for s in train_spk} & {s.split("_")[1] for s in held_spk}
     assert not set(read_text(data / "train" / "text").values()) & set(read_text(data / "test" / "text").values())
     assert load_cmvn(exp / "cmvn" / "am.mvn").shift.shape == (560,)
-    for name, n in (("train", 40), ("dev", 4), ("test", 4)):  # stage 1: fbank ark/scp per set
+    assert not (dump / "test").exists()  # stage 1: fbank ark/scp of the training and validation sets
+    for name, n in (("train", 40), ("dev", 4)):
         assert len(read_scp(dump / name / "feats.scp")) == n
     tokens = json.loads((data / "lang" / "tokens.json").read_text(encoding="utf-8"))  # stage 2
     assert tokens[:3] == ["<blank>", "<s>", "</s>"] and tokens[-1] == "<unk>"

@@ -23,6 +23,10 @@
 #                   script before the line sourcing parse_options.sh, with their
 #                   current values and trailing comments.
 #   --              ends option parsing; so does the first argument not starting with --.
+#   pass-through    (funasr_lite) a caller that sets parse_options_pass_unknown=true before
+#                   sourcing gets undeclared "--foo value" pairs appended to the array
+#                   passthrough_opts instead of an error: a recipe's run.sh takes its corpus
+#                   options and hands every other option to the shared stage script.
 # Options are only read before the first positional argument (as in Kaldi). Internal
 # variables are prefixed __po_ and unset at the end.
 
@@ -71,6 +75,7 @@ while [ "$__po_i" -le "$#" ]; do
 done
 
 # 2) the options themselves.
+passthrough_opts=()
 while [ "$#" -gt 0 ]; do
   case "$1" in
     --help|-h) __po_help; exit 0 ;;
@@ -88,6 +93,11 @@ while [ "$#" -gt 0 ]; do
   __po_name="${__po_name#--}"
   __po_name="${__po_name//-/_}"
   if ! [[ "$__po_name" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || [ -z "${!__po_name+x}" ]; then
+    if [ "${parse_options_pass_unknown:-false}" = true ] && [[ "$__po_name" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
+      passthrough_opts+=("$__po_opt" "$__po_value")
+      shift "$__po_shift"
+      continue
+    fi
     __po_die "invalid option $__po_opt"
   fi
   __po_old="${!__po_name}"

@@ -1,11 +1,1 @@
-# Sourced by run.sh: put the repo's utils/ on PATH and fix the locale for sorting.
-FUNASR_LITE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
-export FUNASR_LITE_ROOT
-export PATH=$FUNASR_LITE_ROOT/utils:$FUNASR_LITE_ROOT/tools:$PATH
-export LC_ALL=C
-export PYTHONUNBUFFERED=1
-# The package from this checkout, even where another copy is installed.
-export PYTHONPATH=$FUNASR_LITE_ROOT${PYTHONPATH:+:$PYTHONPATH}
-# Parallel jobs (utils/run.pl JOB=1:N) run one torch thread each: N jobs x all-core thread pools
-# oversubscribe the machine (load 200+ on 16 cores). Training sets its own --num_threads.
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+../../TEMPLATE/path.sh

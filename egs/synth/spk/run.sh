@@ -57,13 +57,13 @@ log() { echo "$(date '+%Y-%m-%dT%H:%M:%S') (run.sh) $*"; }
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   log "stage 0: training speakers ($num_variants variants x pitches $pitches, $utts_per_spk utts each)"
-  python -m funasr_lite.bin.synth_spk_data --out_dir $data/spk_train_$size --audio_dir $data/spk_train_$size/audio \
+  python ../local/synth_spk_data.py --out_dir $data/spk_train_$size --audio_dir $data/spk_train_$size/audio \
     --num_variants $num_variants --pitches $pitches --utts_per_spk $utts_per_spk --seed $seed --nj $nj
 fi
 
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   log "stage 1: $num_meetings held-out meetings of ${meeting_min_dur}-${meeting_max_dur} s"
-  python -m funasr_lite.bin.make_meetings --out_dir $meetings --audio_dir $meetings/audio \
+  python ../local/make_meetings.py --out_dir $meetings --audio_dir $meetings/audio \
     --num_meetings $num_meetings --min_speakers 2 --max_speakers 4 \
     --min_dur $meeting_min_dur --max_dur $meeting_max_dur --seed $meeting_seed --nj $nj
 fi

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""What the finetune recipe needs to know about the downloaded model folder (--init-model).
+"""What asr.sh's finetuning mode needs to know about the model folder it starts from (--init_model).
 
-    python local/init_model.py check MODEL_DIR                   # a usable Paraformer folder? (one-line error, exit 1)
-    python local/init_model.py frontend_conf MODEL_DIR OUT.yaml  # its frontend_conf, for dump_fbank
-    python local/init_model.py token_list MODEL_DIR              # prints the path of its token list file
+    python init_model.py check MODEL_DIR                   # a usable Paraformer folder? (one-line error, exit 1)
+    python init_model.py frontend_conf MODEL_DIR OUT.yaml  # its frontend_conf, for dump_fbank
+    python init_model.py token_list MODEL_DIR              # prints the path of its token list file
 
 The folder is read with funasr_lite's model-folder reader (config, checkpoint, am.mvn, tokens),
 so what passes here is what the trainer and the decoder will load. Nothing is downloaded.
