@@ -1,4 +1,5 @@
 """Install funasr_lite: ``pip install -e .`` (add ``[test]`` for the test tools)."""
+
 from setuptools import find_packages, setup
 
 setup(
@@ -36,16 +37,20 @@ setup(
     extras_require={
         # Tensorboard curves of training (optional: without it the trainer writes metrics.jsonl only).
         "recipes": ["tensorboard>=2.14"],
-        "test": ["pytest>=7", "kaldi-native-fbank>=1.19", "hypothesis>=6", "jieba==0.42.1",
-                 # independent DER reference, used only by tests/test_der.py
-                 "pyannote.metrics>=3.2",
-                 # independent RTTM reader (load_rttm), used only by tests/test_rttm.py; pulls
-                 # pandas, PyYAML and sortedcontainers, no torch
-                 "pyannote.core>=5", "pyannote.database>=5"],
-    },
-    entry_points={
-        "console_scripts": [
-            "funasr-lite-cer=funasr_lite.bin.compute_cer:main",
+        "test": [
+            # the style gate of .ci/run (settings in pyproject.toml); pinned, as rules change between releases
+            "ruff==0.17.6",
+            "pytest>=7",
+            "kaldi-native-fbank>=1.19",
+            "hypothesis>=6",
+            "jieba==0.42.1",
+            # independent DER reference, used only by tests/test_der.py
+            "pyannote.metrics>=3.2",
+            # independent RTTM reader (load_rttm), used only by tests/test_rttm.py; pulls
+            # pandas, PyYAML and sortedcontainers, no torch
+            "pyannote.core>=5",
+            "pyannote.database>=5",
         ],
     },
+    entry_points={"console_scripts": ["funasr-lite-cer=funasr_lite.bin.compute_cer:main"]},
 )

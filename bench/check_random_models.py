@@ -71,8 +71,7 @@ def espeak_clips() -> dict[str, np.ndarray]:
 
 
 def funasr_model(folder: Path) -> FunASRAutoModel:
-    return FunASRAutoModel(model=str(folder), device="cpu", disable_update=True, disable_pbar=True,
-                           log_level="ERROR")
+    return FunASRAutoModel(model=str(folder), device="cpu", disable_update=True, disable_pbar=True, log_level="ERROR")
 
 
 def holds_weights(am: FunASRAutoModel, weights: Path) -> bool:
@@ -87,8 +86,10 @@ def check_asr(folder: Path, waves: dict[str, np.ndarray], problems: list[str]) -
     t0 = time.perf_counter()
     am = funasr_model(folder)
     ok = holds_weights(am, folder / "model.pt")
-    print(f"[asr] FunASR {type(am.model).__name__} loaded in {time.perf_counter() - t0:.1f} s; "
-          f"holds model.pt exactly: {ok}")
+    print(
+        f"[asr] FunASR {type(am.model).__name__} loaded in {time.perf_counter() - t0:.1f} s; "
+        f"holds model.pt exactly: {ok}"
+    )
     if not ok:
         problems.append("asr: FunASR's model does not hold model.pt exactly")
     lite = LiteAutoModel(model=str(folder), device="cpu")
@@ -102,16 +103,21 @@ def check_asr(folder: Path, waves: dict[str, np.ndarray], problems: list[str]) -
         t0 = time.perf_counter()
         mine = lite.generate(input=w)[0]
         t_lite = time.perf_counter() - t0
-        same = (f["text"] == mine["text"] == batched[key]["text"]
-                and f.get("timestamp") == mine.get("timestamp") == batched[key].get("timestamp"))
+        same = f["text"] == mine["text"] == batched[key]["text"] and f.get("timestamp") == mine.get(
+            "timestamp"
+        ) == batched[key].get("timestamp")
         n = len(f["text"].split())
-        print(f"[asr] {key} ({len(w) / 16000:.2f} s): {n} tokens ({n / (len(w) / 16000):.2f}/s), "
-              f"{len(f.get('timestamp') or [])} timestamps; identical (1-by-1 and batched): {same}; "
-              f"FunASR {t_fun:.2f} s, funasr_lite {t_lite:.2f} s")
+        print(
+            f"[asr] {key} ({len(w) / 16000:.2f} s): {n} tokens ({n / (len(w) / 16000):.2f}/s), "
+            f"{len(f.get('timestamp') or [])} timestamps; identical (1-by-1 and batched): {same}; "
+            f"FunASR {t_fun:.2f} s, funasr_lite {t_lite:.2f} s"
+        )
         print(f"      FunASR: {f['text']}\n      ts: {f.get('timestamp')}")
         if not same:
-            problems.append(f"asr {key}: funasr {f['text']!r} {f.get('timestamp')} vs funasr_lite "
-                            f"{mine['text']!r} {mine.get('timestamp')} (batched {batched[key]['text']!r})")
+            problems.append(
+                f"asr {key}: funasr {f['text']!r} {f.get('timestamp')} vs funasr_lite "
+                f"{mine['text']!r} {mine.get('timestamp')} (batched {batched[key]['text']!r})"
+            )
         texts.append(f["text"])
     return texts
 
@@ -121,7 +127,7 @@ def punc_texts(asr_texts: list[str]) -> list[str]:
     words, weights = jieba_words()
     rng = random.Random(7)
     sents = make_sentences(12, rng, words, weights, min_chars=6, max_chars=16)
-    long = ["".join(sents[i:i + k]) for i, k in ((0, 1), (1, 3), (4, 8))]
+    long = ["".join(sents[i : i + k]) for i, k in ((0, 1), (1, 3), (4, 8))]
     return [t for t in asr_texts if t.strip()] + long + ["今天我们用python写一个demo然后测试一下speed"]
 
 
@@ -150,15 +156,17 @@ def check_spk(folder: Path, waves: dict[str, np.ndarray], problems: list[str]) -
     print(f"[spk] FunASR {type(am.model).__name__}: holds campplus_cn_common.bin exactly: {ok}")
     if not ok:
         problems.append("spk: FunASR's model does not hold campplus_cn_common.bin exactly")
-    chunks = [w[s:s + 24000] for w in waves.values() for s in range(0, len(w) - 24000 + 1, 12000)]
+    chunks = [w[s : s + 24000] for w in waves.values() for s in range(0, len(w) - 24000 + 1, 12000)]
     res = am.generate(input=chunks)
     fun = torch.cat([r["spk_embedding"] for r in res], dim=0).numpy()
     model = load_campplus(folder)
     one = np.concatenate([extract_embeddings(model, [c]) for c in chunks])  # as FunASR: one at a time
     batched = extract_embeddings(model, chunks)
     norms = np.linalg.norm(fun, axis=1)
-    print(f"[spk] {len(chunks)} chunks of 1.5 s, embeddings {fun.shape}, norms {norms.min():.1f}.."
-          f"{norms.max():.1f}, max |value| {float(np.abs(fun).max()):.1f}")
+    print(
+        f"[spk] {len(chunks)} chunks of 1.5 s, embeddings {fun.shape}, norms {norms.min():.1f}.."
+        f"{norms.max():.1f}, max |value| {float(np.abs(fun).max()):.1f}"
+    )
     for name, mine in (("one chunk at a time", one), ("batched", batched)):
         diff = float(np.abs(fun - mine).max())
         print(f"[spk] FunASR vs funasr_lite {name}: max |diff| {diff:.3g}")

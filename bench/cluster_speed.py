@@ -52,8 +52,12 @@ def main() -> None:
     ap.add_argument("--speakers", type=int, default=6)
     ap.add_argument("--dense-max", type=int, default=5000, help="largest N for the dense eigensolver")
     ap.add_argument("--threads", type=int, default=None, help="BLAS/OpenMP threads (default: library default)")
-    ap.add_argument("--paths", nargs="+", default=None,
-                    help="subset of: spectral_dense spectral_sparse spectral_sparse_k kmeans_k umap_hdbscan")
+    ap.add_argument(
+        "--paths",
+        nargs="+",
+        default=None,
+        help="subset of: spectral_dense spectral_sparse spectral_sparse_k kmeans_k umap_hdbscan",
+    )
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
@@ -70,8 +74,9 @@ def main() -> None:
             paths = {
                 "spectral_dense": lambda x=x: cluster_embeddings(x, method="spectral", eigensolver="dense"),
                 "spectral_sparse": lambda x=x: cluster_embeddings(x, method="spectral", eigensolver="sparse"),
-                "spectral_sparse_k": lambda x=x: cluster_embeddings(x, args.speakers, method="spectral",
-                                                                eigensolver="sparse"),
+                "spectral_sparse_k": lambda x=x: cluster_embeddings(
+                    x, args.speakers, method="spectral", eigensolver="sparse"
+                ),
                 "kmeans_k": lambda x=x: cluster_embeddings(x, args.speakers, method="kmeans"),
                 "umap_hdbscan": lambda x=x: cluster_embeddings(x, method="umap_hdbscan", seed=0),
             }
@@ -81,8 +86,13 @@ def main() -> None:
                     continue
                 t, labels = timed(fn)
                 results[name] = labels
-                row = {"n": n, "path": name, "seconds": round(t, 3), "speakers": len(np.unique(labels)),
-                       "ari": round(float(adjusted_rand_score(truth, labels)), 4)}
+                row = {
+                    "n": n,
+                    "path": name,
+                    "seconds": round(t, 3),
+                    "speakers": len(np.unique(labels)),
+                    "ari": round(float(adjusted_rand_score(truth, labels)), 4),
+                }
                 rows.append(row)
                 print(f"{n:>6} {name:16s} {t:>8.2f} {row['speakers']:>8} {row['ari']:>6.3f}", flush=True)
             if "spectral_dense" in results and "spectral_sparse" in results:

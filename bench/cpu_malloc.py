@@ -52,8 +52,9 @@ def run_once(args: argparse.Namespace, setting: str) -> dict:
     if setting == "system":
         env["FUNASR_LITE_MALLOC"] = "system"
     conf = {k: getattr(args, k) for k in ("wav_scp", "model", "vad_model", "punc_model", "threads", "reps")}
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), json.dumps(conf)], capture_output=True,
-                          text=True, env=env, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(ROOT), json.dumps(conf)], capture_output=True, text=True, env=env, check=False
+    )
     if proc.returncode != 0:
         raise SystemExit(f"cpu_malloc: the {setting} run failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -77,16 +78,24 @@ def main(argv: list[str] | None = None) -> int:
     summary = {}
     for setting, rs in runs.items():
         walls = [w for r in rs for w in r["walls"]]
-        summary[setting] = {"best_s": min(walls), "median_s": statistics.median(walls), "walls": walls,
-                            "minflt": [r["minflt"] for r in rs], "maxrss_mb": [round(r["maxrss_mb"]) for r in rs]}
-        print(f"{setting:6s} best {min(walls):6.2f} s  median {statistics.median(walls):6.2f} s  "
-              f"minor faults {summary[setting]['minflt']}  peak RSS MB {summary[setting]['maxrss_mb']}")
+        summary[setting] = {
+            "best_s": min(walls),
+            "median_s": statistics.median(walls),
+            "walls": walls,
+            "minflt": [r["minflt"] for r in rs],
+            "maxrss_mb": [round(r["maxrss_mb"]) for r in rs],
+        }
+        print(
+            f"{setting:6s} best {min(walls):6.2f} s  median {statistics.median(walls):6.2f} s  "
+            f"minor faults {summary[setting]['minflt']}  peak RSS MB {summary[setting]['maxrss_mb']}"
+        )
     same = all(r["texts"] == runs["system"][0]["texts"] for rs in runs.values() for r in rs)
     ratio = summary["system"]["best_s"] / summary["kept"]["best_s"]
     print(f"speed-up of the kept heap (best against best): {ratio:.3f}x; outputs identical: {same}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"command": sys.argv, "summary": summary, "ratio": ratio,
-                                               "identical": same}, indent=1) + "\n")
+        Path(args.json).write_text(
+            json.dumps({"command": sys.argv, "summary": summary, "ratio": ratio, "identical": same}, indent=1) + "\n"
+        )
     return 0 if same else 1
 
 

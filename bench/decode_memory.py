@@ -82,7 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=float, default=0.2, help="share of items left out of the slope")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--work", default="/tmp/decode_memory")
-    p.add_argument("--window_s", type=float, default=0, help="as bin/inference --window_s (default: %(default)s, the CLI's CPU default)")
+    p.add_argument(
+        "--window_s",
+        type=float,
+        default=0,
+        help="as bin/inference --window_s (default: %(default)s, the CLI's CPU default)",
+    )
     p.add_argument("--json", default=None, help="result file (default: <work>/decode_memory.json)")
     args = p.parse_args(argv)
 
@@ -91,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch  # noqa: PLC0415
 
     from funasr_lite.auto_model import build_pipeline, set_seed  # noqa: PLC0415
-    from funasr_lite.prefetch import prepared  # noqa: PLC0415
     from funasr_lite.frontend.audio import load_wav_scp  # noqa: PLC0415
+    from funasr_lite.prefetch import prepared  # noqa: PLC0415
     from funasr_lite.writers.formats import parse_formats, write_outputs  # noqa: PLC0415
     from funasr_lite.writers.recog_files import RecogWriter  # noqa: PLC0415
 
@@ -110,8 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     writer = RecogWriter(out)
     gc.collect()
     samples: list[tuple[int, float]] = [(0, rss_mb())]
-    print(f"RSS {rss_start:.1f} MB before the model, {samples[0][1]:.1f} MB loaded; decoding {args.items} items "
-          f"of {scp}", flush=True)
+    print(
+        f"RSS {rss_start:.1f} MB before the model, {samples[0][1]:.1f} MB loaded; decoding {args.items} items of {scp}",
+        flush=True,
+    )
     print(f"{'items':>8} {'rss_mb':>9} {'elapsed_s':>10}", flush=True)
     t0 = time.monotonic()
     n = errors = 0
@@ -136,17 +143,29 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.monotonic() - t0
     slope = slope_per_1000(samples, args.warmup)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # KiB on Linux
-    result = {"items": n, "errors": errors, "every": args.every, "distinct": args.distinct, "model": args.model,
-              "output_format": args.output_format, "wall_s": round(wall, 2), "items_per_s": round(n / wall, 2),
-              "rss_before_model_mb": round(rss_start, 1),
-              "sample_items": [k for k, _ in samples], "sample_rss_mb": [round(v, 2) for _, v in samples],
-              "peak_rss_mb": round(peak, 1), "warmup": args.warmup,
-              "slope_mb_per_1000_items": None if slope is None else round(slope, 3)}
+    result = {
+        "items": n,
+        "errors": errors,
+        "every": args.every,
+        "distinct": args.distinct,
+        "model": args.model,
+        "output_format": args.output_format,
+        "wall_s": round(wall, 2),
+        "items_per_s": round(n / wall, 2),
+        "rss_before_model_mb": round(rss_start, 1),
+        "sample_items": [k for k, _ in samples],
+        "sample_rss_mb": [round(v, 2) for _, v in samples],
+        "peak_rss_mb": round(peak, 1),
+        "warmup": args.warmup,
+        "slope_mb_per_1000_items": None if slope is None else round(slope, 3),
+    }
     path = Path(args.json) if args.json else work / "decode_memory.json"
     path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     slope_text = "n/a (too few samples)" if slope is None else f"{slope:+.3f} MB per 1,000 items"
-    print(f"decoded {n} items ({errors} errors) in {wall:.1f} s; RSS {samples[0][1]:.1f} -> {samples[-1][1]:.1f} MB, "
-          f"peak {peak:.1f} MB; slope after {args.warmup:.0%} warm-up: {slope_text}; -> {path}")
+    print(
+        f"decoded {n} items ({errors} errors) in {wall:.1f} s; RSS {samples[0][1]:.1f} -> {samples[-1][1]:.1f} MB, "
+        f"peak {peak:.1f} MB; slope after {args.warmup:.0%} warm-up: {slope_text}; -> {path}"
+    )
     return 0
 
 

@@ -45,23 +45,41 @@ def fixtures() -> None:
         fe = WavFrontend.from_config(conf, cmvn_file=FIX / cmvn if cmvn else None)
         fb, _ = fe.compute_fbank(wave)
         feats, _ = fe(wave)
-        print(f"{path.stem:28s} fbank {float((fb[0] - torch.from_numpy(case['fbank'])).abs().max()):.3g}"
-              f"  feats {float((feats[0] - torch.from_numpy(case['feats'])).abs().max()):.3g}")
+        print(
+            f"{path.stem:28s} fbank {float((fb[0] - torch.from_numpy(case['fbank'])).abs().max()):.3g}"
+            f"  feats {float((feats[0] - torch.from_numpy(case['feats'])).abs().max()):.3g}"
+        )
 
 
 def knf_sweep() -> None:
-    grid = itertools.product(("hamming", "povey", "hanning", "rectangular", "blackman"), (True, False),
-                             (0.0, 0.97), (True, False), (True, False), (400, 16000, 48123), (1.0, 32768.0))
+    grid = itertools.product(
+        ("hamming", "povey", "hanning", "rectangular", "blackman"),
+        (True, False),
+        (0.0, 0.97),
+        (True, False),
+        (True, False),
+        (400, 16000, 48123),
+        (1.0, 32768.0),
+    )
     worst, means, n = 0.0, [], 0
     for window, snip, pre, dc, pow2, length, scale in grid:
-        opts = FbankOptions(window_type=window, snip_edges=snip, preemph_coeff=pre, remove_dc_offset=dc,
-                            round_to_power_of_two=pow2, num_mel_bins=80, energy_floor=0.0)
+        opts = FbankOptions(
+            window_type=window,
+            snip_edges=snip,
+            preemph_coeff=pre,
+            remove_dc_offset=dc,
+            round_to_power_of_two=pow2,
+            num_mel_bins=80,
+            energy_floor=0.0,
+        )
         wave = make_wave(length, seed=length) * np.float32(scale)
         diff = np.abs(fbank_single(torch.from_numpy(wave), opts).numpy() - knf_fbank(wave, opts))
         worst, n = max(worst, float(diff.max())), n + 1
         means.append(float(diff.mean()))
-    print(f"== vs kaldi-native-fbank: {n} cases, log-mel max |diff| {worst:.3g}, mean |diff| "
-          f"median {np.median(means):.3g} max {max(means):.3g}")
+    print(
+        f"== vs kaldi-native-fbank: {n} cases, log-mel max |diff| {worst:.3g}, mean |diff| "
+        f"median {np.median(means):.3g} max {max(means):.3g}"
+    )
 
 
 def speed(device: str, batch: int, seconds: float) -> None:
@@ -78,8 +96,10 @@ def speed(device: str, batch: int, seconds: float) -> None:
             torch.cuda.synchronize()
         runs.append(time.perf_counter() - t0)
     audio = batch * seconds
-    print(f"== WavFrontend on {device}: batch {batch} x {seconds:g} s, median of 5 {np.median(runs) * 1e3:.1f} ms"
-          f" ({audio / np.median(runs):.0f}x realtime)")
+    print(
+        f"== WavFrontend on {device}: batch {batch} x {seconds:g} s, median of 5 {np.median(runs) * 1e3:.1f} ms"
+        f" ({audio / np.median(runs):.0f}x realtime)"
+    )
 
 
 def main() -> None:
@@ -89,8 +109,10 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--skip-knf", action="store_true")
     args = p.parse_args()
-    print(f"host: {platform.processor() or platform.machine()}, torch {torch.__version__}, threads {torch.get_num_threads()}"
-          + (f", {torch.cuda.get_device_name()}" if args.device == "cuda" else ""))
+    print(
+        f"host: {platform.processor() or platform.machine()}, torch {torch.__version__}, threads {torch.get_num_threads()}"
+        + (f", {torch.cuda.get_device_name()}" if args.device == "cuda" else "")
+    )
     fixtures()
     if not args.skip_knf:
         knf_sweep()

@@ -102,18 +102,33 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--spk_model", default=None)
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--mode", default="pipeline", choices=["pipeline", "segments"])
-    p.add_argument("--batch_size_s", type=float, default=300, help="pipeline: FunASR's dynamic batch (s of padded audio)")
-    p.add_argument("--batch_size_threshold_s", type=float, default=60,
-                   help="pipeline: segments at least this long are decoded alone")
+    p.add_argument(
+        "--batch_size_s", type=float, default=300, help="pipeline: FunASR's dynamic batch (s of padded audio)"
+    )
+    p.add_argument(
+        "--batch_size_threshold_s",
+        type=float,
+        default=60,
+        help="pipeline: segments at least this long are decoded alone",
+    )
     p.add_argument("--batch", type=int, default=1, help="segments mode: utterances per generate() call")
     p.add_argument("--ncpu", type=int, default=2, help="torch intra-op threads (AutoModel ncpu)")
     p.add_argument("--warmup", type=int, default=1, help="untimed warm-up runs")
-    p.add_argument("--warmup_max_s", type=float, default=30.0,
-                   help="pipeline warm-up uses at most this many seconds of the first file")
-    p.add_argument("--preload", action="store_true",
-                   help="read the wavs (float32 arrays) before timing instead of passing paths")
-    p.add_argument("--spk_mode", default=None, choices=[None, "punc_segment", "vad_segment"],
-                   help="FunASR spk_mode (default: FunASR's, punc_segment)")
+    p.add_argument(
+        "--warmup_max_s",
+        type=float,
+        default=30.0,
+        help="pipeline warm-up uses at most this many seconds of the first file",
+    )
+    p.add_argument(
+        "--preload", action="store_true", help="read the wavs (float32 arrays) before timing instead of passing paths"
+    )
+    p.add_argument(
+        "--spk_mode",
+        default=None,
+        choices=[None, "punc_segment", "vad_segment"],
+        help="FunASR spk_mode (default: FunASR's, punc_segment)",
+    )
     p.add_argument("--preset_spk_num", type=int, default=None, help="known speaker count (generate option)")
     p.add_argument("--sentence_timestamp", action="store_true", help="ask for sentence_info without spk")
     p.add_argument("--vad_device", default=None, help="run the VAD on another device (default: --device)")
@@ -204,13 +219,19 @@ def plain(x):
 
 def summarize(res: dict) -> dict:
     """The small part of one FunASR result dict: text, timestamp, sentence_info (start/end/text/spk)."""
-    out = {"text": str(res.get("text", "")), "timestamp": plain(res["timestamp"]) if "timestamp" in res else None,
-           "sentence_info": None}
+    out = {
+        "text": str(res.get("text", "")),
+        "timestamp": plain(res["timestamp"]) if "timestamp" in res else None,
+        "sentence_info": None,
+    }
     if res.get("sentence_info") is not None:
         sents = []
         for s in res["sentence_info"]:
-            d = {"start": plain(s.get("start")), "end": plain(s.get("end")),
-                 "text": str(s.get("text", s.get("sentence", "")))}
+            d = {
+                "start": plain(s.get("start")),
+                "end": plain(s.get("end")),
+                "text": str(s.get("text", s.get("sentence", ""))),
+            }
             if "spk" in s:
                 d["spk"] = plain(s["spk"])
             sents.append(d)
@@ -221,8 +242,15 @@ def summarize(res: dict) -> dict:
 def build_automodel(args: argparse.Namespace):
     from funasr import AutoModel
 
-    kw = {"model": os.path.abspath(args.model), "device": args.device, "ncpu": args.ncpu, "disable_update": True,
-          "disable_pbar": True, "disable_log": True, "log_level": "ERROR"}
+    kw = {
+        "model": os.path.abspath(args.model),
+        "device": args.device,
+        "ncpu": args.ncpu,
+        "disable_update": True,
+        "disable_pbar": True,
+        "disable_log": True,
+        "log_level": "ERROR",
+    }
     if args.dither is not None:
         kw["frontend_conf"] = {"dither": args.dither}
     if args.mode == "pipeline":
@@ -358,14 +386,18 @@ def main(argv=None) -> int:
                     for k, p in chunk:
                         name = os.path.splitext(os.path.basename(p))[0] if isinstance(p, str) else k
                         r = by_name.get(name)
-                        results[k] = summarize(r) if r is not None else {"text": "", "timestamp": None,
-                                                                          "sentence_info": None, "note": "no output"}
+                        results[k] = (
+                            summarize(r)
+                            if r is not None
+                            else {"text": "", "timestamp": None, "sentence_info": None, "note": "no output"}
+                        )
             except Exception:  # noqa: BLE001  retry the batch one item at a time (inside the timing)
                 for k in keys:
                     try:
                         res = call([k])
-                        results[k] = summarize(res[0]) if res else {"text": "", "timestamp": None,
-                                                                    "sentence_info": None}
+                        results[k] = (
+                            summarize(res[0]) if res else {"text": "", "timestamp": None, "sentence_info": None}
+                        )
                         results[k]["note"] = "batch failed; decoded alone"
                     except Exception as e:  # noqa: BLE001
                         results[k] = {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc(limit=3)}
@@ -404,8 +436,11 @@ def main(argv=None) -> int:
             f.write(text + "\n")
     else:
         print(text, file=real_stdout)
-    print(f"funasr {out['version']} {args.mode} {real_device}: {len(items)} items, {audio_s:.1f} s audio in "
-          f"{wall_s:.2f} s (rtfx {out['rtfx']:.1f}), load {load_s:.1f} s, errors {out['n_errors']}", file=sys.stderr)
+    print(
+        f"funasr {out['version']} {args.mode} {real_device}: {len(items)} items, {audio_s:.1f} s audio in "
+        f"{wall_s:.2f} s (rtfx {out['rtfx']:.1f}), load {load_s:.1f} s, errors {out['n_errors']}",
+        file=sys.stderr,
+    )
     return 0
 
 

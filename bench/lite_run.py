@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from funasr_lite.auto_model import build_pipeline, set_seed  # noqa: E402
 from funasr_lite.frontend.audio import load_wav_scp  # noqa: E402
-from funasr_lite.prefetch import prepared  # noqa: E402
 from funasr_lite.pipeline import DecodeOptions  # noqa: E402
+from funasr_lite.prefetch import prepared  # noqa: E402
 
 
 def hardware(device: str) -> str:
@@ -57,9 +57,17 @@ def sync(device: str) -> None:
 
 def run_pipeline(args: argparse.Namespace) -> tuple[float, float, dict[str, Any]]:
     """Returns (audio seconds, wall seconds, results)."""
-    pipe = build_pipeline(args.model, args.vad_model, args.punc_model, device=args.device, batch_size_s=args.batch_size_s,
-                          spk_model=args.spk_model, dtype=args.dtype, quantize=args.quantize,
-                          vad_device="cpu" if args.num_workers > 0 else None)
+    pipe = build_pipeline(
+        args.model,
+        args.vad_model,
+        args.punc_model,
+        device=args.device,
+        batch_size_s=args.batch_size_s,
+        spk_model=args.spk_model,
+        dtype=args.dtype,
+        quantize=args.quantize,
+        vad_device="cpu" if args.num_workers > 0 else None,
+    )
     options = DecodeOptions(sentence_timestamp=pipe.punc is not None or pipe.spk is not None)
 
     def loader(shard: tuple[int, int] | None, first_only: bool = False):
@@ -78,9 +86,14 @@ def run_pipeline(args: argparse.Namespace) -> tuple[float, float, dict[str, Any]
         if res is None:
             results[item.key] = {"error": str(item.error)}
             continue
-        results[item.key] = {"text": res.get("text", ""), "timestamp": res.get("timestamp"),
-                             "sentence_info": [{k: s.get(k) for k in ("start", "end", "text", "spk")}
-                                               for s in res.get("sentence_info", [])] or None}
+        results[item.key] = {
+            "text": res.get("text", ""),
+            "timestamp": res.get("timestamp"),
+            "sentence_info": [
+                {k: s.get(k) for k in ("start", "end", "text", "spk")} for s in res.get("sentence_info", [])
+            ]
+            or None,
+        }
     sync(args.device)
     return audio_s, time.perf_counter() - start, results
 
@@ -89,8 +102,9 @@ def run_segments(args: argparse.Namespace) -> tuple[float, float, dict[str, Any]
     """ASR alone over pre-cut utterances."""
     from funasr_lite.asr import SpeechRecognizer  # noqa: PLC0415
 
-    asr = SpeechRecognizer(args.model, device=args.device, batch_size_token=args.batch_size_token,
-                           dtype=args.dtype, quantize=args.quantize)
+    asr = SpeechRecognizer(
+        args.model, device=args.device, batch_size_token=args.batch_size_token, dtype=args.dtype, quantize=args.quantize
+    )
 
     def batches(items: list) -> list[list[int]] | None:
         if args.batch:
@@ -136,8 +150,10 @@ def profiled(run: Any, args: argparse.Namespace) -> tuple[float, float, dict[str
     pstats.Stats(prof, stream=text).sort_stats("cumulative").print_stats(35)
     sort = "self_cuda_time_total" if args.device.startswith("cuda") else "self_cpu_time_total"
     table = tprof.key_averages().table(sort_by=sort, row_limit=30)
-    Path(args.profile).write_text(f"# wall {out[1]:.2f} s for {out[0]:.1f} s of audio (profilers on)\n\n"
-                                  f"## torch.profiler, by {sort}\n{table}\n\n## cProfile, cumulative\n{text.getvalue()}")
+    Path(args.profile).write_text(
+        f"# wall {out[1]:.2f} s for {out[0]:.1f} s of audio (profilers on)\n\n"
+        f"## torch.profiler, by {sort}\n{table}\n\n## cProfile, cumulative\n{text.getvalue()}"
+    )
     return out
 
 
@@ -160,8 +176,11 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--json")
-    p.add_argument("--profile", help="also write a profile of the timed part here (cProfile by function; "
-                   "torch.profiler by operator); the timing then includes the profilers' overhead")
+    p.add_argument(
+        "--profile",
+        help="also write a profile of the timed part here (cProfile by function; "
+        "torch.profiler by operator); the timing then includes the profilers' overhead",
+    )
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -171,14 +190,25 @@ def main() -> None:
     run = run_pipeline if args.mode == "pipeline" else run_segments
     with torch.inference_mode():
         audio_s, wall, results = run(args) if not args.profile else profiled(run, args)
-    doc = {"toolkit": "funasr_lite", "mode": args.mode, "device": args.device, "config": vars(args),
-           "audio_s": audio_s, "wall_s": wall, "rtfx": audio_s / wall if wall else 0.0,
-           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-           "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if args.device.startswith("cuda") else None,
-           "hardware": hardware(args.device), "torch": torch.__version__, "results": results}
-    print(f"funasr_lite {args.mode} {args.dtype}{' int8' if args.quantize else ''}: {audio_s:.1f} s of audio in "
-          f"{wall:.2f} s = {doc['rtfx']:.1f}x realtime; peak RSS {doc['peak_rss_mb']:.0f} MB"
-          + (f", GPU {doc['peak_gpu_mb']:.0f} MB" if doc["peak_gpu_mb"] is not None else ""))
+    doc = {
+        "toolkit": "funasr_lite",
+        "mode": args.mode,
+        "device": args.device,
+        "config": vars(args),
+        "audio_s": audio_s,
+        "wall_s": wall,
+        "rtfx": audio_s / wall if wall else 0.0,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if args.device.startswith("cuda") else None,
+        "hardware": hardware(args.device),
+        "torch": torch.__version__,
+        "results": results,
+    }
+    print(
+        f"funasr_lite {args.mode} {args.dtype}{' int8' if args.quantize else ''}: {audio_s:.1f} s of audio in "
+        f"{wall:.2f} s = {doc['rtfx']:.1f}x realtime; peak RSS {doc['peak_rss_mb']:.0f} MB"
+        + (f", GPU {doc['peak_gpu_mb']:.0f} MB" if doc["peak_gpu_mb"] is not None else "")
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(doc, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 

@@ -38,8 +38,12 @@ print(json.dumps({"wall": wall, "sha": h.hexdigest()}))
 
 
 def measure(kind: str, path: str, skip: bool, threads: int) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), kind, path, "skip" if skip else "init", str(threads)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(ROOT), kind, path, "skip" if skip else "init", str(threads)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -62,10 +66,14 @@ def main(argv: list[str] | None = None) -> int:
         same &= len(shas) == 1
         best = {s: min(r["wall"] for r in rs) for s, rs in runs.items()}
         rows[kind] = best
-        print(f"{kind:5s} random init {best['init']:6.2f} s   no random init {best['skip']:6.2f} s   "
-              f"({best['init'] / best['skip']:.2f}x)   weights identical: {len(shas) == 1}")
+        print(
+            f"{kind:5s} random init {best['init']:6.2f} s   no random init {best['skip']:6.2f} s   "
+            f"({best['init'] / best['skip']:.2f}x)   weights identical: {len(shas) == 1}"
+        )
     if args.json:
-        Path(args.json).write_text(json.dumps({"command": sys.argv, "best_s": rows, "identical": same}, indent=1) + "\n")
+        Path(args.json).write_text(
+            json.dumps({"command": sys.argv, "best_s": rows, "identical": same}, indent=1) + "\n"
+        )
     return 0 if same else 1
 
 

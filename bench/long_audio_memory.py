@@ -28,8 +28,13 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-SENTENCES = ["今天天气很好我们去公园散步", "然后我们一起吃午饭下午回家休息", "明天还要上班请早点睡觉",
-             "这个问题我们下次开会再讨论", "他说的话大家都听明白了吗"]
+SENTENCES = [
+    "今天天气很好我们去公园散步",
+    "然后我们一起吃午饭下午回家休息",
+    "明天还要上班请早点睡觉",
+    "这个问题我们下次开会再讨论",
+    "他说的话大家都听明白了吗",
+]
 
 
 def sentence_pool(tmp: Path) -> list[np.ndarray]:
@@ -77,8 +82,11 @@ def child_gpu_mb(pid: int) -> float | None:
     """GPU memory that ``nvidia-smi`` reports for process ``pid`` in MB (None without a GPU or the process)."""
     if not shutil.which("nvidia-smi"):
         return None
-    out = subprocess.run(["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
+        capture_output=True,
+        text=True,
+    ).stdout
     for line in out.splitlines():
         fields = [f.strip() for f in line.split(",")]
         if len(fields) == 2 and fields[0] == str(pid) and fields[1].isdigit():
@@ -124,8 +132,21 @@ def main() -> None:
     seconds = sf.info(wav).duration
     (work / "wav.scp").write_text(f"long {wav}\n")
     out = work / "out"
-    cmd = [sys.executable, "-m", "funasr_lite.bin.inference", "--model", args.model, "--vad_model", args.vad_model,
-           "--wav_scp", str(work / "wav.scp"), "--output_dir", str(out), "--output_format", "json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "funasr_lite.bin.inference",
+        "--model",
+        args.model,
+        "--vad_model",
+        args.vad_model,
+        "--wav_scp",
+        str(work / "wav.scp"),
+        "--output_dir",
+        str(out),
+        "--output_format",
+        "json",
+    ]
     if args.punc_model:
         cmd += ["--punc_model", args.punc_model]
     cmd += args.extra.split()
@@ -134,10 +155,12 @@ def main() -> None:
     start = time.perf_counter()
     rc, series = run_sampled(cmd, args.every)
     wall = time.perf_counter() - start
-    peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 ** 2
+    peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
     doc = json.loads((out / "json" / "long.json").read_text())
-    print(f"audio {seconds / 3600:.2f} h; exit code {rc}; peak RSS {peak_gb:.2f} GB; wall {wall:.0f} s; "
-          f"RTF {wall / seconds:.4f}; sentences {len(doc['sentences'])}; model {args.model}")
+    print(
+        f"audio {seconds / 3600:.2f} h; exit code {rc}; peak RSS {peak_gb:.2f} GB; wall {wall:.0f} s; "
+        f"RTF {wall / seconds:.4f}; sentences {len(doc['sentences'])}; model {args.model}"
+    )
     for frac in (0.1, 0.25, 0.5, 0.75, 0.9, 1.0):
         sample = series[min(len(series) - 1, int(frac * len(series)))] if series else (0, 0)
         gpu = f"; GPU {sample[2]:8.1f} MB" if len(sample) > 2 else ""
@@ -146,10 +169,23 @@ def main() -> None:
     if gpu_peak is not None:
         print(f"  peak GPU memory (nvidia-smi, sampled): {gpu_peak:.0f} MB")
     if args.json:
-        Path(args.json).write_text(json.dumps({
-            "hours": seconds / 3600, "exit_code": rc, "peak_rss_gb": peak_gb, "wall_s": wall, "rtf": wall / seconds,
-            "sentences": len(doc["sentences"]), "command": cmd, "gpu_peak_mb": gpu_peak,
-            "rss_series_s_mb": series}, indent=1) + "\n")
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "hours": seconds / 3600,
+                    "exit_code": rc,
+                    "peak_rss_gb": peak_gb,
+                    "wall_s": wall,
+                    "rtf": wall / seconds,
+                    "sentences": len(doc["sentences"]),
+                    "command": cmd,
+                    "gpu_peak_mb": gpu_peak,
+                    "rss_series_s_mb": series,
+                },
+                indent=1,
+            )
+            + "\n"
+        )
 
 
 if __name__ == "__main__":

@@ -67,22 +67,40 @@ def check_espeak() -> None:
         raise SystemExit(f"long_form: espeak-ng produced {dur:.2f} s of audio for a test word")
 
 
-def make_recordings(out: Path, files: int, minutes: float, seed: int, nj: int,
-                    min_speakers: int = 2, max_speakers: int = 4) -> int:
+def make_recordings(
+    out: Path, files: int, minutes: float, seed: int, nj: int, min_speakers: int = 2, max_speakers: int = 4
+) -> int:
     """Run make_meetings with the benchmark's settings; returns its exit status."""
     target = f"{minutes * 60:.3f}"
-    return make_meetings.main([
-        "--out_dir", str(out), "--audio_dir", str(out.absolute() / "wav"),
-        "--num_meetings", str(files), "--min_speakers", str(min_speakers), "--max_speakers", str(max_speakers),
-        "--min_dur", target, "--max_dur", target, "--seed", str(seed), "--nj", str(nj),
-    ])
+    return make_meetings.main(
+        [
+            "--out_dir",
+            str(out),
+            "--audio_dir",
+            str(out.absolute() / "wav"),
+            "--num_meetings",
+            str(files),
+            "--min_speakers",
+            str(min_speakers),
+            "--max_speakers",
+            str(max_speakers),
+            "--min_dur",
+            target,
+            "--max_dur",
+            target,
+            "--seed",
+            str(seed),
+            "--nj",
+            str(nj),
+        ]
+    )
 
 
 def silent_runs(wave: np.ndarray) -> list[tuple[int, int]]:
     """``(first, last + 1)`` frame ranges of >= MIN_PAUSE_FRAMES consecutive quiet 10 ms frames."""
     n = len(wave) // FRAME
     frames = wave[: n * FRAME].astype(np.float64).reshape(n, FRAME)
-    quiet = np.sqrt((frames ** 2).mean(axis=1)) < SILENCE_RMS
+    quiet = np.sqrt((frames**2).mean(axis=1)) < SILENCE_RMS
     runs, start = [], None
     for i, q in enumerate(np.append(quiet, False)):
         if q and start is None:
@@ -147,8 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.files < 1 or args.minutes <= 0 or args.segment_s <= 0:
         ap.error("need --files >= 1, --minutes > 0 and --segment_s > 0")
     check_espeak()
-    rc = make_recordings(args.out, args.files, args.minutes, args.seed, args.nj, args.min_speakers,
-                         args.max_speakers)
+    rc = make_recordings(args.out, args.files, args.minutes, args.seed, args.nj, args.min_speakers, args.max_speakers)
     if rc:
         return rc
     total = sum(float(v) for v in read_scp(args.out / "reco2dur").values())

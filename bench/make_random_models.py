@@ -127,10 +127,25 @@ class Preset:
 
 
 FULL = Preset()
-TINY = Preset(d_model=32, enc_heads=2, enc_units=64, enc_blocks=3, dec_blocks=2, n_chars=380, n_cont=15,
-              n_end=5, cif_scale=-8.0, cif_bias=-1.5, punc_dim=16, punc_heads=2, punc_units=32, punc_blocks=2,
-              punc_vocab=3000, campplus={"embedding_size": 16, "growth_rate": 4, "bn_size": 2, "init_channels": 8},
-              key_lists=False)
+TINY = Preset(
+    d_model=32,
+    enc_heads=2,
+    enc_units=64,
+    enc_blocks=3,
+    dec_blocks=2,
+    n_chars=380,
+    n_cont=15,
+    n_end=5,
+    cif_scale=-8.0,
+    cif_bias=-1.5,
+    punc_dim=16,
+    punc_heads=2,
+    punc_units=32,
+    punc_blocks=2,
+    punc_vocab=3000,
+    campplus={"embedding_size": 16, "growth_rate": 4, "bn_size": 2, "init_channels": 8},
+    key_lists=False,
+)
 
 
 # ------------------------------------------------------------------------------------------
@@ -223,30 +238,58 @@ def punc_config(p: Preset) -> dict[str, Any]:
     ct_transformer_tiny/config.yaml)."""
     return {
         "model": "CTTransformer",
-        "model_conf": {"ignore_id": 0, "embed_unit": p.punc_dim, "att_unit": p.punc_dim, "dropout_rate": 0.1,
-                       "punc_list": PUNC_LIST, "punc_weight": [1.0] * len(PUNC_LIST), "sentence_end_id": 3},
+        "model_conf": {
+            "ignore_id": 0,
+            "embed_unit": p.punc_dim,
+            "att_unit": p.punc_dim,
+            "dropout_rate": 0.1,
+            "punc_list": PUNC_LIST,
+            "punc_weight": [1.0] * len(PUNC_LIST),
+            "sentence_end_id": 3,
+        },
         "encoder": "SANMEncoder",
-        "encoder_conf": {"input_size": p.punc_dim, "output_size": p.punc_dim, "attention_heads": p.punc_heads,
-                         "linear_units": p.punc_units, "num_blocks": p.punc_blocks, "dropout_rate": 0.1,
-                         "positional_dropout_rate": 0.1, "attention_dropout_rate": 0.0, "input_layer": "pe",
-                         "pos_enc_class": "SinusoidalPositionEncoder", "normalize_before": True,
-                         "kernel_size": 11, "sanm_shfit": 0, "selfattention_layer_type": "sanm",
-                         "padding_idx": 0},
-        "tokenizer": "CharTokenizer", "tokenizer_conf": {"unk_symbol": "<unk>"},
+        "encoder_conf": {
+            "input_size": p.punc_dim,
+            "output_size": p.punc_dim,
+            "attention_heads": p.punc_heads,
+            "linear_units": p.punc_units,
+            "num_blocks": p.punc_blocks,
+            "dropout_rate": 0.1,
+            "positional_dropout_rate": 0.1,
+            "attention_dropout_rate": 0.0,
+            "input_layer": "pe",
+            "pos_enc_class": "SinusoidalPositionEncoder",
+            "normalize_before": True,
+            "kernel_size": 11,
+            "sanm_shfit": 0,
+            "selfattention_layer_type": "sanm",
+            "padding_idx": 0,
+        },
+        "tokenizer": "CharTokenizer",
+        "tokenizer_conf": {"unk_symbol": "<unk>"},
     }
 
 
 def campplus_conf(p: Preset) -> dict[str, Any]:
     """CAM++ ``config.yaml`` (the official model_conf keys, FunASR's default values over ``p``)."""
-    return {"model": "CAMPPlus", "model_conf": {**CAMPPLUS_DEFAULTS, **p.campplus},
-            "frontend": "WavFrontend", "frontend_conf": {"fs": 16000}}
+    return {
+        "model": "CAMPPlus",
+        "model_conf": {**CAMPPLUS_DEFAULTS, **p.campplus},
+        "frontend": "WavFrontend",
+        "frontend_conf": {"fs": 16000},
+    }
 
 
 def configuration_json(task: str, metas: dict[str, Any], name: str) -> dict[str, Any]:
     """ModelScope ``configuration.json`` with ``file_path_metas`` (what FunASR merges into the config)."""
-    return {"framework": "pytorch", "task": task, "model": {"type": "funasr"},
-            "pipeline": {"type": "funasr-pipeline"},
-            "model_name_in_hub": {"ms": f"funasr_lite/bench/{name}", "hf": ""}, "file_path_metas": metas}
+    return {
+        "framework": "pytorch",
+        "task": task,
+        "model": {"type": "funasr"},
+        "pipeline": {"type": "funasr-pipeline"},
+        "model_name_in_hub": {"ms": f"funasr_lite/bench/{name}", "hf": ""},
+        "file_path_metas": metas,
+    }
 
 
 # ------------------------------------------------------------------------------------------
@@ -323,8 +366,9 @@ def calibration_feats(seed: int, n: int = 64) -> torch.Tensor:
 
 
 @torch.no_grad()
-def punc_none_bias(model: CTTransformer, char_ids: list[int], bias: torch.Tensor, tokens_per_mark: float,
-                   seed: int) -> float:
+def punc_none_bias(
+    model: CTTransformer, char_ids: list[int], bias: torch.Tensor, tokens_per_mark: float, seed: int
+) -> float:
     """The ``_`` (no mark) bias that leaves one token in ``tokens_per_mark`` with a mark, measured on
     100 windows of 20 seeded random ``char_ids`` (rounded to 1/64)."""
     rng = np.random.RandomState(seed)
@@ -338,8 +382,10 @@ def punc_none_bias(model: CTTransformer, char_ids: list[int], bias: torch.Tensor
 
 def state_of(model: nn.Module) -> dict[str, torch.Tensor]:
     """Contiguous CPU copies of the state dict (float tensors as float32)."""
-    return {k: (v.detach().float() if v.is_floating_point() else v.detach()).contiguous().clone()
-            for k, v in model.state_dict().items()}
+    return {
+        k: (v.detach().float() if v.is_floating_point() else v.detach()).contiguous().clone()
+        for k, v in model.state_dict().items()
+    }
 
 
 def check_key_list(state: dict[str, torch.Tensor], name: str) -> str:
@@ -352,8 +398,10 @@ def check_key_list(state: dict[str, torch.Tensor], name: str) -> str:
     if got != want:
         missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
         wrong = sorted(k for k in set(want) & set(got) if want[k] != got[k])
-        raise RuntimeError(f"{name}: not the official names/shapes: missing {missing[:5]}, "
-                           f"unexpected {extra[:5]}, wrong shape {wrong[:5]}")
+        raise RuntimeError(
+            f"{name}: not the official names/shapes: missing {missing[:5]}, "
+            f"unexpected {extra[:5]}, wrong shape {wrong[:5]}"
+        )
     return f"names and shapes == official ({path.name}, {len(want)} entries)"
 
 
@@ -394,8 +442,7 @@ def build_asr(out: Path, p: Preset, seed: int, entries: list[tuple[str, int]]) -
         seg = Path(tmp) / "seg_dict"
         seg.write_text(seg_dict_text(tokens), encoding="utf-8")
         export_model_dir(state, config, tokens, MVN560, out, seg_dict_file=seg)
-    return {"tokens": len(tokens), "keys": keys, "cif_scale": p.cif_scale, "cif_bias": p.cif_bias,
-            **_counts(state)}
+    return {"tokens": len(tokens), "keys": keys, "cif_scale": p.cif_scale, "cif_bias": p.cif_bias, **_counts(state)}
 
 
 def build_punc(out: Path, p: Preset, seed: int, entries: list[tuple[str, int]]) -> dict[str, Any]:
@@ -406,7 +453,7 @@ def build_punc(out: Path, p: Preset, seed: int, entries: list[tuple[str, int]]) 
     init_weights(model, seed)
     state = state_of(model)
     index = {t: i for i, t in enumerate(tokens)}
-    ids = [index[t] for t in asr_tokens(p, entries)[3:3 + p.n_chars]]
+    ids = [index[t] for t in asr_tokens(p, entries)[3 : 3 + p.n_chars]]
     bias = torch.tensor(p.punc_bias, dtype=torch.float32)
     bias[1] = punc_none_bias(model, ids, bias, p.punc_tokens_per_mark, seed)
     state["decoder.bias"] = bias
@@ -415,8 +462,9 @@ def build_punc(out: Path, p: Preset, seed: int, entries: list[tuple[str, int]]) 
     with _staged(out) as tmp:
         write_text_atomic(tmp / "config.yaml", _dump_yaml(config))
         write_text_atomic(tmp / "tokens.json", json.dumps(tokens, ensure_ascii=False, indent=2) + "\n")
-        write_text_atomic(tmp / "configuration.json",
-                          json.dumps(configuration_json("punctuation", metas, out.name), indent=2) + "\n")
+        write_text_atomic(
+            tmp / "configuration.json", json.dumps(configuration_json("punctuation", metas, out.name), indent=2) + "\n"
+        )
         save_atomic(state, tmp / "model.pt")
     return {"tokens": len(tokens), "keys": keys, "punc_bias": bias.tolist(), **_counts(state)}
 
@@ -432,8 +480,10 @@ def build_campplus(out: Path, p: Preset, seed: int) -> dict[str, Any]:
     metas = {"init_param": "campplus_cn_common.bin", "config": "config.yaml"}
     with _staged(out) as tmp:
         write_text_atomic(tmp / "config.yaml", _dump_yaml(config))
-        write_text_atomic(tmp / "configuration.json",
-                          json.dumps(configuration_json("speaker-verification", metas, out.name), indent=2) + "\n")
+        write_text_atomic(
+            tmp / "configuration.json",
+            json.dumps(configuration_json("speaker-verification", metas, out.name), indent=2) + "\n",
+        )
         save_atomic(state, tmp / "campplus_cn_common.bin")
     return {"keys": keys, **_counts(state)}
 
@@ -505,10 +555,15 @@ def sample_report(out: Path, which: list[str], waves: list[tuple[str, np.ndarray
         t0 = time.perf_counter()
         results = [r for batch in rec.recognize([(k, w) for k, w, _ in waves]) for r in batch]
         n_tok = sum(len(r.token_ids) for r in results)
-        rep["asr"] = {"speech_s": round(audio_s, 2), "tokens": n_tok, "tokens_per_s": round(n_tok / audio_s, 2),
-                      "per_clip_tokens_per_s": [round(len(r.token_ids) / r.audio_s, 2) for r in results],
-                      "spoken_chars_per_s": round(sum(map(len, texts)) / audio_s, 2),
-                      "decode_s": round(time.perf_counter() - t0, 2), "first_text": results[0].text}
+        rep["asr"] = {
+            "speech_s": round(audio_s, 2),
+            "tokens": n_tok,
+            "tokens_per_s": round(n_tok / audio_s, 2),
+            "per_clip_tokens_per_s": [round(len(r.token_ids) / r.audio_s, 2) for r in results],
+            "spoken_chars_per_s": round(sum(map(len, texts)) / audio_s, 2),
+            "decode_s": round(time.perf_counter() - t0, 2),
+            "first_text": results[0].text,
+        }
         texts = [r.text for r in results] + texts
     if "punc" in which:
         from funasr_lite.models.ct_transformer import load_punc_model
@@ -517,17 +572,23 @@ def sample_report(out: Path, which: list[str], waves: list[tuple[str, np.ndarray
         arrays = [punc.punctuate(t).punc_array for t in texts if t.strip()]
         n = sum(len(a) for a in arrays)
         marks = sum(1 for a in arrays for x in a[:-1] if x != 1)  # the final mark is forced
-        rep["punc"] = {"tokens": n, "marks_before_the_last_token": marks,
-                       "tokens_per_mark": round(n / max(marks, 1), 1),
-                       "example": punc.punctuate(texts[0]).text if texts else ""}
+        rep["punc"] = {
+            "tokens": n,
+            "marks_before_the_last_token": marks,
+            "tokens_per_mark": round(n / max(marks, 1), 1),
+            "example": punc.punctuate(texts[0]).text if texts else "",
+        }
     if "spk" in which:
         from funasr_lite.diar.embed import extract_embeddings
         from funasr_lite.models.campplus import load_campplus
 
         model = load_campplus(out / FOLDERS["spk"])
-        chunks = [torch.from_numpy(w[: 24000]) for _, w, _ in waves]  # 1.5 s, as the diarization chunks
+        chunks = [torch.from_numpy(w[:24000]) for _, w, _ in waves]  # 1.5 s, as the diarization chunks
         emb = extract_embeddings(model, chunks)
-        rep["spk"] = {"embedding_dim": int(emb.shape[1]), "norms": [round(float(x), 2) for x in np.linalg.norm(emb, axis=1)]}
+        rep["spk"] = {
+            "embedding_dim": int(emb.shape[1]),
+            "norms": [round(float(x), 2) for x in np.linalg.norm(emb, axis=1)],
+        }
     return rep
 
 
@@ -535,8 +596,12 @@ def sample_report(out: Path, which: list[str], waves: list[tuple[str, np.ndarray
 def build(out: Path, which: list[str], seed: int, preset: Preset) -> dict[str, Any]:
     """Build the folders named in ``which``; returns ``build_info``."""
     entries = _jieba_dict() if {"asr", "punc"} & set(which) else []
-    info: dict[str, Any] = {"seed": seed, "preset": "tiny" if preset is TINY else "full", "torch": torch.__version__,
-                            "models": {}}
+    info: dict[str, Any] = {
+        "seed": seed,
+        "preset": "tiny" if preset is TINY else "full",
+        "torch": torch.__version__,
+        "models": {},
+    }
     for what in which:
         d = out / FOLDERS[what]
         s = seed * 100 + SEED_OFFSETS[what]
@@ -549,11 +614,18 @@ def build(out: Path, which: list[str], seed: int, preset: Preset) -> dict[str, A
             facts = build_campplus(d, preset, s)
         files = folder_files(d)
         weights = d / ("campplus_cn_common.bin" if what == "spk" else "model.pt")
-        facts.update(seconds=round(time.perf_counter() - t0, 2), files=files, bytes=sum(files.values()),
-                     weights_sha256=weights_sha256(weights))
+        facts.update(
+            seconds=round(time.perf_counter() - t0, 2),
+            files=files,
+            bytes=sum(files.values()),
+            weights_sha256=weights_sha256(weights),
+        )
         info["models"][FOLDERS[what]] = facts
-        print(f"[{FOLDERS[what]}] {facts['parameters']:,} parameters in {facts['tensors']} tensors, "
-              f"{facts['bytes'] / 2**20:.1f} MiB, {facts['seconds']:.1f} s; {facts['keys']}", flush=True)
+        print(
+            f"[{FOLDERS[what]}] {facts['parameters']:,} parameters in {facts['tensors']} tensors, "
+            f"{facts['bytes'] / 2**20:.1f} MiB, {facts['seconds']:.1f} s; {facts['keys']}",
+            flush=True,
+        )
     return info
 
 

@@ -46,8 +46,12 @@ CONFIGS = {
 
 
 def model_args(models: Path, vad: str, which: tuple[str, ...]) -> list[str]:
-    paths = {"asr": ("--model", models / "paraformer_large_bicif"), "vad": ("--vad_model", vad),
-             "punc": ("--punc_model", models / "ct_punc_zh"), "spk": ("--spk_model", models / "campplus")}
+    paths = {
+        "asr": ("--model", models / "paraformer_large_bicif"),
+        "vad": ("--vad_model", vad),
+        "punc": ("--punc_model", models / "ct_punc_zh"),
+        "spk": ("--spk_model", models / "campplus"),
+    }
     return [str(x) for w in which for x in paths[w]]
 
 
@@ -93,9 +97,12 @@ def main() -> None:
     p.add_argument("--variant", action="append", default=[], help="NAME=funasr_lite options (repeatable)")
     p.add_argument("--funasr_batches", default="1,16,64", help="segments: FunASR batch sizes to time")
     p.add_argument("--funasr_extra", default="", help="extra bench/funasr_run.py options (e.g. --ncpu 2)")
-    p.add_argument("--funasr_reference", default="vad_asr_punc",
-                   help="pipeline configs that also run FunASR with one segment per batch, the reference for "
-                        "agreement (FunASR's padded GPU batches change its own output: docs/compatibility.md)")
+    p.add_argument(
+        "--funasr_reference",
+        default="vad_asr_punc",
+        help="pipeline configs that also run FunASR with one segment per batch, the reference for "
+        "agreement (FunASR's padded GPU batches change its own output: docs/compatibility.md)",
+    )
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     variants = [v.split("=", 1) for v in (args.variant or ["fp32="])]
@@ -106,20 +113,37 @@ def main() -> None:
     for config in args.configs.split(","):
         which, mode = CONFIGS[config]
         scp = args.data / ("segments/wav.scp" if mode == "segments" else "wav.scp")
-        common = ["--wav_scp", str(scp), *model_args(args.models, args.vad_model, which), "--device", args.device,
-                  "--mode", mode]
+        common = [
+            "--wav_scp",
+            str(scp),
+            *model_args(args.models, args.vad_model, which),
+            "--device",
+            args.device,
+            "--mode",
+            mode,
+        ]
         refs: list[tuple[str, dict[str, Any]]] = []
         if use_funasr:
             runs = [("--batch", b) for b in args.funasr_batches.split(",")] if mode == "segments" else [None]
             if mode == "pipeline" and config in args.funasr_reference.split(","):
                 runs.insert(0, ("--batch_size_s", "0.001"))  # one segment per batch: batch-1 answers
             for run in runs:
-                label = "FunASR" if run is None else ("FunASR batch " + run[1] if run[0] == "--batch"
-                                                      else "FunASR one segment per batch")
+                label = (
+                    "FunASR"
+                    if run is None
+                    else ("FunASR batch " + run[1] if run[0] == "--batch" else "FunASR one segment per batch")
+                )
                 name = f"{config}.funasr" + ("" if run is None else f".{run[0].strip('-')}{run[1]}")
                 out = args.out / f"{name}.json"
-                cmd = [args.funasr_python, str(HERE / "funasr_run.py"), *common, "--json", str(out),
-                       *(run or ()), *shlex.split(args.funasr_extra)]
+                cmd = [
+                    args.funasr_python,
+                    str(HERE / "funasr_run.py"),
+                    *common,
+                    "--json",
+                    str(out),
+                    *(run or ()),
+                    *shlex.split(args.funasr_extra),
+                ]
                 doc = run_child(cmd, out, args.out / f"{name}.log")
                 if doc:
                     refs.append((label, doc))
@@ -129,8 +153,11 @@ def main() -> None:
         for vname, opts in variants:
             name = f"{config}.lite.{vname}"
             out = args.out / f"{name}.json"
-            doc = run_child([sys.executable, str(HERE / "lite_run.py"), *common, "--json", str(out), *shlex.split(opts)],
-                            out, args.out / f"{name}.log")
+            doc = run_child(
+                [sys.executable, str(HERE / "lite_run.py"), *common, "--json", str(out), *shlex.split(opts)],
+                out,
+                args.out / f"{name}.log",
+            )
             if doc:
                 rows.append(row(config, f"funasr_lite {vname}", doc, best_ref, refs[0][1] if refs else None))
     print_table(rows)
@@ -138,11 +165,21 @@ def main() -> None:
     (args.out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
 
-def row(config: str, label: str, doc: dict[str, Any], best_ref: dict[str, Any] | None,
-        agree_ref: dict[str, Any] | None) -> dict[str, Any]:
-    r = {"config": config, "run": label, "audio_s": doc["audio_s"], "wall_s": doc["wall_s"], "rtfx": doc["rtfx"],
-         "peak_rss_mb": doc["peak_rss_mb"], "peak_gpu_mb": doc.get("peak_gpu_mb"), "hardware": doc.get("hardware"),
-         "torch": doc.get("torch"), "options": doc.get("config")}
+def row(
+    config: str, label: str, doc: dict[str, Any], best_ref: dict[str, Any] | None, agree_ref: dict[str, Any] | None
+) -> dict[str, Any]:
+    r = {
+        "config": config,
+        "run": label,
+        "audio_s": doc["audio_s"],
+        "wall_s": doc["wall_s"],
+        "rtfx": doc["rtfx"],
+        "peak_rss_mb": doc["peak_rss_mb"],
+        "peak_gpu_mb": doc.get("peak_gpu_mb"),
+        "hardware": doc.get("hardware"),
+        "torch": doc.get("torch"),
+        "options": doc.get("config"),
+    }
     if best_ref is not None and best_ref is not doc:
         r["vs_funasr"] = doc["rtfx"] / best_ref["rtfx"]
     if agree_ref is not None:
@@ -151,15 +188,22 @@ def row(config: str, label: str, doc: dict[str, Any], best_ref: dict[str, Any] |
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    print("\n| configuration | run | audio s | wall s | x realtime | vs FunASR | peak RSS MB | peak GPU MB | agreement with FunASR |")
+    print(
+        "\n| configuration | run | audio s | wall s | x realtime | vs FunASR | peak RSS MB | peak GPU MB | agreement with FunASR |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         gpu = f"{r['peak_gpu_mb']:.0f}" if r.get("peak_gpu_mb") is not None else "-"
         vs = f"{r['vs_funasr']:.2f}x" if "vs_funasr" in r else "-"
-        agree = (f"{100 * r['char_agreement']:.2f} % chars, {100 * r['identical_share']:.0f} % files identical"
-                 if "char_agreement" in r else "-")
-        print(f"| {r['config']} | {r['run']} | {r['audio_s']:.1f} | {r['wall_s']:.2f} | {r['rtfx']:.1f} | {vs} | "
-              f"{r['peak_rss_mb']:.0f} | {gpu} | {agree} |")
+        agree = (
+            f"{100 * r['char_agreement']:.2f} % chars, {100 * r['identical_share']:.0f} % files identical"
+            if "char_agreement" in r
+            else "-"
+        )
+        print(
+            f"| {r['config']} | {r['run']} | {r['audio_s']:.1f} | {r['wall_s']:.2f} | {r['rtfx']:.1f} | {vs} | "
+            f"{r['peak_rss_mb']:.0f} | {gpu} | {agree} |"
+        )
     if rows:
         print(f"\nhardware: {rows[-1]['hardware']}; torch {rows[-1]['torch']}")
 

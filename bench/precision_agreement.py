@@ -71,14 +71,36 @@ def main() -> None:
         same = sum(base[k] == tokens[k] for k in base) / max(len(base), 1)
         n_ref = sum(len(refs[k]) for k in tokens if k in refs)
         cer = sum(errors(refs[k], list("".join(tokens[k]))) for k in tokens if k in refs) / max(n_ref, 1)
-        rows.append({"setting": s, "token_agreement": agree, "identical_utts": same, "cer": cer, "wall_s": wall,
-                     "rtfx": audio_s / wall})
-        print(f"{s:5s}: agreement with fp32 {100 * agree:.2f} % ({100 * same:.1f} % utterances identical); "
-              f"CER {100 * cer:.2f} %; {wall:.2f} s for {audio_s:.0f} s of audio ({audio_s / wall:.0f}x realtime)")
+        rows.append(
+            {
+                "setting": s,
+                "token_agreement": agree,
+                "identical_utts": same,
+                "cer": cer,
+                "wall_s": wall,
+                "rtfx": audio_s / wall,
+            }
+        )
+        print(
+            f"{s:5s}: agreement with fp32 {100 * agree:.2f} % ({100 * same:.1f} % utterances identical); "
+            f"CER {100 * cer:.2f} %; {wall:.2f} s for {audio_s:.0f} s of audio ({audio_s / wall:.0f}x realtime)"
+        )
     if args.json:
-        Path(args.json).write_text(json.dumps({"model": args.model, "data": str(args.data), "device": args.device,
-                                               "utterances": len(items), "audio_s": audio_s, "torch": torch.__version__,
-                                               "rows": rows}, indent=1) + "\n")
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "model": args.model,
+                    "data": str(args.data),
+                    "device": args.device,
+                    "utterances": len(items),
+                    "audio_s": audio_s,
+                    "torch": torch.__version__,
+                    "rows": rows,
+                },
+                indent=1,
+            )
+            + "\n"
+        )
 
 
 if __name__ == "__main__":

@@ -45,13 +45,15 @@ def main() -> None:
     for rate in (44100, 48000, 22050, 8000):
         x = (0.3 * np.random.RandomState(0).randn(int(rate * args.seconds))).astype(np.float32)
         kernel = rs.sinc_kernel(rate, 16000)
-        line = [f"{rate} -> 16000, {args.seconds:g} s:",
-                f"funasr_lite {_median_s(lambda: rs.apply_kernel(x, kernel)):.3f} s",
-                f"soxr {_median_s(lambda: soxr.resample(x, rate, 16000, quality='HQ')):.3f} s"]
+        line = [
+            f"{rate} -> 16000, {args.seconds:g} s:",
+            f"funasr_lite {_median_s(lambda x=x, kernel=kernel: rs.apply_kernel(x, kernel)):.3f} s",
+            f"soxr {_median_s(lambda x=x, rate=rate: soxr.resample(x, rate, 16000, quality='HQ')):.3f} s",
+        ]
         if Resample is not None:
             ta = Resample(rate, 16000)
             t = torch.from_numpy(x)[None]
-            line.append(f"torchaudio {_median_s(lambda: ta(t)):.3f} s")
+            line.append(f"torchaudio {_median_s(lambda ta=ta, t=t: ta(t)):.3f} s")
         print("  ".join(line))
 
 

@@ -39,7 +39,9 @@ def build_audio(minutes: float, seed: int = 0) -> np.ndarray:
     """``minutes`` of tiled speech + silence at 16 kHz, float32 on the 16-bit grid."""
     import make_vad
 
-    base = [make_vad.synth_clip(make_vad.CLIPS[k]).astype(np.float64) / 32768 for k in ("pauses_16k", "noisy_8k", "src_44k")]
+    base = [
+        make_vad.synth_clip(make_vad.CLIPS[k]).astype(np.float64) / 32768 for k in ("pauses_16k", "noisy_8k", "src_44k")
+    ]
     rng = np.random.RandomState(seed)
     target = int(minutes * 60 * 16000)
     parts, n = [], 0
@@ -100,12 +102,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "wav.npy")
         np.save(path, wav)
-        proc = subprocess.run([venv_py, "-c", FUNASR_SCRIPT, args.model, path, str(threads)],
-                              capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [venv_py, "-c", FUNASR_SCRIPT, args.model, path, str(threads)], capture_output=True, text=True, check=True
+        )
     res = json.loads(proc.stdout.strip().splitlines()[-1])
-    print(f"FunASR 1.4.16 generate():      {res['seconds']:.3f} s  ({dur / res['seconds']:.0f}x realtime), "
-          f"{len(res['segments'])} segments")
-    print(f"speed-up vs FunASR:            {res['seconds'] / total:.1f}x; segments identical: {res['segments'] == segs}")
+    print(
+        f"FunASR 1.4.16 generate():      {res['seconds']:.3f} s  ({dur / res['seconds']:.0f}x realtime), "
+        f"{len(res['segments'])} segments"
+    )
+    print(
+        f"speed-up vs FunASR:            {res['seconds'] / total:.1f}x; segments identical: {res['segments'] == segs}"
+    )
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -60,8 +60,15 @@ def make_batches(num_frames: Sequence[int], budget: int) -> list[list[int]]:
 class SpeechRecognizer:
     """A loaded ASR model folder with its frontend and token list."""
 
-    def __init__(self, model_dir: str, device: str = "cpu", batch_size_token: int = 6000,
-                 dither: float = 0.0, dtype: str = "fp32", quantize: str | None = None) -> None:
+    def __init__(
+        self,
+        model_dir: str,
+        device: str = "cpu",
+        batch_size_token: int = 6000,
+        dither: float = 0.0,
+        dtype: str = "fp32",
+        quantize: str | None = None,
+    ) -> None:
         self.device = torch.device(device)
         if self.device.type == "cpu":
             keep_freed_memory()  # large per-batch tensors reuse heap memory instead of new pages
@@ -83,8 +90,9 @@ class SpeechRecognizer:
         yield from self.recognize_batches(items, make_batches(frames, self.batch_size_token))
 
     @torch.no_grad()
-    def recognize_batches(self, items: Sequence[tuple[str, np.ndarray]],
-                          batches: Iterable[Sequence[int]]) -> Iterable[list[Recognition]]:
+    def recognize_batches(
+        self, items: Sequence[tuple[str, np.ndarray]], batches: Iterable[Sequence[int]]
+    ) -> Iterable[list[Recognition]]:
         """Yield results for caller-formed batches of ``items`` indices (any grouping gives the same results)."""
         for batch in batches:
             yield self._run([items[i] for i in sorted(batch)])
@@ -114,6 +122,17 @@ class SpeechRecognizer:
         for (key, _), res, secs in zip(items, results, audio):
             tokens = [self.token_list[i] for i in res.token_ids]
             post = tokens_to_text(tokens, res.timestamps)
-            out.append(Recognition(key, post.text, tokens, list(res.token_ids), float(res.score), post.timestamps,
-                                   list(post.words), secs, elapsed * secs / total_audio))
+            out.append(
+                Recognition(
+                    key,
+                    post.text,
+                    tokens,
+                    list(res.token_ids),
+                    float(res.score),
+                    post.timestamps,
+                    list(post.words),
+                    secs,
+                    elapsed * secs / total_audio,
+                )
+            )
         return out

@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from funasr_lite.asr import Recognition, SpeechRecognizer
+from funasr_lite.errors import InputError
+from funasr_lite.frontend.audio import DEFAULT_RESAMPLER, RESAMPLERS, AudioResult, load_audio, load_wav_scp
 from funasr_lite.models.ct_transformer import load_punc_model
 from funasr_lite.models.fsmn_vad import load_fsmn_vad
 from funasr_lite.pipeline import DecodeOptions, LongAudioPipeline, SegmentResult, merge
 from funasr_lite.prefetch import Prepared
 from funasr_lite.seeding import set_seed
 from funasr_lite.vad.options import VadOptions
-from funasr_lite.errors import InputError
-from funasr_lite.frontend.audio import DEFAULT_RESAMPLER, RESAMPLERS, AudioResult, load_audio, load_wav_scp
 
 log = logging.getLogger(__name__)
 # FunASR options that are meaningless here (hub/download/update settings): accepted silently.
@@ -36,12 +36,23 @@ def _warn_unused(where: str, kwargs: dict[str, Any]) -> None:
         log.warning("%s: ignoring options funasr_lite does not use: %s", where, ", ".join(unused))
 
 
-def build_pipeline(model: str, vad_model: str | None = None, punc_model: str | None = None, device: str = "cpu",
-                   batch_size_s: float = 300, batch_size_threshold_s: float = 60, dither: float = 0.0,
-                   vad_options: dict[str, Any] | None = None, spk_model: str | None = None,
-                   spk_mode: str = "punc_segment", split_at_speaker_change: bool = True, dtype: str = "fp32",
-                   quantize: str | None = None, vad_device: str | None = None,
-                   resampler: str = DEFAULT_RESAMPLER) -> LongAudioPipeline:
+def build_pipeline(
+    model: str,
+    vad_model: str | None = None,
+    punc_model: str | None = None,
+    device: str = "cpu",
+    batch_size_s: float = 300,
+    batch_size_threshold_s: float = 60,
+    dither: float = 0.0,
+    vad_options: dict[str, Any] | None = None,
+    spk_model: str | None = None,
+    spk_mode: str = "punc_segment",
+    split_at_speaker_change: bool = True,
+    dtype: str = "fp32",
+    quantize: str | None = None,
+    vad_device: str | None = None,
+    resampler: str = DEFAULT_RESAMPLER,
+) -> LongAudioPipeline:
     """Load the ASR, VAD, punctuation and speaker folders into a ``LongAudioPipeline``.
 
     ``dtype``/``quantize`` set the ASR model's precision (``models.precision``); ``vad_device``
@@ -60,8 +71,18 @@ def build_pipeline(model: str, vad_model: str | None = None, punc_model: str | N
         from funasr_lite.models.campplus import load_campplus  # noqa: PLC0415
 
         spk = load_campplus(spk_model, device=device)
-    return LongAudioPipeline(asr, vad, punc, batch_size_s, batch_size_threshold_s, vad_options, spk, spk_mode,
-                             split_at_speaker_change, resampler)
+    return LongAudioPipeline(
+        asr,
+        vad,
+        punc,
+        batch_size_s,
+        batch_size_threshold_s,
+        vad_options,
+        spk,
+        spk_mode,
+        split_at_speaker_change,
+        resampler,
+    )
 
 
 class AutoModel:
@@ -75,24 +96,57 @@ class AutoModel:
     FunASR's torchaudio sinc resampler) or ``"soxr"`` for audio at other rates.
     """
 
-    def __init__(self, model: str, vad_model: str | None = None, punc_model: str | None = None,
-                 spk_model: str | None = None, device: str = "cpu", batch_size_token: int = 6000,
-                 batch_size_s: float = 300, batch_size_threshold_s: float = 60, dither: float = 0.0, seed: int = 0,
-                 vad_kwargs: dict[str, Any] | None = None, spk_mode: str = "punc_segment",
-                 split_at_speaker_change: bool = True, dtype: str = "fp32", quantize: str | None = None,
-                 resampler: str = DEFAULT_RESAMPLER, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        model: str,
+        vad_model: str | None = None,
+        punc_model: str | None = None,
+        spk_model: str | None = None,
+        device: str = "cpu",
+        batch_size_token: int = 6000,
+        batch_size_s: float = 300,
+        batch_size_threshold_s: float = 60,
+        dither: float = 0.0,
+        seed: int = 0,
+        vad_kwargs: dict[str, Any] | None = None,
+        spk_mode: str = "punc_segment",
+        split_at_speaker_change: bool = True,
+        dtype: str = "fp32",
+        quantize: str | None = None,
+        resampler: str = DEFAULT_RESAMPLER,
+        **kwargs: Any,
+    ) -> None:
         _warn_unused("AutoModel", kwargs)
         set_seed(seed)
         self.seed = seed
-        self.pipeline = build_pipeline(model, vad_model, punc_model, device, batch_size_s, batch_size_threshold_s,
-                                       dither, vad_kwargs, spk_model, spk_mode, split_at_speaker_change, dtype, quantize,
-                                       resampler=resampler)
+        self.pipeline = build_pipeline(
+            model,
+            vad_model,
+            punc_model,
+            device,
+            batch_size_s,
+            batch_size_threshold_s,
+            dither,
+            vad_kwargs,
+            spk_model,
+            spk_mode,
+            split_at_speaker_change,
+            dtype,
+            quantize,
+            resampler=resampler,
+        )
         self.recognizer = self.pipeline.asr
         self.recognizer.batch_size_token = batch_size_token
 
-    def generate(self, input: Any, fs: int | None = None, key: str | list[str] | None = None,
-                 sentence_timestamp: bool = False, return_raw_text: bool = False,
-                 **kwargs: Any) -> list[dict[str, Any]]:
+    def generate(
+        self,
+        input: Any,
+        fs: int | None = None,
+        key: str | list[str] | None = None,
+        sentence_timestamp: bool = False,
+        return_raw_text: bool = False,
+        **kwargs: Any,
+    ) -> list[dict[str, Any]]:
         """Transcribe ``input``; one dict per input: ``key``, ``text`` [, ``timestamp``, ``sentence_info``, ``raw_text``].
 
         Extra keyword arguments are VAD options (e.g. ``max_end_silence_time=800``) when a VAD
@@ -108,15 +162,20 @@ class AutoModel:
                 spk_opts["num_speakers"] = kwargs.pop("preset_spk_num")
             _warn_unused("generate", kwargs)
             vad_rate = p.vad.sample_rate  # the VAD reads the input at its own rate (an 8 kHz model: 8 kHz)
-            prepared = [Prepared(k, a.waveform, None, vad_waveform=a.others.get(vad_rate))  # one window, batched
-                        for k, a in loaded]
+            prepared = [
+                Prepared(k, a.waveform, None, vad_waveform=a.others.get(vad_rate))  # one window, batched
+                for k, a in loaded
+            ]
             options = DecodeOptions(sentence_timestamp, return_raw_text, vad_options=vad_opts, **spk_opts)
-            return [result if seg_results else {"key": item.key, "text": "", "timestamp": []}
-                    for item, result, seg_results in p.run_many(prepared, float("inf"), options)]
+            return [
+                result if seg_results else {"key": item.key, "text": "", "timestamp": []}
+                for item, result, seg_results in p.run_many(prepared, float("inf"), options)
+            ]
         _warn_unused("generate", kwargs)
         if p.punc is not None:
-            return self._punctuated([r for batch in self.recognizer.recognize(items) for r in batch],
-                                    sentence_timestamp, return_raw_text)
+            return self._punctuated(
+                [r for batch in self.recognizer.recognize(items) for r in batch], sentence_timestamp, return_raw_text
+            )
         results = {r.key: r for batch in self.recognizer.recognize(items) for r in batch}
         out = []
         for k, _ in items:
@@ -127,12 +186,15 @@ class AutoModel:
             out.append(d)
         return out
 
-    def _punctuated(self, recs: list[Recognition], sentence_timestamp: bool,
-                    return_raw_text: bool) -> list[dict[str, Any]]:
+    def _punctuated(
+        self, recs: list[Recognition], sentence_timestamp: bool, return_raw_text: bool
+    ) -> list[dict[str, Any]]:
         """Whole-utterance results punctuated in one batch, each as a one-segment recording."""
         files = [[SegmentResult(0, int(r.audio_s * 1000), r, r.timestamp)] for r in recs]
-        return [merge(r.key, segs, punc, sentence_timestamp, return_raw_text)
-                for r, segs, punc in zip(recs, files, self.pipeline.punctuate_files(files))]
+        return [
+            merge(r.key, segs, punc, sentence_timestamp, return_raw_text)
+            for r, segs, punc in zip(recs, files, self.pipeline.punctuate_files(files))
+        ]
 
 
 def _is_scp(x: Any) -> bool:
@@ -148,8 +210,9 @@ def _default_key(source: Any, index: int) -> str:
     return f"utt{index:04d}"
 
 
-def _load_inputs(input: Any, fs: int | None, key: str | list[str] | None,
-                 audio_options: dict[str, Any]) -> list[tuple[str, AudioResult]]:
+def _load_inputs(
+    input: Any, fs: int | None, key: str | list[str] | None, audio_options: dict[str, Any]
+) -> list[tuple[str, AudioResult]]:
     if _is_scp(input):
         items = []
         for k, res in load_wav_scp(input, fs=fs, **audio_options):

@@ -22,16 +22,17 @@ FunASR gives none.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from funasr_lite.asr import Recognition, SpeechRecognizer
 from funasr_lite.frontend.audio import DEFAULT_RESAMPLER, TARGET_SR, resample_audio
 from funasr_lite.memory import trim_heap
-from funasr_lite.prefetch import Prepared
 from funasr_lite.postprocess.sentences import build_sentences
+from funasr_lite.prefetch import Prepared
 from funasr_lite.protocols import PuncModel, SpeakerModel, VadModel
 
 if TYPE_CHECKING:
@@ -105,11 +106,19 @@ class DecodeOptions:
 class LongAudioPipeline:
     """Runs VAD, ASR and punctuation over whole recordings."""
 
-    def __init__(self, asr: SpeechRecognizer, vad: VadModel | None = None, punc: PuncModel | None = None,
-                 batch_size_s: float = 300, batch_size_threshold_s: float = 60,
-                 vad_options: dict[str, Any] | None = None, spk: SpeakerModel | None = None,
-                 spk_mode: str = "punc_segment", split_at_speaker_change: bool = True,
-                 resampler: str = DEFAULT_RESAMPLER) -> None:
+    def __init__(
+        self,
+        asr: SpeechRecognizer,
+        vad: VadModel | None = None,
+        punc: PuncModel | None = None,
+        batch_size_s: float = 300,
+        batch_size_threshold_s: float = 60,
+        vad_options: dict[str, Any] | None = None,
+        spk: SpeakerModel | None = None,
+        spk_mode: str = "punc_segment",
+        split_at_speaker_change: bool = True,
+        resampler: str = DEFAULT_RESAMPLER,
+    ) -> None:
         if spk_mode not in ("punc_segment", "vad_segment"):
             raise ValueError(f"spk_mode must be punc_segment or vad_segment, got {spk_mode!r}")
         self.asr, self.vad, self.punc, self.spk = asr, vad, punc, spk
@@ -151,10 +160,12 @@ class LongAudioPipeline:
         items, durations = [], []
         for f, (_, waveform, segments) in enumerate(files):
             for i, (s, e) in enumerate(segments):
-                items.append((f"{f}-{i}", waveform[s * SAMPLES_PER_MS: min(e * SAMPLES_PER_MS, len(waveform))]))
+                items.append((f"{f}-{i}", waveform[s * SAMPLES_PER_MS : min(e * SAMPLES_PER_MS, len(waveform))]))
                 durations.append(e - s)
         by_key: dict[str, Recognition] = {}
-        for batch in self.asr.recognize_batches(items, duration_batches(durations, self.batch_size_ms, self.threshold_ms)):
+        for batch in self.asr.recognize_batches(
+            items, duration_batches(durations, self.batch_size_ms, self.threshold_ms)
+        ):
             by_key.update((r.key, r) for r in batch)
         out = []
         for f, (key, _, segments) in enumerate(files):
@@ -167,8 +178,9 @@ class LongAudioPipeline:
             out.append(results)
         return out
 
-    def run_many(self, items: Iterable[Prepared], window_s: float = 600.0, options: DecodeOptions | None = None
-                 ) -> Iterator[tuple[Prepared, dict[str, Any] | None, list[SegmentResult]]]:
+    def run_many(
+        self, items: Iterable[Prepared], window_s: float = 600.0, options: DecodeOptions | None = None
+    ) -> Iterator[tuple[Prepared, dict[str, Any] | None, list[SegmentResult]]]:
         """Recordings -> FunASR-shaped result dicts (with ``spk`` on sentences when a speaker model
         is loaded), in order: the segments of up to ``window_s`` seconds of recordings are
         recognised together (full GPU batches across short files). Yields ``(item, result,
@@ -184,8 +196,9 @@ class LongAudioPipeline:
                 window, seconds = [], 0.0
         yield from self._run_window(window, options)
 
-    def _run_window(self, window: list[Prepared], options: DecodeOptions
-                    ) -> Iterator[tuple[Prepared, dict[str, Any] | None, list[SegmentResult]]]:
+    def _run_window(
+        self, window: list[Prepared], options: DecodeOptions
+    ) -> Iterator[tuple[Prepared, dict[str, Any] | None, list[SegmentResult]]]:
         live = [w for w in window if w.error is None]
         for w in live:
             if w.segments is None and w.vad_waveform is not None and self.vad is not None:
@@ -212,28 +225,46 @@ class LongAudioPipeline:
         done = dict(zip(todo, self.punc.punctuate_many([join_vad_texts(texts[i]) for i in todo])))
         return [done.get(i) for i in range(len(files))]
 
-    def _finish(self, key: str, waveform: np.ndarray, segments: list[list[int]], seg_results: list[SegmentResult],
-                punc: PuncResult | None, options: DecodeOptions) -> dict[str, Any]:
+    def _finish(
+        self,
+        key: str,
+        waveform: np.ndarray,
+        segments: list[list[int]],
+        seg_results: list[SegmentResult],
+        punc: PuncResult | None,
+        options: DecodeOptions,
+    ) -> dict[str, Any]:
         """Sentences and speakers for one recognised, punctuated recording."""
-        result = merge(key, seg_results, punc, options.sentence_timestamp or self.spk is not None,
-                       options.return_raw_text)
+        result = merge(
+            key, seg_results, punc, options.sentence_timestamp or self.spk is not None, options.return_raw_text
+        )
         if self.spk is not None and segments:
             from funasr_lite.diar.diarize import diarize  # noqa: PLC0415  (diarization only)
 
-            diar = diarize(self.spk, waveform, segments, options.num_speakers, options.min_speakers,
-                           options.max_speakers)
+            diar = diarize(
+                self.spk, waveform, segments, options.num_speakers, options.min_speakers, options.max_speakers
+            )
             self.add_speakers(result, seg_results, diar.turns)
         return result
 
-    def add_speakers(self, result: dict[str, Any], seg_results: list[SegmentResult],
-                     turns: list[tuple[float, float, int]]) -> None:
+    def add_speakers(
+        self, result: dict[str, Any], seg_results: list[SegmentResult], turns: list[tuple[float, float, int]]
+    ) -> None:
         """``spk`` on every sentence (FunASR's largest-overlap rule), sentences split at speaker
         changes (option), one speaker per character timestamp (``timestamp_spk``), and the turns."""
         from funasr_lite.diar.assign import char_speakers, distribute_spk, split_sentences_at_speaker_change  # noqa: PLC0415
 
         if self.spk_mode == "vad_segment":
-            sentences = [{"start": r.start_ms, "end": r.end_ms, "text": r.rec.text, "sentence": r.rec.text,
-                          "timestamp": r.timestamp or []} for r in seg_results]
+            sentences = [
+                {
+                    "start": r.start_ms,
+                    "end": r.end_ms,
+                    "text": r.rec.text,
+                    "sentence": r.rec.text,
+                    "timestamp": r.timestamp or [],
+                }
+                for r in seg_results
+            ]
         else:
             sentences = result.get("sentence_info", [])
         distribute_spk(sentences, turns)
@@ -245,8 +276,13 @@ class LongAudioPipeline:
         result["speaker_turns"] = [[int(round(s * 1000)), int(round(e * 1000)), spk] for s, e, spk in turns]
 
 
-def merge(key: str, seg_results: list[SegmentResult], punc: PuncResult | None = None,
-          sentence_timestamp: bool = False, return_raw_text: bool = False) -> dict[str, Any]:
+def merge(
+    key: str,
+    seg_results: list[SegmentResult],
+    punc: PuncResult | None = None,
+    sentence_timestamp: bool = False,
+    return_raw_text: bool = False,
+) -> dict[str, Any]:
     """Join one recording's segment results, apply ``punc`` (their punctuation, from
     ``LongAudioPipeline.punctuate_files``; None: unpunctuated), and build sentences."""
     texts = [r.rec.text for r in seg_results]
@@ -268,13 +304,21 @@ def merge(key: str, seg_results: list[SegmentResult], punc: PuncResult | None = 
     return result
 
 
-def _sentences(seg_results: list[SegmentResult], punc_ids: list[int] | None, timestamps: list[list[int]],
-               words: list[str], return_raw_text: bool) -> list[dict[str, Any]]:
+def _sentences(
+    seg_results: list[SegmentResult],
+    punc_ids: list[int] | None,
+    timestamps: list[list[int]],
+    words: list[str],
+    return_raw_text: bool,
+) -> list[dict[str, Any]]:
     if punc_ids is not None and len(punc_ids) == len(timestamps) == len(words):
         return build_sentences(punc_ids, timestamps, words, return_raw_text)
     if punc_ids is not None:
-        log.warning("punctuation (%d ids) does not align with %d timestamps; one sentence per VAD segment",
-                    len(punc_ids), len(timestamps))
+        log.warning(
+            "punctuation (%d ids) does not align with %d timestamps; one sentence per VAD segment",
+            len(punc_ids),
+            len(timestamps),
+        )
     return vad_segment_sentences(seg_results)
 
 
@@ -286,7 +330,13 @@ def vad_segment_sentences(seg_results: list[SegmentResult]) -> list[dict[str, An
         if not text:
             continue
         ts = r.timestamp or []
-        out.append({"start": ts[0][0] if ts else r.start_ms, "end": ts[-1][1] if ts else r.end_ms,
-                    "text": text, "sentence": text, "timestamp": ts})
+        out.append(
+            {
+                "start": ts[0][0] if ts else r.start_ms,
+                "end": ts[-1][1] if ts else r.end_ms,
+                "text": text,
+                "sentence": text,
+                "timestamp": ts,
+            }
+        )
     return out
-

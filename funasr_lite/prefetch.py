@@ -47,8 +47,9 @@ class Prepared:
         return 0.0 if self.waveform is None else len(self.waveform) / 16000
 
 
-def prepare_one(key: str, audio: AudioResult | InputError, vad: VadModel | None,
-                vad_options: dict[str, Any]) -> Prepared:
+def prepare_one(
+    key: str, audio: AudioResult | InputError, vad: VadModel | None, vad_options: dict[str, Any]
+) -> Prepared:
     """Run the VAD on one decoded input (segments stay ``None`` without a VAD model).
 
     The VAD reads the audio at its own rate (``audio`` must hold it: ``also_at``), as FunASR
@@ -80,8 +81,9 @@ def _one_thread(_: int) -> None:
     torch.set_num_threads(1)
 
 
-def prepared(loader: Loader, vad: VadModel | None = None, vad_options: dict[str, Any] | None = None,
-             num_workers: int = 0) -> Iterator[Prepared]:
+def prepared(
+    loader: Loader, vad: VadModel | None = None, vad_options: dict[str, Any] | None = None, num_workers: int = 0
+) -> Iterator[Prepared]:
     """Decode (and segment, with ``vad``) every input of ``loader``, in order, ``num_workers`` at a time.
 
     With workers, ``vad`` must be a CPU model (each worker forks a copy of it).
@@ -93,8 +95,14 @@ def prepared(loader: Loader, vad: VadModel | None = None, vad_options: dict[str,
         return
     if vad is not None and getattr(vad, "device", torch.device("cpu")).type != "cpu":
         raise ValueError("num_workers > 0 runs the VAD in worker processes: load the VAD model on the CPU")
-    data = DataLoader(_Prepare(loader, vad, opts), batch_size=None, num_workers=num_workers,
-                      worker_init_fn=_one_thread, prefetch_factor=2, multiprocessing_context="fork")
+    data = DataLoader(
+        _Prepare(loader, vad, opts),
+        batch_size=None,
+        num_workers=num_workers,
+        worker_init_fn=_one_thread,
+        prefetch_factor=2,
+        multiprocessing_context="fork",
+    )
     for key, wave, segments, err in data:
         if err is not None:
             yield Prepared(key, None, None, InputError(*err))

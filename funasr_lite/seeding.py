@@ -54,7 +54,11 @@ def set_rng_state(state: dict[str, Any]) -> None:
     if cuda and torch.cuda.is_available():
         n = min(len(cuda), torch.cuda.device_count())
         if n != len(cuda) or n != torch.cuda.device_count():
-            log.warning("restoring CUDA RNG states of %d device(s): saved %d, present %d",
-                        n, len(cuda), torch.cuda.device_count())
+            log.warning(
+                "restoring CUDA RNG states of %d device(s): saved %d, present %d",
+                n,
+                len(cuda),
+                torch.cuda.device_count(),
+            )
         for i in range(n):
             torch.cuda.set_rng_state(cuda[i].cpu().to(torch.uint8), device=i)

@@ -28,11 +28,24 @@ add_recipe_local()  # the corpus code of egs/synth/local and egs/aishell/local, 
 # Numerics tests: golden FunASR fixtures and batched-against-single equality. tools/run_isa_matrix.sh
 # runs them (`pytest -m exactness`) under other instruction sets (ATEN_CPU_CAPABILITY, MKL, oneDNN).
 EXACTNESS_FILES = {
-    "test_asr_entry_points.py", "test_campplus.py", "test_cluster.py", "test_compute_cmvn_feats.py",
-    "test_ct_transformer.py", "test_fast_paths.py", "test_fbank.py", "test_frontend_fixtures.py",
-    "test_fsmn_vad.py", "test_lfr_cmvn.py", "test_paraformer_batching.py", "test_paraformer_golden.py",
-    "test_paraformer_model.py", "test_pipeline_batching.py", "test_pipeline_golden.py",
-    "test_pipeline_spk.py", "test_resample.py", "test_train_loss.py",
+    "test_asr_entry_points.py",
+    "test_campplus.py",
+    "test_cluster.py",
+    "test_compute_cmvn_feats.py",
+    "test_ct_transformer.py",
+    "test_fast_paths.py",
+    "test_fbank.py",
+    "test_frontend_fixtures.py",
+    "test_fsmn_vad.py",
+    "test_lfr_cmvn.py",
+    "test_paraformer_batching.py",
+    "test_paraformer_golden.py",
+    "test_paraformer_model.py",
+    "test_pipeline_batching.py",
+    "test_pipeline_golden.py",
+    "test_pipeline_spk.py",
+    "test_resample.py",
+    "test_train_loss.py",
 }
 
 

@@ -62,8 +62,15 @@ def test_every_input_kind_gives_the_same_result(tmp_path: Path, monkeypatch: pyt
     (tmp_path / "wav.scp").write_text(f"clip {path}\n")
     pcm = (np.round(wave * 32768).astype("<i2")).tobytes()
     expected = GENERATE["bicif_paraformer_tiny_espeak_1p3s"]["text"]
-    for source in (str(path), path.read_bytes(), pcm, wave, torch.from_numpy(wave), str(tmp_path / "wav.scp"),
-                   f"cat {path} |"):
+    for source in (
+        str(path),
+        path.read_bytes(),
+        pcm,
+        wave,
+        torch.from_numpy(wave),
+        str(tmp_path / "wav.scp"),
+        f"cat {path} |",
+    ):
         assert m.generate(input=source)[0]["text"] == expected, type(source)
 
 
@@ -82,8 +89,16 @@ def test_asr_inference_writes_1best_recog_and_resumes(tmp_path: Path) -> None:
     lines.insert(1, f"broken {tmp_path / 'broken.wav'}\n")
     (tmp_path / "wav.scp").write_text("".join(lines))
     out = tmp_path / "out"
-    argv = ["--model", str(FIX / "models" / name), "--wav_scp", str(tmp_path / "wav.scp"), "--output_dir", str(out),
-            "--batch_size_token", "60"]
+    argv = [
+        "--model",
+        str(FIX / "models" / name),
+        "--wav_scp",
+        str(tmp_path / "wav.scp"),
+        "--output_dir",
+        str(out),
+        "--batch_size_token",
+        "60",
+    ]
     assert asr_inference.main(argv) == 1  # one bad item: reported, the rest decoded
     assert "broken" in (out / "errors.txt").read_text()
     d = out / "1best_recog"

@@ -3,6 +3,7 @@
 All audio is generated here. Expectations are computed independently of the loader: from the
 int16 samples written, by hand-computed sample indices, or from an FFT of the output.
 """
+
 from __future__ import annotations
 
 import io
@@ -18,17 +19,16 @@ import pytest
 import soundfile as sf
 import soxr
 import torch
+from conftest import QuietHandler, clear_proxies, serve_http
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import QuietHandler, clear_proxies, serve_http
+from funasr_lite.errors import InputError
 from funasr_lite.frontend import audio
 from funasr_lite.frontend.audio import AudioResult, load_audio, load_wav_scp
-from funasr_lite.errors import InputError
 
 settings.register_profile(
-    "funasr_lite", max_examples=200, deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
+    "funasr_lite", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 PROFILE = settings.get_profile("funasr_lite")
 HAS_FFMPEG = shutil.which("ffmpeg") is not None
@@ -53,13 +53,13 @@ def int16_signal(n: int = 16000, seed: int = 0) -> np.ndarray:
 
 def peak_hz(y: np.ndarray, sr: int) -> float:
     """Frequency of the largest FFT bin of the middle of ``y`` (Hann window)."""
-    mid = y[len(y) // 4: 3 * len(y) // 4]
+    mid = y[len(y) // 4 : 3 * len(y) // 4]
     spectrum = np.abs(np.fft.rfft(mid * np.hanning(len(mid)), n=sr))  # 1 Hz bins
     return float(np.argmax(spectrum))
 
 
 def rms_mid(y: np.ndarray) -> float:
-    mid = y[len(y) // 4: 3 * len(y) // 4]
+    mid = y[len(y) // 4 : 3 * len(y) // 4]
     return float(np.sqrt(np.mean(np.square(mid, dtype=np.float64))))
 
 
@@ -92,8 +92,7 @@ def test_16bit_wav_reads_int_over_32768_exactly(wav16: Path, pcm: np.ndarray) ->
     assert result.waveform[0] == -1.0 and result.waveform[1] == 32767 / 32768
 
 
-def test_every_input_kind_gives_the_same_waveform(tmp_path: Path, wav16: Path,
-                                                  pcm: np.ndarray) -> None:
+def test_every_input_kind_gives_the_same_waveform(tmp_path: Path, wav16: Path, pcm: np.ndarray) -> None:
     expected = (pcm.astype(np.float64) / 32768.0).astype(np.float32)
     flac = tmp_path / "a.flac"
     sf.write(flac, pcm, 16000, subtype="PCM_16")
@@ -138,8 +137,7 @@ def test_sox_pipe_like_kaldi(tmp_path: Path, wav16: Path, pcm: np.ndarray) -> No
 @needs_ffmpeg
 def test_m4a_alac_through_ffmpeg_is_exact(tmp_path: Path, wav16: Path, pcm: np.ndarray) -> None:
     m4a = tmp_path / "a.m4a"
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(wav16), "-c:a", "alac",
-                    str(m4a)], check=True)
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(wav16), "-c:a", "alac", str(m4a)], check=True)
     for source in (m4a, m4a.read_bytes()):  # bytes: the 'ftyp' signature routes to ffmpeg
         result = load_audio(source, key="utt")
         np.testing.assert_array_equal(result.waveform, pcm / np.float32(32768))
@@ -159,8 +157,7 @@ def test_resample_keeps_frequency_amplitude_and_funasr_length(tmp_path: Path, sr
 
 
 @pytest.mark.parametrize("sr, n", [(8000, 8001), (44100, 44123), (48000, 48007), (22050, 22051)])
-def test_soxr_resampler_keeps_frequency_amplitude_and_soxr_length(tmp_path: Path, sr: int,
-                                                                  n: int) -> None:
+def test_soxr_resampler_keeps_frequency_amplitude_and_soxr_length(tmp_path: Path, sr: int, n: int) -> None:
     path = tmp_path / f"sine{sr}.wav"
     sf.write(path, tone(1000, sr, n).astype(np.float32), sr, subtype="FLOAT")
     result = load_audio(path, resampler="soxr")
@@ -209,7 +206,9 @@ def test_extreme_rate_ratio_is_refused_in_one_line() -> None:
     with pytest.raises(InputError) as err:
         load_audio(np.zeros(3000, np.float32), fs=2147483647, key="k")
     msg = str(err.value)
-    assert "\n" not in msg and msg.startswith("k (<ndarray shape (3000,)>): cannot resample from 2147483647 Hz to 16000 Hz")
+    assert "\n" not in msg and msg.startswith(
+        "k (<ndarray shape (3000,)>): cannot resample from 2147483647 Hz to 16000 Hz"
+    )
     assert "convert the audio to a common rate first" in msg
     assert len(load_audio(np.zeros(3000, np.float32), fs=44101).waveform) == math.ceil(3000 * 16000 / 44101)
 
@@ -237,8 +236,7 @@ def test_stereo_mixdown_is_channel_mean(stereo: tuple[Path, np.ndarray]) -> None
 def test_channel_selection(stereo: tuple[Path, np.ndarray]) -> None:
     path, both = stereo
     for ch in (0, 1):
-        np.testing.assert_array_equal(load_audio(path, channel=ch).waveform,
-                                      both[:, ch] / np.float32(32768))
+        np.testing.assert_array_equal(load_audio(path, channel=ch).waveform, both[:, ch] / np.float32(32768))
     for bad in (2, -1, 1.0):
         with pytest.raises(InputError, match=r"stereo.wav: channel .* out of range: audio has 2"):
             load_audio(path, channel=bad)
@@ -256,9 +254,13 @@ def ramp(tmp_path: Path) -> Path:
 
 
 def test_segment_cut_at_hand_computed_samples(ramp: Path) -> None:
-    cases = {(0.5, 1.25): (8000, 20000), (0.0, 0.001): (0, 16), (1.5, -1): (24000, 32000),
-             (0.1234, 0.5): (1974, 8000),  # 0.1234 * 16000 = 1974.4 -> 1974
-             (1.8, 2.3): (28800, 32000)}   # 0.3 s overshoot is within Kaldi's 0.5 s: truncated
+    cases = {
+        (0.5, 1.25): (8000, 20000),
+        (0.0, 0.001): (0, 16),
+        (1.5, -1): (24000, 32000),
+        (0.1234, 0.5): (1974, 8000),  # 0.1234 * 16000 = 1974.4 -> 1974
+        (1.8, 2.3): (28800, 32000),
+    }  # 0.3 s overshoot is within Kaldi's 0.5 s: truncated
     for (start, end), (first, stop) in cases.items():
         got = load_audio((str(ramp), start, end)).waveform
         np.testing.assert_array_equal(got * 32768, np.arange(first, stop), err_msg=str(start))
@@ -289,8 +291,7 @@ def test_segment_past_the_end(ramp: Path) -> None:
 
 def test_load_wav_scp_with_segments(tmp_path: Path, ramp: Path) -> None:
     (tmp_path / "wav.scp").write_text(f"r1 {ramp}\nr2 cat {ramp} |\nr3 {tmp_path}/gone.wav\n")
-    (tmp_path / "segments").write_text(
-        "s1 r1 0 0.5\ns2 r1 0.5 1\ns3 r2 1.0 -1\ns4 r3 0 1\ns5 r1 3 4\n")
+    (tmp_path / "segments").write_text("s1 r1 0 0.5\ns2 r1 0.5 1\ns3 r2 1.0 -1\ns4 r3 0 1\ns5 r1 3 4\n")
     out = dict(load_wav_scp(tmp_path / "wav.scp", tmp_path / "segments", allow_pipes=True))
     assert list(out) == ["s1", "s2", "s3", "s4", "s5"]
     np.testing.assert_array_equal(out["s1"].waveform * 32768, np.arange(0, 8000))
@@ -302,8 +303,7 @@ def test_load_wav_scp_with_segments(tmp_path: Path, ramp: Path) -> None:
 
 
 def test_load_wav_scp_yields_errors_and_goes_on(tmp_path: Path, wav16: Path) -> None:
-    (tmp_path / "wav.scp").write_text(f"a {wav16}\nb {tmp_path}/missing.wav\nc false |\n"
-                                      f"d {wav16}\n")
+    (tmp_path / "wav.scp").write_text(f"a {wav16}\nb {tmp_path}/missing.wav\nc false |\nd {wav16}\n")
     out = list(load_wav_scp(tmp_path / "wav.scp"))
     assert [key for key, _ in out] == ["a", "b", "c", "d"]
     kinds = [type(value).__name__ for _, value in out]
@@ -314,13 +314,13 @@ def test_load_wav_scp_yields_errors_and_goes_on(tmp_path: Path, wav16: Path) -> 
 # ---------------------------------------------------------------------- lossy / other formats
 
 
-@pytest.mark.parametrize("name, sr, kwargs", [
-    ("a.mp3", 44100, {}),
-    ("a.ogg", 22050, {}),
-    ("a.opus", 48000, {"format": "OGG", "subtype": "OPUS"}),
-])
-def test_lossy_formats_through_soundfile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                         name: str, sr: int, kwargs: dict) -> None:
+@pytest.mark.parametrize(
+    "name, sr, kwargs",
+    [("a.mp3", 44100, {}), ("a.ogg", 22050, {}), ("a.opus", 48000, {"format": "OGG", "subtype": "OPUS"})],
+)
+def test_lossy_formats_through_soundfile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, sr: int, kwargs: dict
+) -> None:
     path = tmp_path / name
     sf.write(path, tone(1000, sr, 2 * sr).astype(np.float32), sr, **kwargs)
     monkeypatch.setattr(audio.shutil, "which", lambda _name: None)  # proves: no ffmpeg used
@@ -336,8 +336,9 @@ def aac(tmp_path: Path) -> Path:
         pytest.skip("ffmpeg binary not installed")
     src, m4a = tmp_path / "src.wav", tmp_path / "a.m4a"
     sf.write(src, tone(1000, 44100, 44100).astype(np.float32), 44100, subtype="FLOAT")
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(src), "-c:a", "aac",
-                    "-b:a", "128k", str(m4a)], check=True)
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-i", str(src), "-c:a", "aac", "-b:a", "128k", str(m4a)], check=True
+    )
     return m4a
 
 
@@ -347,8 +348,7 @@ def test_aac_m4a_through_ffmpeg(aac: Path) -> None:
     sine_matches(result, 1000, 0.5, tol=0.05)
 
 
-def test_without_ffmpeg_says_install_ffmpeg(tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_ffmpeg_says_install_ffmpeg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     m4a = tmp_path / "voice.m4a"
     m4a.write_bytes(b"\x00\x00\x00\x20ftypM4A " + bytes(200))  # needs no ffmpeg to create
     monkeypatch.setattr(audio.shutil, "which", lambda _name: None)
@@ -404,8 +404,9 @@ def _bad_files(tmp: Path) -> dict[str, tuple[object, str]]:
 
 
 @pytest.mark.parametrize("with_ffmpeg", [True, False])
-def test_bad_inputs_raise_input_error_naming_item(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                  with_ffmpeg: bool) -> None:
+def test_bad_inputs_raise_input_error_naming_item(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_ffmpeg: bool
+) -> None:
     if with_ffmpeg and not HAS_FFMPEG:
         pytest.skip("ffmpeg binary not installed")
     if not with_ffmpeg:
@@ -498,7 +499,7 @@ def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_url_success(server: str) -> None:
-    expected = (int16_signal(8000, seed=3) / np.float32(32768))
+    expected = int16_signal(8000, seed=3) / np.float32(32768)
     for path in ("/a.wav", "/nolength.wav", "/redirect"):
         np.testing.assert_array_equal(load_audio(server + path).waveform, expected, path)
     np.testing.assert_array_equal(load_audio(server + "/a.pcm").waveform, expected)
@@ -511,15 +512,18 @@ def test_url_redirect_limit(server: str) -> None:
             load_audio(server + path)
 
 
-@pytest.mark.parametrize("path, kwargs, problem", [
-    ("/missing.wav", {}, "HTTP error 404"),
-    ("/a.wav", {"url_max_bytes": 1000}, r"download too big: \d+ bytes > limit 1000"),
-    ("/nolength.wav", {"url_max_bytes": 1000}, "download too big: over limit 1000 bytes"),
-    ("/endless.wav", {"url_timeout_s": 1.0}, r"download timed out after 1.0 s"),
-    ("/stall.wav", {"url_timeout_s": 1.0}, r"download timed out after 1.0 s"),
-    ("/tofile", {}, "cannot fetch URL: redirect to a 'file' URL refused"),
-    ("/html", {}, "cannot decode"),
-])
+@pytest.mark.parametrize(
+    "path, kwargs, problem",
+    [
+        ("/missing.wav", {}, "HTTP error 404"),
+        ("/a.wav", {"url_max_bytes": 1000}, r"download too big: \d+ bytes > limit 1000"),
+        ("/nolength.wav", {"url_max_bytes": 1000}, "download too big: over limit 1000 bytes"),
+        ("/endless.wav", {"url_timeout_s": 1.0}, r"download timed out after 1.0 s"),
+        ("/stall.wav", {"url_timeout_s": 1.0}, r"download timed out after 1.0 s"),
+        ("/tofile", {}, "cannot fetch URL: redirect to a 'file' URL refused"),
+        ("/html", {}, "cannot decode"),
+    ],
+)
 def test_url_errors(server: str, path: str, kwargs: dict, problem: str) -> None:
     start = time.monotonic()
     with pytest.raises(InputError, match=problem) as info:
@@ -530,6 +534,7 @@ def test_url_errors(server: str, path: str, kwargs: dict, problem: str) -> None:
 
 def test_dead_url() -> None:
     import socket
+
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

@@ -42,14 +42,7 @@ import yaml
 from conftest import REPO, QuietHandler, clear_proxies, espeak_wav, serve_http
 
 from funasr_lite import AutoModel
-from funasr_lite.bin import (
-    asr_inference,
-    check_data,
-    compute_cer,
-    dump_fbank,
-    inference,
-    train,
-)
+from funasr_lite.bin import asr_inference, check_data, compute_cer, dump_fbank, inference, train
 from funasr_lite.data.kaldi_lists import read_scp, read_text
 from funasr_lite.errors import InputError, ModelError
 from funasr_lite.frontend import audio
@@ -151,15 +144,22 @@ def _no_mp3_opus(patch: pytest.MonkeyPatch) -> None:
 
     def read(file: Any) -> Any:
         h = head(file)
-        if h.startswith((b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2")) or (h.startswith(b"OggS") and b"OpusHead" in h):
+        if h.startswith((b"ID3", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2")) or (
+            h.startswith(b"OggS") and b"OpusHead" in h
+        ):
             raise RuntimeError(f"Error opening {file!r}: Format not recognised.")
         return real_read(file)
 
     patch.setattr(audio, "_soundfile_read", read)
     patch.setattr(audio.soundfile, "available_formats", lambda: {k: v for k, v in real_formats().items() if k != "MP3"})
-    patch.setattr(audio.soundfile, "available_subtypes",
-                  lambda major=None: {k: v for k, v in real_subtypes(major).items() if k != "OPUS"})
-    patch.setattr(audio.shutil, "which", lambda name, *a, **k: None if name == "ffmpeg" else shutil.which(name, *a, **k))
+    patch.setattr(
+        audio.soundfile,
+        "available_subtypes",
+        lambda major=None: {k: v for k, v in real_subtypes(major).items() if k != "OPUS"},
+    )
+    patch.setattr(
+        audio.shutil, "which", lambda name, *a, **k: None if name == "ffmpeg" else shutil.which(name, *a, **k)
+    )
 
 
 # ------------------------------------------------------------------------------------- HTTP server
@@ -202,7 +202,7 @@ def _set_u32(data: bytes, tag: bytes, value: int) -> bytes:
     """Overwrite the 32-bit length after chunk ``tag``."""
     b = bytearray(data)
     i = b.find(tag)
-    b[i + 4: i + 8] = struct.pack("<I", value)
+    b[i + 4 : i + 8] = struct.pack("<I", value)
     return bytes(b)
 
 
@@ -214,8 +214,10 @@ def _with_nan(x: np.ndarray, value: float) -> bytes:
 
 def _encoded(x: np.ndarray, sr: int = SR, **kw: Any) -> Callable[[Path], None]:
     """A writer of ``x`` in the format of the path's suffix (mp3, ogg/opus, ...)."""
+
     def write(path: Path) -> None:
         sf.write(path, soxr.resample(x, SR, sr) if sr != SR else x, sr, **kw)
+
     return write
 
 
@@ -240,8 +242,11 @@ def _audio_files(speech: np.ndarray) -> dict[str, tuple[str, Any, tuple[str, ...
         "24-bit-wav": ("pcm24.wav", _wav(speech, subtype="PCM_24"), None),
         "float-wav": ("float.wav", _wav(speech, subtype="FLOAT"), None),
         "mp3-without-decoder": ("speech.mp3", _encoded(speech), ("no mp3 decoder", "install ffmpeg")),
-        "opus-without-decoder": ("speech.opus", _encoded(speech, 48000, format="OGG", subtype="OPUS"),
-                                 ("no opus decoder", "install ffmpeg")),
+        "opus-without-decoder": (
+            "speech.opus",
+            _encoded(speech, 48000, format="OGG", subtype="OPUS"),
+            ("no opus decoder", "install ffmpeg"),
+        ),
         "missing-file": ("not_there.wav", None, ("file not found",)),
     }
 
@@ -265,10 +270,10 @@ class Batch:
         self.expect: dict[str, tuple[str, ...] | None] = {}
         self.api: dict[str, InputError | Any] = {}
         self.rc: dict[str, int] = {}
-        self.errors: dict[str, str] = {}      # inference errors.txt: key -> line
-        self.text: dict[str, str] = {}        # inference 1best_recog/text
+        self.errors: dict[str, str] = {}  # inference errors.txt: key -> line
+        self.text: dict[str, str] = {}  # inference 1best_recog/text
         self.duration_ms: dict[str, int] = {}
-        self.check: list[str] = []            # check_data --audio output lines
+        self.check: list[str] = []  # check_data --audio output lines
         self.wav_lines: dict[str, int] = {}
         self.dump_log: list[str] = []
         self.dumped: dict[str, str] = {}
@@ -312,14 +317,34 @@ def batch(tmp_path_factory: pytest.TempPathFactory, speech: np.ndarray, server: 
             except InputError as e:
                 b.api[kind] = e
         with captured():
-            b.rc["inference"] = inference.main(["--model", str(ASR), "--vad_model", str(vad_dir), "--wav_scp", scp,
-                                                "--output_dir", str(d / "exp"), "--output_format", "json"])
+            b.rc["inference"] = inference.main(
+                [
+                    "--model",
+                    str(ASR),
+                    "--vad_model",
+                    str(vad_dir),
+                    "--wav_scp",
+                    scp,
+                    "--output_dir",
+                    str(d / "exp"),
+                    "--output_format",
+                    "json",
+                ]
+            )
         with captured(), contextlib.redirect_stdout(io.StringIO()) as out:
             b.rc["check_data"] = check_data.main(["--data_dir", str(d / "data"), "--audio"])
         b.check = out.getvalue().splitlines()
         with captured() as (logs, _):
-            b.rc["dump_fbank"] = dump_fbank.main(["--wav_scp", scp, "--out_dir", str(d / "dump"),
-                                                  "--frontend_conf", str(REPO / "conf" / "frontend_paraformer.yaml")])
+            b.rc["dump_fbank"] = dump_fbank.main(
+                [
+                    "--wav_scp",
+                    scp,
+                    "--out_dir",
+                    str(d / "dump"),
+                    "--frontend_conf",
+                    str(REPO / "conf" / "frontend_paraformer.yaml"),
+                ]
+            )
         b.dump_log = logs.lines
     for line in (d / "exp" / "errors.txt").read_text(encoding="utf-8").splitlines():
         b.errors[line.split(" ", 1)[0]] = line
@@ -363,8 +388,12 @@ def test_audio(kind: str, batch: Batch, speech: np.ndarray) -> None:
     assert kind in batch.text  # decoded by bin/inference
     if kind == "one-sample":  # too short for one fbank frame: empty text, and dump_fbank skips it
         assert batch.text[kind] == "" and kind not in batch.dumped
-        one_line(next(x for x in batch.dump_log if kind in x), f"skipping {kind}: too short for one frame",
-                 kind=kind, entry="bin/dump_fbank log")
+        one_line(
+            next(x for x in batch.dump_log if kind in x),
+            f"skipping {kind}: too short for one frame",
+            kind=kind,
+            entry="bin/dump_fbank log",
+        )
         return
     assert kind in batch.dumped
     want_ms = {"all-zeros": 1000, "0.05s-long": 50}.get(kind, int(len(speech) / 16))
@@ -420,8 +449,12 @@ def test_automodel_bad_item_in_a_list_names_it(tmp_path: Path, asr_plain: AutoMo
     (tmp_path / "empty.wav").write_bytes(b"")
     with pytest.raises(InputError) as e:
         asr_plain.generate(input=[speech, str(tmp_path / "empty.wav")])
-    one_line(str(e.value), f"empty ({tmp_path}/empty.wav): empty file (0 bytes)", kind="zero-bytes",
-             entry="AutoModel.generate([...])")
+    one_line(
+        str(e.value),
+        f"empty ({tmp_path}/empty.wav): empty file (0 bytes)",
+        kind="zero-bytes",
+        entry="AutoModel.generate([...])",
+    )
 
 
 # --------------------------------------------------------------------------------------- lists
@@ -464,8 +497,9 @@ def train_corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         d = root / name
         d.mkdir()
         (d / "wav.scp").write_text("".join(f"{k} {wavs[k]}\n" for k in keys if k in wavs), encoding="utf-8")
-        (d / "text").write_text("".join(f"{k} {texts[k]}\n" if texts[k] else f"{k}\n" for k in keys if k in texts),
-                                encoding="utf-8")
+        (d / "text").write_text(
+            "".join(f"{k} {texts[k]}\n" if texts[k] else f"{k}\n" for k in keys if k in texts), encoding="utf-8"
+        )
         out[name] = d
     (root / "empty").mkdir()
     for name in ("wav.scp", "text"):
@@ -475,10 +509,28 @@ def train_corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return out
 
 
-TRAIN_BASE = ["--init_param", str(ASR), "--device", "cpu", "--dataset_conf.num_workers", "0",
-              "--dataset_conf.preload", "none", "--dataset_conf.batch_size", "100", "--train_conf.use_tensorboard",
-              "false", "--train_conf.dev_cer", "false", "--train_conf.max_epoch", "1", "--train_conf.avg_nbest_model",
-              "1", "--train_conf.log_interval", "1"]
+TRAIN_BASE = [
+    "--init_param",
+    str(ASR),
+    "--device",
+    "cpu",
+    "--dataset_conf.num_workers",
+    "0",
+    "--dataset_conf.preload",
+    "none",
+    "--dataset_conf.batch_size",
+    "100",
+    "--train_conf.use_tensorboard",
+    "false",
+    "--train_conf.dev_cer",
+    "false",
+    "--train_conf.max_epoch",
+    "1",
+    "--train_conf.avg_nbest_model",
+    "1",
+    "--train_conf.log_interval",
+    "1",
+]
 
 
 @pytest.fixture(scope="module")
@@ -504,11 +556,14 @@ def _trainer_skip(train_mixed: tuple[int, list[str], Path], kind: str, *phrases:
 
 
 def test_list_missing_file_in_wav_scp(batch: Batch, train_corpus: dict[str, Path], train_mixed, capsys) -> None:
-    d = _data_dir(train_corpus["root"] / "lists" / "missing", b"u1 /nope/x.wav\nu2 /nope/y.wav\n", "u1 你\nu2 好\n".encode())
+    d = _data_dir(
+        train_corpus["root"] / "lists" / "missing", b"u1 /nope/x.wav\nu2 /nope/y.wav\n", "u1 你\nu2 好\n".encode()
+    )
     rc, out, _ = _check(d, capsys)
     assert rc == 1
-    one_line(out[0], f"{d}/wav.scp:1: utt u1: audio file not found: /nope/x.wav", kind="missing-file",
-             entry="bin/check_data")
+    one_line(
+        out[0], f"{d}/wav.scp:1: utt u1: audio file not found: /nope/x.wav", kind="missing-file", entry="bin/check_data"
+    )
     assert len([x for x in out if "audio file not found" in x]) == 2  # every item is listed
     _check_batch_error(batch, "missing-file")
     _trainer_skip(train_mixed, "missing-file", "utt x_missing: audio file not found:", "gone.wav")
@@ -516,27 +571,42 @@ def test_list_missing_file_in_wav_scp(batch: Batch, train_corpus: dict[str, Path
 
 def test_list_duplicate_keys(tmp_path: Path, capsys: pytest.CaptureFixture, speech: np.ndarray) -> None:
     sf.write(tmp_path / "a.wav", speech, SR)
-    d = _data_dir(tmp_path / "data", f"u1 {tmp_path}/a.wav\nu2 {tmp_path}/a.wav\nu1 {tmp_path}/a.wav\n".encode(),
-                  "u1 你\nu2 好\n".encode())
+    d = _data_dir(
+        tmp_path / "data",
+        f"u1 {tmp_path}/a.wav\nu2 {tmp_path}/a.wav\nu1 {tmp_path}/a.wav\n".encode(),
+        "u1 你\nu2 好\n".encode(),
+    )
     rc, out, _ = _check(d, capsys)
     assert rc == 1
-    one_line(out[0], f"{d}/wav.scp:3: duplicate key 'u1' (first on line 1)", kind="duplicate-key",
-             entry="bin/check_data")
+    one_line(
+        out[0], f"{d}/wav.scp:3: duplicate key 'u1' (first on line 1)", kind="duplicate-key", entry="bin/check_data"
+    )
     # bin/inference refuses the whole list before loading anything: a list error is not an item error
     rc = inference.main(["--model", str(ASR), "--wav_scp", str(d / "wav.scp"), "--output_dir", str(tmp_path / "exp")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 1 and not (tmp_path / "exp" / "1best_recog").exists()
-    one_line(err[-1], f"error: {d}/wav.scp:3: duplicate key 'u1' (first on line 1)", kind="duplicate-key",
-             entry="bin/inference")
+    one_line(
+        err[-1],
+        f"error: {d}/wav.scp:3: duplicate key 'u1' (first on line 1)",
+        kind="duplicate-key",
+        entry="bin/inference",
+    )
 
 
 def test_list_key_in_text_not_in_wav_scp(train_corpus: dict[str, Path], train_mixed, capsys) -> None:
-    d = _data_dir(train_corpus["root"] / "lists" / "textonly", f"u0 {train_corpus['root']}/u0.wav\n".encode(),
-                  "u0 你好\nu9 你好\n".encode())
+    d = _data_dir(
+        train_corpus["root"] / "lists" / "textonly",
+        f"u0 {train_corpus['root']}/u0.wav\n".encode(),
+        "u0 你好\nu9 你好\n".encode(),
+    )
     rc, out, _ = _check(d, capsys)
     assert rc == 1
-    one_line(out[0], f"{d}/text:2: utt u9: in text but not in wav.scp", kind="key-in-text-not-in-wav.scp",
-             entry="bin/check_data")
+    one_line(
+        out[0],
+        f"{d}/text:2: utt u9: in text but not in wav.scp",
+        kind="key-in-text-not-in-wav.scp",
+        entry="bin/check_data",
+    )
     _trainer_skip(train_mixed, "key-in-text-not-in-wav.scp", "utt x_textonly: in text but not in wav.scp")
 
 
@@ -545,8 +615,12 @@ def test_list_key_in_wav_scp_not_in_text(train_corpus: dict[str, Path], capsys) 
     d = _data_dir(root / "lists" / "wavonly", f"u0 {root}/u0.wav\nu1 {root}/u1.wav\n".encode(), "u0 你好\n".encode())
     rc, out, _ = _check(d, capsys)
     assert rc == 1
-    one_line(out[0], f"{d}/wav.scp:2: utt u1: in wav.scp but not in text", kind="key-in-wav.scp-not-in-text",
-             entry="bin/check_data")
+    one_line(
+        out[0],
+        f"{d}/wav.scp:2: utt u1: in wav.scp but not in text",
+        kind="key-in-wav.scp-not-in-text",
+        entry="bin/check_data",
+    )
 
 
 @pytest.mark.parametrize("kind", ["empty-lines", "crlf-line-endings"])
@@ -554,7 +628,9 @@ def test_list_tolerated_formatting(kind: str, train_corpus: dict[str, Path], tmp
     """Blank lines and CRLF ends are tolerated everywhere (not an error): same keys and values as a clean list."""
     root = train_corpus["root"]
     nl = "\r\n" if kind == "crlf-line-endings" else "\n\n  \n"
-    d = _data_dir(tmp_path / "d", f"u0 {root}/u0.wav{nl}u1 {root}/u1.wav{nl}".encode(), f"u0 你好{nl}u1 今天{nl}".encode())
+    d = _data_dir(
+        tmp_path / "d", f"u0 {root}/u0.wav{nl}u1 {root}/u1.wav{nl}".encode(), f"u0 你好{nl}u1 今天{nl}".encode()
+    )
     rc, out, _ = _check(d, capsys, ASR / "tokens.json")
     assert rc == 0 and out[-1] == f"check_data: {d}: OK"
     assert read_scp(d / "wav.scp") == {"u0": f"{root}/u0.wav", "u1": f"{root}/u1.wav"}
@@ -566,29 +642,40 @@ def test_list_tolerated_formatting(kind: str, train_corpus: dict[str, Path], tmp
 
 def test_list_non_utf8_text(tmp_path: Path, train_corpus: dict[str, Path], capsys) -> None:
     root = train_corpus["root"]
-    d = _data_dir(tmp_path / "d", f"u0 {root}/u0.wav\nu1 {root}/u1.wav\n".encode(), "u0 你好\n".encode() + b"u1 caf\xe9\n")
+    d = _data_dir(
+        tmp_path / "d", f"u0 {root}/u0.wav\nu1 {root}/u1.wav\n".encode(), "u0 你好\n".encode() + b"u1 caf\xe9\n"
+    )
     rc, out, _ = _check(d, capsys)
     assert rc == 1
     one_line(out[0], f"{d}/text:2: not valid UTF-8 (byte offset 16)", kind="non-utf8-text", entry="bin/check_data")
     (tmp_path / "hyp").write_text("u0 你好\n", encoding="utf-8")
     assert compute_cer.main([str(d / "text"), str(tmp_path / "hyp")]) == 1
-    one_line(capsys.readouterr().err, f"compute_cer: error: {d}/text:2: not valid UTF-8 (byte offset 16)",
-             kind="non-utf8-text", entry="bin/compute_cer")
+    one_line(
+        capsys.readouterr().err,
+        f"compute_cer: error: {d}/text:2: not valid UTF-8 (byte offset 16)",
+        kind="non-utf8-text",
+        entry="bin/compute_cer",
+    )
 
 
 def test_list_chars_outside_token_list(train_corpus: dict[str, Path], train_mixed, capsys) -> None:
     root = train_corpus["root"]
-    d = _data_dir(root / "lists" / "oov", f"u0 {root}/u0.wav\nu1 {root}/u1.wav\n".encode(), "u0 你好\nu1 你猫\n".encode())
+    d = _data_dir(
+        root / "lists" / "oov", f"u0 {root}/u0.wav\nu1 {root}/u1.wav\n".encode(), "u0 你好\nu1 你猫\n".encode()
+    )
     rc, out, _ = _check(d, capsys, ASR / "tokens.json")
     assert rc == 1
-    one_line(out[0], f"{d}/text:2: utt u1: not in token list: '猫'", kind="chars-outside-token-list",
-             entry="bin/check_data")
+    one_line(
+        out[0], f"{d}/text:2: utt u1: not in token list: '猫'", kind="chars-outside-token-list", entry="bin/check_data"
+    )
     _trainer_skip(train_mixed, "chars-outside-token-list", "utt x_oov: character(s) '猫' not in the token list")
 
 
 def test_list_empty_transcript(train_corpus: dict[str, Path], train_mixed, capsys) -> None:
     root = train_corpus["root"]
-    d = _data_dir(root / "lists" / "empty_text", f"u0 {root}/u0.wav\nu1 {root}/u1.wav\n".encode(), "u0 你好\nu1\n".encode())
+    d = _data_dir(
+        root / "lists" / "empty_text", f"u0 {root}/u0.wav\nu1 {root}/u1.wav\n".encode(), "u0 你好\nu1\n".encode()
+    )
     rc, out, _ = _check(d, capsys)
     assert rc == 1
     one_line(out[0], f"{d}/text:2: utt u1: empty transcript", kind="empty-transcript", entry="bin/check_data")
@@ -603,8 +690,18 @@ def segments_run(tmp_path_factory: pytest.TempPathFactory, speech: np.ndarray) -
     (d / "wav.scp").write_text(f"rec {d}/rec.wav\n", encoding="utf-8")
     (d / "segments").write_text("s1 rec 0.0 0.8\ns2 rec 0.5 9.0\ns3 rec 0.3 -1\n", encoding="utf-8")
     with captured() as (_, err):
-        rc = asr_inference.main(["--model", str(ASR), "--wav_scp", str(d / "wav.scp"), "--segments",
-                                 str(d / "segments"), "--output_dir", str(d / "exp")])
+        rc = asr_inference.main(
+            [
+                "--model",
+                str(ASR),
+                "--wav_scp",
+                str(d / "wav.scp"),
+                "--segments",
+                str(d / "segments"),
+                "--output_dir",
+                str(d / "exp"),
+            ]
+        )
     return rc, d, err.getvalue()
 
 
@@ -613,20 +710,37 @@ def test_list_segment_past_end_of_audio(segments_run: tuple[int, Path, str], spe
     errors = (d / "exp" / "errors.txt").read_text(encoding="utf-8").splitlines()
     assert rc == 1 and len(errors) == 1
     dur = len(speech) / SR
-    one_line(errors[0], f"s2 (<segment of {d}/rec.wav>): segment end 9.0 s is past the end of the audio ({dur:.3f} s)",
-             kind="segment-past-end", entry="bin/asr_inference errors.txt")
+    one_line(
+        errors[0],
+        f"s2 (<segment of {d}/rec.wav>): segment end 9.0 s is past the end of the audio ({dur:.3f} s)",
+        kind="segment-past-end",
+        entry="bin/asr_inference errors.txt",
+    )
     assert set(read_text(d / "exp" / "1best_recog" / "text")) == {"s1", "s3"}  # the other segments decoded
 
 
 def test_list_segment_of_unknown_recording(tmp_path: Path, capsys) -> None:
     (tmp_path / "wav.scp").write_text(f"rec {tmp_path}/rec.wav\n", encoding="utf-8")
     (tmp_path / "segments").write_text("s1 rec 0 1\ns2 other 0 1\n", encoding="utf-8")
-    rc = asr_inference.main(["--model", str(ASR), "--wav_scp", str(tmp_path / "wav.scp"), "--segments",
-                             str(tmp_path / "segments"), "--output_dir", str(tmp_path / "exp")])
+    rc = asr_inference.main(
+        [
+            "--model",
+            str(ASR),
+            "--wav_scp",
+            str(tmp_path / "wav.scp"),
+            "--segments",
+            str(tmp_path / "segments"),
+            "--output_dir",
+            str(tmp_path / "exp"),
+        ]
+    )
     assert rc == 1
-    one_line(capsys.readouterr().err.strip().splitlines()[-1],
-             f"error: {tmp_path}/segments: segment 's2': recording 'other' is not in {tmp_path}/wav.scp",
-             kind="segment-of-unknown-recording", entry="bin/asr_inference")
+    one_line(
+        capsys.readouterr().err.strip().splitlines()[-1],
+        f"error: {tmp_path}/segments: segment 's2': recording 'other' is not in {tmp_path}/wav.scp",
+        kind="segment-of-unknown-recording",
+        entry="bin/asr_inference",
+    )
 
 
 # -------------------------------------------------------------------------------------- models
@@ -676,13 +790,16 @@ def _unlink(name: str) -> Callable[[Path], Path]:
         d = _copy(tmp)
         (d / name).unlink()
         return d
+
     return make
 
 
 def _extra_tokens(tmp: Path) -> Path:
     d = _copy(tmp)
     tokens = json.loads((d / "tokens.json").read_text(encoding="utf-8"))
-    (d / "tokens.json").write_text(json.dumps(tokens[:-1] + ["猫", "狗", "<unk>"], ensure_ascii=False), encoding="utf-8")
+    (d / "tokens.json").write_text(
+        json.dumps(tokens[:-1] + ["猫", "狗", "<unk>"], ensure_ascii=False), encoding="utf-8"
+    )
     return d
 
 
@@ -695,23 +812,45 @@ def _other_arch(tmp: Path) -> Path:
 # kind -> (make folder(tmp) -> path, phrases; "{d}" is the folder)
 MODEL_KINDS: dict[str, tuple[Callable[[Path], Path], tuple[str, ...]]] = {
     "model-folder-does-not-exist": (lambda tmp: tmp / "no_such_model", ("{d}: model folder does not exist",)),
-    "model-missing-am.mvn": (_unlink("am.mvn"), ("{d}: no CMVN file found (looked for am.mvn, vad.mvn); Paraformer needs am.mvn",)),
+    "model-missing-am.mvn": (
+        _unlink("am.mvn"),
+        ("{d}: no CMVN file found (looked for am.mvn, vad.mvn); Paraformer needs am.mvn",),
+    ),
     "model-missing-token-list": (_unlink("tokens.json"), ("{d}: no token list found",)),
-    "model-token-list-size-differs": (_extra_tokens, (
-        "{d}: the token list has 63 tokens but the checkpoint's output layer has 61",)),
+    "model-token-list-size-differs": (
+        _extra_tokens,
+        ("{d}: the token list has 63 tokens but the checkpoint's output layer has 61",),
+    ),
     "model-truncated-model.pt": (_truncate, ("{d}/model.pt: checkpoint is corrupt or truncated",)),
-    "model-checkpoint-of-another-architecture": (_other_arch, (
-        "{d}/model.pt: checkpoint holds a CTTransformer model but config.yaml says 'Paraformer'",)),
-    "model-vad-folder-as-asr-model": (lambda tmp: _copy(tmp, "fsmn_vad_tiny"), (
-        "{d}: is a FsmnVAD model, not an ASR model (Paraformer or BiCifParaformer)",)),
-    "model-config-unknown-key": (lambda tmp: _edit_config(_copy(tmp), lambda c: c["encoder_conf"].update(num_blockz=3)),
-                                 ("{d}: config: encoder_conf: unknown key 'num_blockz'",)),
-    "model-config-wrong-type": (lambda tmp: _edit_config(_copy(tmp), lambda c: c["encoder_conf"].update(output_size="big")),
-                                ("{d}: config: encoder_conf: output_size='big' must be an integer",)),
-    "model-config-block-not-a-mapping": (lambda tmp: _edit_config(_copy(tmp), lambda c: c.update(encoder_conf=[1, 2])),
-                                         ("{d}/config.yaml: config key 'encoder_conf' must be a mapping, got list",)),
-    "model-pickle-that-runs-code": (_evil, (("{d}/model.pt: refusing to load: the checkpoint contains Python objects "
-                                             "other than tensors (it could run code)"),)),
+    "model-checkpoint-of-another-architecture": (
+        _other_arch,
+        ("{d}/model.pt: checkpoint holds a CTTransformer model but config.yaml says 'Paraformer'",),
+    ),
+    "model-vad-folder-as-asr-model": (
+        lambda tmp: _copy(tmp, "fsmn_vad_tiny"),
+        ("{d}: is a FsmnVAD model, not an ASR model (Paraformer or BiCifParaformer)",),
+    ),
+    "model-config-unknown-key": (
+        lambda tmp: _edit_config(_copy(tmp), lambda c: c["encoder_conf"].update(num_blockz=3)),
+        ("{d}: config: encoder_conf: unknown key 'num_blockz'",),
+    ),
+    "model-config-wrong-type": (
+        lambda tmp: _edit_config(_copy(tmp), lambda c: c["encoder_conf"].update(output_size="big")),
+        ("{d}: config: encoder_conf: output_size='big' must be an integer",),
+    ),
+    "model-config-block-not-a-mapping": (
+        lambda tmp: _edit_config(_copy(tmp), lambda c: c.update(encoder_conf=[1, 2])),
+        ("{d}/config.yaml: config key 'encoder_conf' must be a mapping, got list",),
+    ),
+    "model-pickle-that-runs-code": (
+        _evil,
+        (
+            (
+                "{d}/model.pt: refusing to load: the checkpoint contains Python objects "
+                "other than tensors (it could run code)"
+            ),
+        ),
+    ),
 }
 
 
@@ -726,7 +865,9 @@ def test_model(kind: str, tmp_path: Path, capsys: pytest.CaptureFixture, speech:
     sf.write(tmp_path / "a.wav", speech, SR)
     (tmp_path / "wav.scp").write_text(f"a {tmp_path}/a.wav\n", encoding="utf-8")
     capsys.readouterr()
-    rc = inference.main(["--model", str(d), "--wav_scp", str(tmp_path / "wav.scp"), "--output_dir", str(tmp_path / "exp")])
+    rc = inference.main(
+        ["--model", str(d), "--wav_scp", str(tmp_path / "wav.scp"), "--output_dir", str(tmp_path / "exp")]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 1 and err[-1] == f"error: {msg}"
     one_line(err[-1], kind=kind, entry="bin/inference")
@@ -742,10 +883,18 @@ def test_train_nan_samples_in_training_audio(train_mixed) -> None:
     NaN *features* from a feats.scp: ``test_train_asr.py::test_nan_batch_is_skipped_and_never_saved``.
     """
     rc, lines, out = train_mixed
-    one_line(_log_line(lines, "x_nan (", "samples contain NaN or Inf"), "nan.wav): samples contain NaN or Inf; its batch is skipped",
-             kind="train-nan-samples", entry="bin/train (batch)")
-    one_line(_log_line(lines, "batch skipped: non-finite features in"), "x_nan", kind="train-nan-samples",
-             entry="bin/train (batch)")
+    one_line(
+        _log_line(lines, "x_nan (", "samples contain NaN or Inf"),
+        "nan.wav): samples contain NaN or Inf; its batch is skipped",
+        kind="train-nan-samples",
+        entry="bin/train (batch)",
+    )
+    one_line(
+        _log_line(lines, "batch skipped: non-finite features in"),
+        "x_nan",
+        kind="train-nan-samples",
+        entry="bin/train (batch)",
+    )
     assert rc == 0
     state = torch.load(out / "checkpoints" / "ep1.pt", weights_only=True)
     assert state["nan_skipped"] >= 1 and all(torch.isfinite(t).all() for t in state["model"].values())
@@ -761,17 +910,31 @@ def _train_error(out: Path) -> str:
 def test_train_empty_training_set(train_corpus: dict[str, Path]) -> None:
     out = train_corpus["root"] / "exp_empty"
     assert _run_train(TRAIN_BASE + ["--train_data", str(train_corpus["empty"]), "--output_dir", str(out)]) == 1
-    one_line(_train_error(out), f"train: {train_corpus['empty']}: no usable utterances", kind="train-empty-set",
-             entry="bin/train")
+    one_line(
+        _train_error(out),
+        f"train: {train_corpus['empty']}: no usable utterances",
+        kind="train-empty-set",
+        entry="bin/train",
+    )
     assert not (out / "checkpoints").exists()
 
 
 def test_train_all_utterances_too_long_for_the_batch(train_corpus: dict[str, Path]) -> None:
     out = train_corpus["root"] / "exp_long"
-    assert _run_train(TRAIN_BASE + ["--train_data", str(train_corpus["good"]), "--output_dir", str(out),
-                                    "--dataset_conf.batch_size", "10"]) == 1
-    one_line(_train_error(out), f"train: {train_corpus['good']}: no item fits: all 4 items are longer than "
-             "max_length=3000 or than batch_bins=10", kind="train-all-too-long", entry="bin/train")
+    assert (
+        _run_train(
+            TRAIN_BASE
+            + ["--train_data", str(train_corpus["good"]), "--output_dir", str(out), "--dataset_conf.batch_size", "10"]
+        )
+        == 1
+    )
+    one_line(
+        _train_error(out),
+        f"train: {train_corpus['good']}: no item fits: all 4 items are longer than "
+        "max_length=3000 or than batch_bins=10",
+        kind="train-all-too-long",
+        entry="bin/train",
+    )
 
 
 class _DiskFullTorch:
@@ -797,13 +960,28 @@ def test_train_disk_full_writing_a_checkpoint(train_corpus: dict[str, Path], mon
     out = train_corpus["root"] / "exp_full"
     fake = _DiskFullTorch()
     monkeypatch.setattr(ckpt_mod, "torch", fake)
-    rc = _run_train(TRAIN_BASE + ["--train_data", str(train_corpus["good"]), "--output_dir", str(out),
-                                  "--train_conf.save_checkpoint_interval", "1", "--train_conf.max_steps", "3"])
+    rc = _run_train(
+        TRAIN_BASE
+        + [
+            "--train_data",
+            str(train_corpus["good"]),
+            "--output_dir",
+            str(out),
+            "--train_conf.save_checkpoint_interval",
+            "1",
+            "--train_conf.max_steps",
+            "3",
+        ]
+    )
     monkeypatch.undo()
     assert rc == 1 and fake.saves == 2
     ckpts = out / "checkpoints"
-    one_line(_train_error(out), f"train: {ckpts}/ep1-step2.pt: No space left on device", kind="train-disk-full",
-             entry="bin/train")
+    one_line(
+        _train_error(out),
+        f"train: {ckpts}/ep1-step2.pt: No space left on device",
+        kind="train-disk-full",
+        entry="bin/train",
+    )
     assert sorted(p.name for p in ckpts.iterdir()) == ["checkpoints.json", "ep1-step1.pt"]  # no partial file left
     assert looks_complete(ckpts / "ep1-step1.pt")
     state = CheckpointManager(ckpts).load_latest()  # the previous checkpoint survives: a rerun resumes from it
@@ -817,15 +995,21 @@ def test_train_disk_full_writing_a_checkpoint(train_corpus: dict[str, Path], mon
 CER_CASES = [
     ("cer-missing-hyp-file", "u1 你好\n", None, [], "{hyp}: file not found"),
     ("cer-duplicate-key", "u1 你好\n", "u1 你好\nu1 你\n", [], "{hyp}:2: duplicate key 'u1' (first on line 1)"),
-    ("cer-strict-missing-hypothesis", "u1 你好\nu2 世界\n", "u1 你好\n", ["--mode", "strict"],
-     "{hyp}: 1 reference utterance(s) have no hypothesis (first: u2); use --mode all or --mode present"),
+    (
+        "cer-strict-missing-hypothesis",
+        "u1 你好\nu2 世界\n",
+        "u1 你好\n",
+        ["--mode", "strict"],
+        "{hyp}: 1 reference utterance(s) have no hypothesis (first: u2); use --mode all or --mode present",
+    ),
     ("cer-unwritable-report", "u1 你好\n", "u1 你好\n", ["{tmp}/no/dir/cer.txt"], "{tmp}/no/dir/cer.txt: cannot write"),
 ]
 
 
 @pytest.mark.parametrize("kind, ref, hyp, extra, phrase", CER_CASES, ids=[c[0] for c in CER_CASES])
-def test_compute_cer(kind: str, ref: str, hyp: str | None, extra: list[str], phrase: str, tmp_path: Path,
-                     capsys: pytest.CaptureFixture) -> None:
+def test_compute_cer(
+    kind: str, ref: str, hyp: str | None, extra: list[str], phrase: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     (tmp_path / "ref").write_text(ref, encoding="utf-8")
     if hyp is not None:
         (tmp_path / "hyp").write_text(hyp, encoding="utf-8")
@@ -851,32 +1035,65 @@ def _aishell(root: Path, wavs: list[str], transcript: bytes) -> Path:
 
 
 AISHELL_CASES = [
-    ("aishell-speaker-folder-mismatch", ["train/S0002/BAC009S0003W0121.wav"], "BAC009S0003W0121 你 好\n".encode(),
-     ("{c}/wav/train/S0002/BAC009S0003W0121.wav: utterance id 'BAC009S0003W0121' does not contain its speaker "
-      "folder name 'S0002'")),
-    ("aishell-duplicate-utterance-id", ["train/S0002/BAC009S0002W0121.wav", "train/S00/BAC009S0002W0121.wav"],
-     "BAC009S0002W0121 你 好\n".encode(), ("{c}/wav/train/S0002/BAC009S0002W0121.wav: duplicate utterance id "
-                                          "'BAC009S0002W0121' (also {c}/wav/train/S00/BAC009S0002W0121.wav)")),
-    ("aishell-transcript-not-utf8", ["train/S0002/BAC009S0002W0121.wav"], "BAC009S0002W0121 你 好\n".encode() + b"X caf\xe9\n",
-     "{c}/transcript/aishell_transcript_v0.8.txt:2: not valid UTF-8 (byte offset 30)"),
-    ("aishell-duplicate-transcript-line", ["train/S0002/BAC009S0002W0121.wav"],
-     "BAC009S0002W0121 你 好\nBAC009S0002W0121 你\n".encode(),
-     "{c}/transcript/aishell_transcript_v0.8.txt:2: duplicate key 'BAC009S0002W0121' (first on line 1)"),
-    ("aishell-no-transcripts", ["train/S0002/BAC009S0002W0121.wav"], "BAC009S0002W0999 你 好\n".encode(),
-     "{c}/wav/train: none of 1 wav files has a transcript line"),
-    ("aishell-missing-set-folder", None, "BAC009S0002W0121 你 好\n".encode(),
-     "{c}/wav/train: missing set folder (expected wav/{{train,dev,test}}/S*/*.wav)"),
+    (
+        "aishell-speaker-folder-mismatch",
+        ["train/S0002/BAC009S0003W0121.wav"],
+        "BAC009S0003W0121 你 好\n".encode(),
+        (
+            "{c}/wav/train/S0002/BAC009S0003W0121.wav: utterance id 'BAC009S0003W0121' does not contain its speaker "
+            "folder name 'S0002'"
+        ),
+    ),
+    (
+        "aishell-duplicate-utterance-id",
+        ["train/S0002/BAC009S0002W0121.wav", "train/S00/BAC009S0002W0121.wav"],
+        "BAC009S0002W0121 你 好\n".encode(),
+        (
+            "{c}/wav/train/S0002/BAC009S0002W0121.wav: duplicate utterance id "
+            "'BAC009S0002W0121' (also {c}/wav/train/S00/BAC009S0002W0121.wav)"
+        ),
+    ),
+    (
+        "aishell-transcript-not-utf8",
+        ["train/S0002/BAC009S0002W0121.wav"],
+        "BAC009S0002W0121 你 好\n".encode() + b"X caf\xe9\n",
+        "{c}/transcript/aishell_transcript_v0.8.txt:2: not valid UTF-8 (byte offset 30)",
+    ),
+    (
+        "aishell-duplicate-transcript-line",
+        ["train/S0002/BAC009S0002W0121.wav"],
+        "BAC009S0002W0121 你 好\nBAC009S0002W0121 你\n".encode(),
+        "{c}/transcript/aishell_transcript_v0.8.txt:2: duplicate key 'BAC009S0002W0121' (first on line 1)",
+    ),
+    (
+        "aishell-no-transcripts",
+        ["train/S0002/BAC009S0002W0121.wav"],
+        "BAC009S0002W0999 你 好\n".encode(),
+        "{c}/wav/train: none of 1 wav files has a transcript line",
+    ),
+    (
+        "aishell-missing-set-folder",
+        None,
+        "BAC009S0002W0121 你 好\n".encode(),
+        "{c}/wav/train: missing set folder (expected wav/{{train,dev,test}}/S*/*.wav)",
+    ),
 ]
 
 
 @pytest.mark.parametrize("kind, wavs, transcript, phrase", AISHELL_CASES, ids=[c[0] for c in AISHELL_CASES])
-def test_aishell_data_prep(kind: str, wavs: list[str] | None, transcript: bytes, phrase: str, tmp_path: Path,
-                           capsys: pytest.CaptureFixture) -> None:
+def test_aishell_data_prep(
+    kind: str, wavs: list[str] | None, transcript: bytes, phrase: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     corpus = _aishell(tmp_path / "corpus", wavs or [], transcript)
     if wavs is None:
         shutil.rmtree(corpus / "wav" / "train")
-    rc = aishell_data_prep.main(["--data_root", str(tmp_path / "corpus"), "--out_dir", str(tmp_path / "data"),
-                                 "--sets", "train"])
+    rc = aishell_data_prep.main(
+        ["--data_root", str(tmp_path / "corpus"), "--out_dir", str(tmp_path / "data"), "--sets", "train"]
+    )
     assert rc == 1 and not (tmp_path / "data" / "train" / "wav.scp").exists()
-    one_line(capsys.readouterr().err, f"aishell_data_prep: error: {phrase.format(c=corpus)}", kind=kind,
-             entry="egs/aishell/local/aishell_data_prep")
+    one_line(
+        capsys.readouterr().err,
+        f"aishell_data_prep: error: {phrase.format(c=corpus)}",
+        kind=kind,
+        entry="egs/aishell/local/aishell_data_prep",
+    )

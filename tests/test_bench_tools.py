@@ -51,7 +51,7 @@ def test_tiny_folders_layout(tiny_models: Path) -> None:
     assert (tiny_models / "paraformer_large_bicif" / "seg_dict").is_file()
     punc = open_model_dir(tiny_models / "ct_punc_zh")
     assert punc.model_class == "CTTransformer" and len(punc.token_list) == mrm.TINY.punc_vocab
-    assert punc.token_list[-1] == "<unk>" and set(asr.token_list[3:3 + mrm.TINY.n_chars]) <= set(punc.token_list)
+    assert punc.token_list[-1] == "<unk>" and set(asr.token_list[3 : 3 + mrm.TINY.n_chars]) <= set(punc.token_list)
     spk = open_model_dir(tiny_models / "campplus")
     assert spk.model_class == "CAMPPlus" and spk.checkpoint.name == "campplus_cn_common.bin"
 
@@ -82,8 +82,11 @@ def test_tiny_folders_decode(tiny_models: Path) -> None:
 
 def test_tiny_build_is_deterministic(tiny_models: Path, tmp_path: Path) -> None:
     assert mrm.main(["--out", str(tmp_path), "--tiny", "--no-sample"]) == 0
-    for name, weights in (("paraformer_large_bicif", "model.pt"), ("ct_punc_zh", "model.pt"),
-                          ("campplus", "campplus_cn_common.bin")):
+    for name, weights in (
+        ("paraformer_large_bicif", "model.pt"),
+        ("ct_punc_zh", "model.pt"),
+        ("campplus", "campplus_cn_common.bin"),
+    ):
         a, b = load_checkpoint(tiny_models / name / weights), load_checkpoint(tmp_path / name / weights)
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
         for f in ("config.yaml", "configuration.json", "tokens.json"):
@@ -95,8 +98,8 @@ def test_cut_points_rule() -> None:
     fs = long_form.FS
     loud = (3000 * np.sin(np.arange(40 * fs) * 0.3)).astype(np.int16)
     wave = loud.copy()
-    wave[int(8.8 * fs):int(9.2 * fs)] = 0  # pause, middle 9.0 s
-    wave[int(11.8 * fs):int(12.2 * fs)] = 0  # pause, middle 12.0 s: farther from 10 s
+    wave[int(8.8 * fs) : int(9.2 * fs)] = 0  # pause, middle 9.0 s
+    wave[int(11.8 * fs) : int(12.2 * fs)] = 0  # pause, middle 12.0 s: farther from 10 s
     cuts = long_form.cut_points(wave, 10.0)
     assert cuts[0] == (0, 9 * fs)
     assert cuts[1] == (9 * fs, 19 * fs)  # no pause in [16, 22] s -> exactly 10 s
@@ -104,7 +107,7 @@ def test_cut_points_rule() -> None:
     assert long_form.cut_points(loud[: 22 * fs], 10.0) == [(0, 10 * fs), (10 * fs, 22 * fs)]
     # a tail shorter than 3 s joins the piece before it
     short = loud[: 14 * fs].copy()
-    short[int(12.3 * fs):int(12.7 * fs)] = 0  # the only pause: cut at 12.5 s leaves 1.5 s
+    short[int(12.3 * fs) : int(12.7 * fs)] = 0  # the only pause: cut at 12.5 s leaves 1.5 s
     assert long_form.cut_points(short, 10.0) == [(0, 14 * fs)]
     assert long_form.cut_points(loud[: 5 * fs], 10.0) == [(0, 5 * fs)]
 
@@ -114,7 +117,7 @@ def test_long_form_small(tmp_path: Path) -> None:
     assert long_form.main(["--out", str(out), "--files", "1", "--minutes", "0.2", "--segments", str(seg)]) == 0
     recs = read_scp(out / "wav.scp")
     assert len(recs) == 1
-    (rec, path), = recs.items()
+    ((rec, path),) = recs.items()
     wave, fs = sf.read(path, dtype="int16")
     assert fs == 16000 and wave.ndim == 1 and len(wave) >= 12 * fs
     assert abs(float(read_scp(out / "reco2dur")[rec]) - len(wave) / fs) < 1e-3
@@ -124,4 +127,6 @@ def test_long_form_small(tmp_path: Path) -> None:
     assert pieces.keys() == cuts.keys() == read_scp(seg / "utt2dur").keys() and len(pieces) >= 1
     joined = np.concatenate([sf.read(p, dtype="int16")[0] for p in pieces.values()])
     assert np.array_equal(joined, wave)  # the pieces are the recording, cut without loss
-    assert all(c[0] == rec for c in cuts.values()) and float(list(cuts.values())[-1][2]) == pytest.approx(len(wave) / fs, abs=1e-3)
+    assert all(c[0] == rec for c in cuts.values()) and float(list(cuts.values())[-1][2]) == pytest.approx(
+        len(wave) / fs, abs=1e-3
+    )

@@ -36,8 +36,16 @@ def _sha(a: np.ndarray) -> str:
 
 
 def _describe(chunks: list[Chunk]) -> list[dict]:
-    return [{"start": repr(c.start), "end": repr(c.end), "n_samples": int(c.audio.shape[0]),
-             "dtype": str(c.audio.dtype), "sha256": _sha(c.audio)} for c in chunks]
+    return [
+        {
+            "start": repr(c.start),
+            "end": repr(c.end),
+            "n_samples": int(c.audio.shape[0]),
+            "dtype": str(c.audio.dtype),
+            "sha256": _sha(c.audio),
+        }
+        for c in chunks
+    ]
 
 
 def _flat(segments_ms: list) -> list[Chunk]:
@@ -81,7 +89,9 @@ def test_bad_folders_raise_model_error(tmp_path: Path) -> None:
         load_campplus(tmp_path)  # no config, no checkpoint
     bad = tmp_path / "bad"
     bad.mkdir()
-    (bad / "config.yaml").write_text((TINY / "config.yaml").read_text().replace("embedding_size: 16", "embedding_size: 8"))
+    (bad / "config.yaml").write_text(
+        (TINY / "config.yaml").read_text().replace("embedding_size: 16", "embedding_size: 8")
+    )
     (bad / "campplus_cn_common.bin").write_bytes((TINY / "campplus_cn_common.bin").read_bytes())
     with pytest.raises(ModelError, match="wrong shape"):
         load_campplus(bad)

@@ -1,4 +1,5 @@
 """CER scoring: hand-computed alignments, normalisation, report format, CLI exit codes."""
+
 from __future__ import annotations
 
 import functools
@@ -34,6 +35,7 @@ def ops(ref: list[str], hyp: list[str]) -> str:
 
 
 # ---------------------------------------------------------------- alignment, by hand
+
 
 def test_identical():
     # 6 characters, all equal: N=6 C=6.
@@ -142,6 +144,7 @@ def test_mode_present_and_strict():
 
 # ---------------------------------------------------------------- normalisation
 
+
 def test_fullwidth_punctuation_and_letters():
     # full-width ？，！ are folded and stripped; ＡＢＣ -> abc (fold + lowercase).
     assert normalize("你好？，！").split() == ["你好"]
@@ -177,10 +180,11 @@ def test_spaces_and_apostrophes():
 
 # ---------------------------------------------------------------- independent cross-check
 
+
 def brute_distance(a: tuple, b: tuple) -> int:
     """Edit distance by memoised recursion over suffixes (a different formulation)."""
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def d(i: int, j: int) -> int:
         if i == len(a):
             return len(b) - j
@@ -209,6 +213,7 @@ def kaldi_edit_distance(ref: list[str], hyp: list[str]) -> tuple[int, int, int, 
     (kaldi-asr/kaldi src/util/edit-distance-inl.h, the overload compute-wer calls), written here
     independently of ``align``: the outer loop runs over the hypothesis, each cell keeps the
     counts of one predecessor. Returns ``(total_cost, ins, del, sub)``."""
+
     def stats(ins: int, dele: int, sub: int, cost: int) -> dict[str, int]:
         return {"ins_num": ins, "del_num": dele, "sub_num": sub, "total_cost": cost}
 
@@ -284,6 +289,7 @@ def _align_text_split(ref: list[str], hyp: list[str]) -> tuple[int, int, int]:
 
 # ---------------------------------------------------------------- files, CLI, format
 
+
 def write(path: Path, entries: dict[str, str]) -> Path:
     path.write_text("".join(f"{k} {v}\n" for k, v in entries.items()), encoding="utf-8")
     return path
@@ -311,7 +317,9 @@ def test_report_file_format(tmp_path):
     assert "Overall -> 18.18 % N=22 C=18 S=2 D=2 I=0" in lines
     assert "%WER 18.18 [ 4 / 22, 0 ins, 2 del, 2 sub ]" in lines
     assert "%SER 75.00 [ 3 / 4 ]" in lines
-    assert any(re.match(r"Scored 4 sentences, 1 not present in hyp .*1 hypotheses without reference", ln) for ln in lines)
+    assert any(
+        re.match(r"Scored 4 sentences, 1 not present in hyp .*1 hypotheses without reference", ln) for ln in lines
+    )
     summary = json.loads(js.read_text(encoding="utf-8"))
     assert summary["cer"] == pytest.approx(18.1818) and summary["n"] == 22
     assert (summary["missing_hyp"], summary["extra_hyp"], summary["mode"]) == (1, 1, "all")

@@ -10,12 +10,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from funasr_lite.diar import cluster as cl
-from funasr_lite.diar.assign import (
-    char_speakers,
-    distribute_spk,
-    split_sentences_at_speaker_change,
-    text_units,
-)
+from funasr_lite.diar.assign import char_speakers, distribute_spk, split_sentences_at_speaker_change, text_units
 from funasr_lite.diar.cluster import cluster_embeddings, merge_by_cos, spectral_cluster
 from funasr_lite.diar.postprocess import correct_labels, labels_to_turns
 from funasr_lite.diar.rttm import rttm_text, write_rttm
@@ -40,8 +35,15 @@ def load(case: str) -> dict[str, np.ndarray]:
 def funasr_rng(z: dict, tag: str) -> np.random.RandomState:
     """A RandomState in the exact state numpy's global RNG had when FunASR clustered."""
     rs = np.random.RandomState()
-    rs.set_state(("MT19937", z[f"{tag}_rng_keys"], int(z[f"{tag}_rng_pos"]),
-                  int(z[f"{tag}_rng_has_gauss"]), float(z[f"{tag}_rng_cached_gaussian"])))
+    rs.set_state(
+        (
+            "MT19937",
+            z[f"{tag}_rng_keys"],
+            int(z[f"{tag}_rng_pos"]),
+            int(z[f"{tag}_rng_has_gauss"]),
+            float(z[f"{tag}_rng_cached_gaussian"]),
+        )
+    )
     return rs
 
 
@@ -154,6 +156,7 @@ def test_sparse_eigensolver_matches_dense(k: int, noise: float, n: int) -> None:
         np.testing.assert_array_equal(dense, sparse)
     if noise < 0.5:
         from scipy.sparse.csgraph import connected_components
+
         assert connected_components(cl._sparse_laplacian(emb), directed=False)[0] == k
     lam_dense = np.linalg.eigvalsh(cl._dense_laplacian(emb).astype(np.float64))[:16]
     lam_sparse, _ = cl._sparse_eig(cl._sparse_laplacian(emb), 16)
@@ -164,13 +167,13 @@ def test_sparse_eigensolver_matches_dense(k: int, noise: float, n: int) -> None:
 def test_noise_points_nearest_or_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     emb, truth = synth(3, 2100, dim=16, noise=0.3, seed=7)
     fake = truth.copy()
-    fake[::50] = -1                                   # HDBSCAN noise
+    fake[::50] = -1  # HDBSCAN noise
     monkeypatch.setattr(cl, "umap_hdbscan", lambda x, rs=None: fake.copy())
     nearest = cluster_embeddings(emb)
-    np.testing.assert_array_equal(nearest, truth)     # each noise point joins its own speaker
-    kept = cluster_embeddings(emb, noise="keep")      # FunASR: −1 stays, merge_by_cos ignores it
+    np.testing.assert_array_equal(nearest, truth)  # each noise point joins its own speaker
+    kept = cluster_embeddings(emb, noise="keep")  # FunASR: −1 stays, merge_by_cos ignores it
     np.testing.assert_array_equal(kept, fake)
-    assert correct_labels(kept).max() == 3            # ... and postprocess makes it a 4th speaker
+    assert correct_labels(kept).max() == 3  # ... and postprocess makes it a 4th speaker
     monkeypatch.setattr(cl, "umap_hdbscan", lambda x, rs=None: np.full(len(x), -1))
     assert cluster_embeddings(emb).tolist() == [0] * len(emb)
 
@@ -186,8 +189,8 @@ def test_umap_branch_count_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_umap_hdbscan_runs_seeded() -> None:
     z = load("k3_n120")
-    raw = cl.umap_hdbscan(z["emb"], 0)                # the real UMAP + HDBSCAN (seeded)
-    np.testing.assert_array_equal(cl.umap_hdbscan(z["emb"], 0), raw)   # seeded → reproducible
+    raw = cl.umap_hdbscan(z["emb"], 0)  # the real UMAP + HDBSCAN (seeded)
+    np.testing.assert_array_equal(cl.umap_hdbscan(z["emb"], 0), raw)  # seeded → reproducible
     labels = cluster_embeddings(z["emb"], method="umap_hdbscan", seed=0)
     assert labels.min() >= 0 and len(labels) == len(z["emb"])
     assert len(np.unique(labels)) <= len(np.unique(raw[raw >= 0])) or raw.max() < 0
@@ -208,9 +211,11 @@ def test_postprocess_short_turn_takes_nearer_neighbour() -> None:
 
 def test_rttm_exact(tmp_path: Path) -> None:
     turns = [(0.0, 1.5, 0), (1.5, 3.25, 1), (10.0, 12.345, 0)]
-    expected = ("SPEAKER rec1 1 0.000 1.500 <NA> <NA> spk0 <NA> <NA>\n"
-                "SPEAKER rec1 1 1.500 1.750 <NA> <NA> spk1 <NA> <NA>\n"
-                "SPEAKER rec1 1 10.000 2.345 <NA> <NA> spk0 <NA> <NA>\n")
+    expected = (
+        "SPEAKER rec1 1 0.000 1.500 <NA> <NA> spk0 <NA> <NA>\n"
+        "SPEAKER rec1 1 1.500 1.750 <NA> <NA> spk1 <NA> <NA>\n"
+        "SPEAKER rec1 1 10.000 2.345 <NA> <NA> spk0 <NA> <NA>\n"
+    )
     assert rttm_text("rec1", turns, speaker_prefix="spk") == expected
     write_rttm(tmp_path / "hyp.rttm", "rec1", turns, speaker_prefix="spk")
     assert (tmp_path / "hyp.rttm").read_text() == expected
@@ -248,23 +253,31 @@ def test_text_units() -> None:
 
 def test_split_sentences_at_speaker_change() -> None:
     turns = [(0.0, 1.0, 0), (1.0, 2.5, 1)]
-    s = {"text": "你好世界。", "start": 0, "end": 2000,
-         "timestamp": [[0, 400], [400, 800], [1200, 1600], [1600, 2000]]}
+    s = {"text": "你好世界。", "start": 0, "end": 2000, "timestamp": [[0, 400], [400, 800], [1200, 1600], [1600, 2000]]}
     out = split_sentences_at_speaker_change([s], turns)
     assert out == [
         {"text": "你好", "start": 0, "end": 800, "timestamp": [[0, 400], [400, 800]], "spk": 0},
         {"text": "世界。", "start": 1200, "end": 2000, "timestamp": [[1200, 1600], [1600, 2000]], "spk": 1},
     ]
-    assert "spk" not in s                                           # input untouched
-    mixed = {"text": " hello 世界 ok。", "raw_text": "hello世界ok", "start": 0, "end": 2000,
-             "timestamp": [[0, 500], [500, 900], [1100, 1500], [1500, 2000]]}
+    assert "spk" not in s  # input untouched
+    mixed = {
+        "text": " hello 世界 ok。",
+        "raw_text": "hello世界ok",
+        "start": 0,
+        "end": 2000,
+        "timestamp": [[0, 500], [500, 900], [1100, 1500], [1500, 2000]],
+    }
     out = split_sentences_at_speaker_change([mixed], turns)
     assert [(p["text"], p["raw_text"], p["spk"]) for p in out] == [("hello 世", "hello世", 0), ("界 ok。", "界ok", 1)]
     one = {"text": "你好。", "start": 0, "end": 900, "timestamp": [[0, 400], [400, 900]]}
     assert split_sentences_at_speaker_change([one], turns) == [dict(one, spk=0)]
-    bad = dict(s, text="你好世")                                     # 3 words, 4 timestamps
+    bad = dict(s, text="你好世")  # 3 words, 4 timestamps
     assert split_sentences_at_speaker_change([bad], turns) == [dict(bad, spk=0)]
     # min_chars: a 1-char run joins its neighbour
-    flip = {"text": "一二三四", "start": 0, "end": 2000,
-            "timestamp": [[0, 400], [400, 900], [1100, 1400], [1500, 1900]]}
+    flip = {
+        "text": "一二三四",
+        "start": 0,
+        "end": 2000,
+        "timestamp": [[0, 400], [400, 900], [1100, 1400], [1500, 1900]],
+    }
     assert len(split_sentences_at_speaker_change([flip], turns, min_chars=3)) == 1

@@ -21,11 +21,32 @@ def test_feats_scp_gives_the_same_am_mvn(tmp_path: Path) -> None:
         lines.append(f"u{i} {wav}\n")
     (tmp_path / "wav.scp").write_text("".join(lines))
     conf = str(REPO / "conf/frontend_paraformer.yaml")
-    assert dump_fbank.main(["--wav_scp", str(tmp_path / "wav.scp"), "--out_dir", str(tmp_path / "dump"),
-                            "--frontend_conf", conf, "--nj", "1"]) == 0
-    assert compute_cmvn.main(["--wav_scp", str(tmp_path / "wav.scp"), "--frontend_conf", conf,
-                              "--out_dir", str(tmp_path / "a")]) == 0
-    assert compute_cmvn.main(["--feats_scp", str(tmp_path / "dump/feats.scp"), "--frontend_conf", conf,
-                              "--out_dir", str(tmp_path / "b")]) == 0
+    assert (
+        dump_fbank.main(
+            [
+                "--wav_scp",
+                str(tmp_path / "wav.scp"),
+                "--out_dir",
+                str(tmp_path / "dump"),
+                "--frontend_conf",
+                conf,
+                "--nj",
+                "1",
+            ]
+        )
+        == 0
+    )
+    assert (
+        compute_cmvn.main(
+            ["--wav_scp", str(tmp_path / "wav.scp"), "--frontend_conf", conf, "--out_dir", str(tmp_path / "a")]
+        )
+        == 0
+    )
+    assert (
+        compute_cmvn.main(
+            ["--feats_scp", str(tmp_path / "dump/feats.scp"), "--frontend_conf", conf, "--out_dir", str(tmp_path / "b")]
+        )
+        == 0
+    )
     assert (tmp_path / "a/am.mvn").read_bytes() == (tmp_path / "b/am.mvn").read_bytes()
     assert (tmp_path / "a/cmvn.json").read_bytes() == (tmp_path / "b/cmvn.json").read_bytes()

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import tiny_asr_corpus
+
 from funasr_lite.bin import train
 from funasr_lite.bin.inference import merge_jobs
 from funasr_lite.writers.recog_files import RecogWriter
@@ -29,9 +29,27 @@ REPO = Path(__file__).resolve().parents[1]
 def test_crash_test_decode_and_fbank(tmp_path: Path) -> None:
     """Two SIGKILLs in a row, then a rerun: each key once, no torn line, outputs equal an uninterrupted run."""
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, str(REPO / "tools" / "crash_test.py"), "--kills", "2", "--seed", "1",
-                           "--what", "decode,fbank", "--files", "12", "--nj", "2", "--work_dir", str(tmp_path / "work")],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "tools" / "crash_test.py"),
+            "--kills",
+            "2",
+            "--seed",
+            "1",
+            "--what",
+            "decode,fbank",
+            "--files",
+            "12",
+            "--nj",
+            "2",
+            "--work_dir",
+            str(tmp_path / "work"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     table = proc.stdout
     assert "crash_test: PASS" in table
@@ -52,8 +70,21 @@ def test_merge_keeps_keys_with_unicode_line_separators(tmp_path: Path) -> None:
     jobs = [tmp_path / "split2" / "1", tmp_path / "split2" / "2"]
     for job, part in zip(jobs, (keys[:3], keys[3:])):
         writer = RecogWriter(job)
-        writer.add([{"key": k, "text": f"t{i}", "tokens": [f"t{i}"], "score": -1.0, "compute_s": 0.1, "audio_s": 1.0,
-                     "rtf": 0.1, "timestamp": [[0, 10]]} for i, k in enumerate(part)])
+        writer.add(
+            [
+                {
+                    "key": k,
+                    "text": f"t{i}",
+                    "tokens": [f"t{i}"],
+                    "score": -1.0,
+                    "compute_s": 0.1,
+                    "audio_s": 1.0,
+                    "rtf": 0.1,
+                    "timestamp": [[0, 10]],
+                }
+                for i, k in enumerate(part)
+            ]
+        )
         writer.finalize(part)
     merge_jobs(tmp_path, jobs, keys)
     for name in ("text", "token", "score", "rtf", "time_stamp"):
@@ -65,16 +96,37 @@ def test_merge_keeps_keys_with_unicode_line_separators(tmp_path: Path) -> None:
 
 # -------------------------------------------------------------------------------------- train
 
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return tiny_asr_corpus(tmp_path_factory.mktemp("crash_corpus"), num_train=24, num_dev=4, num_test=1, seed=5,
-                           train_conf={"save_checkpoint_interval": 1})
+    return tiny_asr_corpus(
+        tmp_path_factory.mktemp("crash_corpus"),
+        num_train=24,
+        num_dev=4,
+        num_test=1,
+        seed=5,
+        train_conf={"save_checkpoint_interval": 1},
+    )
 
 
 def _args(c: dict[str, Path], out: Path, *extra: str) -> list[str]:
-    return ["--config", str(c["conf"]), "--train_data", str(c["train"]), "--dev_data", str(c["dev"]),
-            "--token_list", str(c["tokens"]), "--cmvn_file", str(c["cmvn"]), "--output_dir", str(out),
-            "--device", "cpu", *extra]
+    return [
+        "--config",
+        str(c["conf"]),
+        "--train_data",
+        str(c["train"]),
+        "--dev_data",
+        str(c["dev"]),
+        "--token_list",
+        str(c["tokens"]),
+        "--cmvn_file",
+        str(c["cmvn"]),
+        "--output_dir",
+        str(out),
+        "--device",
+        "cpu",
+        *extra,
+    ]
 
 
 def _weights(out: Path) -> dict[str, torch.Tensor]:
@@ -90,8 +142,10 @@ def _same(a: Path, b: Path) -> None:
     wa, wb = _weights(a), _weights(b)
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
     assert _rows(a) == _rows(b)
-    assert json.loads((a / "model_dir_info.json").read_text())["averaged"] == \
-        json.loads((b / "model_dir_info.json").read_text())["averaged"]
+    assert (
+        json.loads((a / "model_dir_info.json").read_text())["averaged"]
+        == json.loads((b / "model_dir_info.json").read_text())["averaged"]
+    )
 
 
 STEPS = ["--train_conf.max_steps", "4", "--train_conf.max_epoch", "50"]
@@ -138,8 +192,20 @@ def test_dev_row_of_an_epoch_end_is_logged_once_after_resume(corpus, tmp_path: P
     state["sampler"] = dict(state["sampler"], epoch=1, position=steps)
     state["dev_logged_step"] = -1
     torch.save(state, ckpt / f"ep1-step{steps}.pt")
-    (ckpt / "checkpoints.json").write_text(json.dumps([{"tag": f"ep1-step{steps}", "file": f"ep1-step{steps}.pt",
-                                                        "metric": "acc", "value": None, "time": 0, "step": steps}]))
+    (ckpt / "checkpoints.json").write_text(
+        json.dumps(
+            [
+                {
+                    "tag": f"ep1-step{steps}",
+                    "file": f"ep1-step{steps}.pt",
+                    "metric": "acc",
+                    "value": None,
+                    "time": 0,
+                    "step": steps,
+                }
+            ]
+        )
+    )
     (ckpt / "ep1.pt").unlink()
     shutil.rmtree(out / "model_dir")
     assert train.main(_args(corpus, out, "--train_conf.max_epoch", "1")) == 0

@@ -12,12 +12,7 @@ import torch
 import yaml
 
 from funasr_lite.errors import InputError, ModelError
-from funasr_lite.models.ct_transformer import (
-    CTTransformer,
-    CTTransformerPunc,
-    PuncResult,
-    load_punc_model,
-)
+from funasr_lite.models.ct_transformer import CTTransformer, CTTransformerPunc, PuncResult, load_punc_model
 from funasr_lite.punc import (
     WindowCut,
     expand_punc_array,
@@ -60,13 +55,24 @@ def zh() -> CTTransformerPunc:
 
 # --- network / loading -------------------------------------------------------------------------
 
+
 def test_full_size_key_names_and_shapes():
     expected = json.loads((MODELS / "keys_ct_transformer_zh.json").read_text())
-    config = {"model_conf": {"embed_unit": 256, "att_unit": 256, "punc_list": PUNC},
-              "encoder": "SANMEncoder",
-              "encoder_conf": {"input_size": 256, "output_size": 256, "attention_heads": 8, "linear_units": 1024,
-                               "num_blocks": 4, "input_layer": "pe", "kernel_size": 11, "sanm_shfit": 0,
-                               "padding_idx": 0}}
+    config = {
+        "model_conf": {"embed_unit": 256, "att_unit": 256, "punc_list": PUNC},
+        "encoder": "SANMEncoder",
+        "encoder_conf": {
+            "input_size": 256,
+            "output_size": 256,
+            "attention_heads": 8,
+            "linear_units": 1024,
+            "num_blocks": 4,
+            "input_layer": "pe",
+            "kernel_size": 11,
+            "sanm_shfit": 0,
+            "padding_idx": 0,
+        },
+    }
     with torch.device("meta"):
         model = CTTransformer.from_config(config, 272727)
     got = {k: list(v.shape) for k, v in model.state_dict().items()}
@@ -108,13 +114,26 @@ def test_0x_folder_builds_the_same_model(tmp_path, zh):
     d = tmp_path / "punc_0x"
     d.mkdir()
     tokens = json.loads((src / "tokens.json").read_text(encoding="utf-8"))
-    (d / "punc.yaml").write_text(yaml.safe_dump({
-        "punctuation": "target_delay",
-        "punctuation_conf": {"embed_unit": 16, "att_unit": 16, "head": 2, "unit": 32, "layer": 2,
-                             "dropout_rate": 0.1}}), encoding="utf-8")
-    (d / "config.yaml").write_text(yaml.safe_dump(
-        {"token_list": tokens, "punc_list": ["<unk>", "_", ",", "。", "?", "、"]}, allow_unicode=True),
-        encoding="utf-8")
+    (d / "punc.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "punctuation": "target_delay",
+                "punctuation_conf": {
+                    "embed_unit": 16,
+                    "att_unit": 16,
+                    "head": 2,
+                    "unit": 32,
+                    "layer": 2,
+                    "dropout_rate": 0.1,
+                },
+            }
+        ),
+        encoding="utf-8",
+    )
+    (d / "config.yaml").write_text(
+        yaml.safe_dump({"token_list": tokens, "punc_list": ["<unk>", "_", ",", "。", "?", "、"]}, allow_unicode=True),
+        encoding="utf-8",
+    )
     sd = torch.load(src / "model.pt", weights_only=True)
     torch.save({"punc_model." + k: v for k, v in sd.items()}, d / "punc.pb")
     p = load_punc_model(d)
@@ -127,6 +146,7 @@ def test_0x_folder_builds_the_same_model(tmp_path, zh):
 
 
 # --- FunASR parity ------------------------------------------------------------------------------
+
 
 def _parity_params():
     for run_name, run in CASES["runs"].items():
@@ -189,6 +209,7 @@ def test_jieba_version_matches_fixtures():
 
 
 # --- windowing, by hand -------------------------------------------------------------------------
+
 
 class ScriptedPunc(CTTransformerPunc):
     """Labels come from a word -> label table (default `_`); records the windows the model saw."""
@@ -253,6 +274,7 @@ def test_no_comma_cut_without_long_window(zh):
 
 # --- surface text rules --------------------------------------------------------------------------
 
+
 def test_render_capitalisation_spaces_and_ascii_marks():
     words = ["hello", "world", "你", "好", "iPHONE", "is", "ok", "吗"]
     labels = [2, 3, 1, 3, 1, 4, 1, 4]
@@ -287,6 +309,7 @@ def test_expand_punc_array_keeps_funasr_typo_range():
 
 # --- word splitting ------------------------------------------------------------------------------
 
+
 def test_split_words_char_level():
     assert split_words("欢 迎hello大家 a1b2c 你") == ["欢", "迎", "hello", "大", "家", "a1b2c", "你"]
 
@@ -317,6 +340,7 @@ def test_unknown_words_use_unk_id(zh):
 
 
 # --- jieba availability, bad input ----------------------------------------------------------------
+
 
 def test_missing_jieba_usr_dict_falls_back_to_char_split(tmp_path):
     d = tmp_path / "m"

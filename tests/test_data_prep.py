@@ -1,4 +1,5 @@
 """AISHELL-1 data prep, check_data, make_tokens and dump_fbank on a tiny generated corpus."""
+
 from __future__ import annotations
 
 import json
@@ -60,8 +61,12 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_prep_layout_and_validate(prepared: Path, capsys: pytest.CaptureFixture) -> None:
     data = prepared / "data"
     for name in ("train", "dev", "test"):
-        proc = subprocess.run(["bash", str(REPO / "utils" / "validate_data_dir.sh"), str(data / name)],
-                              capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            ["bash", str(REPO / "utils" / "validate_data_dir.sh"), str(data / name)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr
     text = read_text(data / "train" / "text")
     assert list(text) == sorted(text) and len(text) == 3 and "BAC009S0003W0122" not in text
@@ -74,7 +79,9 @@ def test_prep_layout_and_validate(prepared: Path, capsys: pytest.CaptureFixture)
 
 
 def test_prep_skip_count_and_bad_layout(prepared: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    assert aishell_data_prep.main(["--data_root", str(prepared), "--out_dir", str(tmp_path / "d"), "--sets", "train"]) == 0
+    assert (
+        aishell_data_prep.main(["--data_root", str(prepared), "--out_dir", str(tmp_path / "d"), "--sets", "train"]) == 0
+    )
     assert "3 utterances, 2 speakers, 1 wav files without transcript skipped" in capsys.readouterr().out
     assert aishell_data_prep.main(["--data_root", str(tmp_path), "--out_dir", str(tmp_path / "d")]) == 1
     assert "not an AISHELL-1 folder" in capsys.readouterr().err
@@ -93,7 +100,9 @@ def test_check_data_finds_problems(prepared: Path, tmp_path: Path, capsys: pytes
     (d / "wav.scp").write_text("\n".join(wav) + "\n", encoding="utf-8")
     make_tokens.main(["--text", str(prepared / "data" / "train" / "text"), "--out_dir", str(tmp_path / "lang")])
     capsys.readouterr()
-    assert check_data.main(["--data_dir", str(d), "--token_list", str(tmp_path / "lang" / "tokens.json"), "--audio"]) == 1
+    assert (
+        check_data.main(["--data_dir", str(d), "--token_list", str(tmp_path / "lang" / "tokens.json"), "--audio"]) == 1
+    )
     out = capsys.readouterr().out
     k = [line.split()[0] for line in lines]
     assert f"{d}/text:1: utt {k[0]}: empty transcript" in out
@@ -112,17 +121,21 @@ def test_make_tokens_round_trip(tmp_path: Path) -> None:
     assert read_token_list(tmp_path / "lang" / "tokens.json") == expected
     assert read_token_list(tmp_path / "lang" / "tokens.txt") == expected
     assert isinstance(json.loads((tmp_path / "lang" / "tokens.json").read_text(encoding="utf-8")), list)
-    assert make_tokens.main(["--text", str(tmp_path / "text"), "--out_dir", str(tmp_path / "l2"), "--min_count", "2"]) == 0
+    assert (
+        make_tokens.main(["--text", str(tmp_path / "text"), "--out_dir", str(tmp_path / "l2"), "--min_count", "2"]) == 0
+    )
     assert read_token_list(tmp_path / "l2" / "tokens.json") == ["<blank>", "<s>", "</s>", "hello", "你", "好", "<unk>"]
 
 
 def test_dump_fbank_run_pl(prepared: Path, tmp_path: Path) -> None:
     wav_scp = prepared / "data" / "dev" / "wav.scp"
     out = tmp_path / "dump"
-    cmd = (f"utils/run.pl JOB=1:2 {out}/log/dump.JOB.log {sys.executable} -m funasr_lite.bin.dump_fbank "
-           f"--wav_scp {wav_scp} --out_dir {out} --frontend_conf {CONF} --nj 2 --job JOB && "
-           f"{sys.executable} -m funasr_lite.bin.dump_fbank --wav_scp {wav_scp} --out_dir {out} "
-           f"--frontend_conf {CONF} --nj 2")
+    cmd = (
+        f"utils/run.pl JOB=1:2 {out}/log/dump.JOB.log {sys.executable} -m funasr_lite.bin.dump_fbank "
+        f"--wav_scp {wav_scp} --out_dir {out} --frontend_conf {CONF} --nj 2 --job JOB && "
+        f"{sys.executable} -m funasr_lite.bin.dump_fbank --wav_scp {wav_scp} --out_dir {out} "
+        f"--frontend_conf {CONF} --nj 2"
+    )
     proc = subprocess.run(["bash", "-c", cmd], cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "already done" in proc.stderr  # the merge run resumed: both jobs were finished
@@ -131,6 +144,7 @@ def test_dump_fbank_run_pl(prepared: Path, tmp_path: Path) -> None:
     assert list(read_scp(out / "feats.scp")) == sorted(wavs)
     frames = read_scp(out / "utt2num_frames")
     from funasr_lite.frontend.wav_frontend import WavFrontend
+
     frontend = WavFrontend(dither=0.0)
     for key, path in wavs.items():
         ref, n = frontend.compute_fbank(torch.from_numpy(load_audio(path).waveform)[None])
@@ -139,6 +153,9 @@ def test_dump_fbank_run_pl(prepared: Path, tmp_path: Path) -> None:
         np.testing.assert_array_equal(got, ref[0].numpy())
     # a rerun keeps finished jobs; deleting one job's scp redoes only that job
     (out / "feats.2.scp").unlink()
-    assert dump_fbank.main(["--wav_scp", str(wav_scp), "--out_dir", str(out), "--frontend_conf", str(CONF), "--nj", "2"]) == 0
+    assert (
+        dump_fbank.main(["--wav_scp", str(wav_scp), "--out_dir", str(out), "--frontend_conf", str(CONF), "--nj", "2"])
+        == 0
+    )
     assert dict(kaldiio.load_scp(str(out / "feats.scp"))).keys() == feats.keys()
     assert not list(out.glob(".*tmp*"))

@@ -119,7 +119,9 @@ def test_frame_grid_rounding():
 
 def test_rttm_roundtrip_and_cli(tmp_path):
     ref_p, hyp_p = tmp_path / "ref.rttm", tmp_path / "hyp.rttm"
-    ref_p.write_text(";; comment\n" + "\n".join(rttm_lines("m1", REF)) + "\nSPKR-INFO m1 1 <NA> <NA> <NA> unknown A <NA>\n")
+    ref_p.write_text(
+        ";; comment\n" + "\n".join(rttm_lines("m1", REF)) + "\nSPKR-INFO m1 1 <NA> <NA> <NA> unknown A <NA>\n"
+    )
     hyp_p.write_text("\n".join(rttm_lines("m1", [(0.0, 12.0, "0"), (12.0, 20.0, "1")])) + "\n")
     assert read_rttm(ref_p) == {"m1": [(0.0, 10.0, "A"), (10.0, 20.0, "B")]}
     out, js = tmp_path / "der.txt", tmp_path / "der.json"

@@ -14,8 +14,8 @@ from funasr_lite.bin import export_model as export_cli
 from funasr_lite.errors import ModelError
 from funasr_lite.modelio import open_model_dir
 from funasr_lite.models.paraformer.build import ASR_CLASSES, load_paraformer
-from funasr_lite.train.core.checkpoint import CheckpointManager, save_atomic
 from funasr_lite.train.asr.export import export_model_dir
+from funasr_lite.train.core.checkpoint import CheckpointManager, save_atomic
 
 MODELS = Path(__file__).resolve().parent / "fixtures" / "models"
 
@@ -26,9 +26,15 @@ def _training_config(fixture: str) -> tuple[dict, list[str], Path]:
     config = yaml.safe_load((src / "config.yaml").read_text(encoding="utf-8"))
     config["frontend_conf"].update(dither=1.0, cmvn_file=str(src / "am.mvn"))
     config["tokenizer_conf"].update(token_list=str(src / "tokens.json"), seg_dict_file=str(src / "seg_dict"))
-    config.update(optim="adam", optim_conf={"lr": 5e-4}, scheduler="warmuplr", scheduler_conf={"warmup_steps": 30000},
-                  train_conf={"max_epoch": 3, "keep_nbest_models": 5}, train_data_set_list="data/train.jsonl",
-                  output_dir="exp/x")
+    config.update(
+        optim="adam",
+        optim_conf={"lr": 5e-4},
+        scheduler="warmuplr",
+        scheduler_conf={"warmup_steps": 30000},
+        train_conf={"max_epoch": 3, "keep_nbest_models": 5},
+        train_data_set_list="data/train.jsonl",
+        output_dir="exp/x",
+    )
     tokens = json.loads((src / "tokens.json").read_text(encoding="utf-8"))
     return config, tokens, src / "am.mvn"
 
@@ -45,7 +51,12 @@ def test_export_round_trip(tmp_path, fixture) -> None:
     out = export_model_dir(state, config, tokens, cmvn, tmp_path / "model_dir")
     assert out == tmp_path / "model_dir"
     assert sorted(p.name for p in out.iterdir()) == [
-        "am.mvn", "config.yaml", "configuration.json", "model.pt", "tokens.json"]
+        "am.mvn",
+        "config.yaml",
+        "configuration.json",
+        "model.pt",
+        "tokens.json",
+    ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model_dir"]  # no temp folder left
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # e.g. WavFrontend's "ignoring unknown frontend_conf keys"
@@ -65,8 +76,14 @@ def test_export_round_trip(tmp_path, fixture) -> None:
 
 def test_exported_config_and_configuration_json(tmp_path) -> None:
     config, tokens, cmvn = _training_config("paraformer_tiny")
-    out = export_model_dir(_random_state(config, len(tokens)), config, tokens, cmvn, tmp_path / "m",
-                           seg_dict_file=MODELS / "paraformer_tiny" / "seg_dict")
+    out = export_model_dir(
+        _random_state(config, len(tokens)),
+        config,
+        tokens,
+        cmvn,
+        tmp_path / "m",
+        seg_dict_file=MODELS / "paraformer_tiny" / "seg_dict",
+    )
     cfg = yaml.safe_load((out / "config.yaml").read_text(encoding="utf-8"))
     assert "cmvn_file" not in cfg["frontend_conf"]
     assert cfg["tokenizer_conf"] == {"unk_symbol": "<unk>", "split_with_space": True}
@@ -79,9 +96,11 @@ def test_exported_config_and_configuration_json(tmp_path) -> None:
     assert meta["framework"] == "pytorch" and meta["task"] == "auto-speech-recognition"
     assert meta["model"] == {"type": "funasr"} and meta["pipeline"] == {"type": "funasr-pipeline"}
     assert meta["file_path_metas"] == {
-        "init_param": "model.pt", "config": "config.yaml",
+        "init_param": "model.pt",
+        "config": "config.yaml",
         "tokenizer_conf": {"token_list": "tokens.json", "seg_dict_file": "seg_dict"},
-        "frontend_conf": {"cmvn_file": "am.mvn"}}
+        "frontend_conf": {"cmvn_file": "am.mvn"},
+    }
     assert (out / "seg_dict").read_bytes() == (MODELS / "paraformer_tiny" / "seg_dict").read_bytes()
 
 

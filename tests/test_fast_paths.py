@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import REPO, espeak_wav
+
 from funasr_lite import AutoModel
 from funasr_lite.models.paraformer import load_paraformer
 from funasr_lite.models.paraformer.cif import cif_batched, cif_loop
@@ -32,7 +32,7 @@ def test_cif_batched_equals_loop(seed):
     b, t = 4, 20 + 37 * seed
     hidden = torch.randn(b, t, 8, generator=g)
     alphas = torch.rand(b, t, generator=g) * (0.3 + 0.2 * seed)
-    alphas[1, t // 3:] = 0  # an item that ends early
+    alphas[1, t // 3 :] = 0  # an item that ends early
     alphas[2, 5] = 1.0 - 1e-7  # near the threshold
     h1, a1 = hidden.clone().requires_grad_(), alphas.clone().requires_grad_()
     h2, a2 = hidden.clone().requires_grad_(), alphas.clone().requires_grad_()
@@ -80,7 +80,7 @@ def test_batched_timestamp_head_equals_per_item(device):
             continue
         a = pred.raw_upsampled_alphas(hidden[i : i + 1, :n], torch.float32)[0]
         torch.testing.assert_close(got[i, : n * up], a * (token_num[i] / a.sum()), atol=1e-6, rtol=1e-5)
-        assert not got[i, n * up:].any()
+        assert not got[i, n * up :].any()
 
 
 def test_precision_options():
@@ -117,9 +117,24 @@ def test_low_precision_asr_runs_and_mostly_agrees(dtype, quantize, tmp_path):
 
 
 def _cli(corpus: Path, out: Path, vad_dir: Path, *extra: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "funasr_lite.bin.inference", "--model", str(FIX / "bicif_paraformer_tiny"),
-           "--vad_model", str(vad_dir), "--punc_model", str(FIX / "ct_transformer_tiny"),
-           "--wav_scp", str(corpus / "wav.scp"), "--output_dir", str(out), "--output_format", "json", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "funasr_lite.bin.inference",
+        "--model",
+        str(FIX / "bicif_paraformer_tiny"),
+        "--vad_model",
+        str(vad_dir),
+        "--punc_model",
+        str(FIX / "ct_transformer_tiny"),
+        "--wav_scp",
+        str(corpus / "wav.scp"),
+        "--output_dir",
+        str(out),
+        "--output_format",
+        "json",
+        *extra,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
 
 
@@ -142,7 +157,9 @@ def test_workers_and_windows_give_the_same_files(tmp_path, vad_dir):
     for d in ("one", "many"):
         assert "bad" in (tmp_path / d / "errors.txt").read_text()
     for i in range(5):
-        assert (tmp_path / "one" / "json" / f"r{i}.json").read_text() == (tmp_path / "many" / "json" / f"r{i}.json").read_text()
+        assert (tmp_path / "one" / "json" / f"r{i}.json").read_text() == (
+            tmp_path / "many" / "json" / f"r{i}.json"
+        ).read_text()
 
 
 def test_generate_batches_across_inputs_like_one_by_one(tmp_path, vad_dir):
@@ -150,7 +167,9 @@ def test_generate_batches_across_inputs_like_one_by_one(tmp_path, vad_dir):
     for i in range(3):
         espeak_wav(tmp_path / f"{i}.wav", "然后我们一起吃午饭下午回家休息", voice=f"m{i + 1}", pad_s=0.5)
         waves.append(str(tmp_path / f"{i}.wav"))
-    m = AutoModel(model=str(FIX / "bicif_paraformer_tiny"), vad_model=str(vad_dir), punc_model=str(FIX / "ct_transformer_tiny"))
+    m = AutoModel(
+        model=str(FIX / "bicif_paraformer_tiny"), vad_model=str(vad_dir), punc_model=str(FIX / "ct_transformer_tiny")
+    )
     together = m.generate(waves, sentence_timestamp=True)
     alone = [m.generate(w, sentence_timestamp=True)[0] for w in waves]
     assert together == alone
@@ -185,6 +204,11 @@ def test_keep_freed_memory_sets_glibc_options_once_and_can_be_turned_off():
     code = "from funasr_lite.memory import keep_freed_memory as k; print(k(), k())"
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}
     kept = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    off = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**env, "FUNASR_LITE_MALLOC": "system"})
+    off = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**env, "FUNASR_LITE_MALLOC": "system"},
+    )
     assert kept.stdout.split() == ["True", "True"] and off.stdout.split() == ["False", "False"]

@@ -70,8 +70,7 @@ def _close_power(actual: torch.Tensor, expected: np.ndarray, what: str) -> None:
 def test_fixtures_present() -> None:
     """The golden files must exist: a missing set is a failure, not a skip."""
     assert ASR_CASES and CAMPPLUS_CASES, (
-        f"no frontend fixtures in {FIXTURE_DIR}; run "
-        "tools/funasr_venv/bin/python tools/make_fixtures/make_frontend.py"
+        f"no frontend fixtures in {FIXTURE_DIR}; run tools/funasr_venv/bin/python tools/make_fixtures/make_frontend.py"
     )
 
 

@@ -26,8 +26,22 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_fuzz_300_cases() -> None:
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, str(REPO / "tools" / "fuzz_inputs.py"), "--cases", "300", "--seed", "0",
-                           "--case_timeout", "20", "--quiet"], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "tools" / "fuzz_inputs.py"),
+            "--cases",
+            "300",
+            "--seed",
+            "0",
+            "--case_timeout",
+            "20",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     last = proc.stdout.strip().splitlines()[-1]
     assert last.startswith("fuzz_inputs: 300 cases, seed 0, 0 failure(s)"), last
@@ -38,19 +52,26 @@ def test_fuzz_300_cases() -> None:
 
 
 def test_replay_one_case() -> None:
-    proc = subprocess.run([sys.executable, str(REPO / "tools" / "fuzz_inputs.py"), "--seed", "3", "--case", "17",
-                           "--quiet"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "fuzz_inputs.py"), "--seed", "3", "--case", "17", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0 and "1 cases, seed 3, 0 failure(s)" in proc.stdout, proc.stdout + proc.stderr
 
 
 # ------------------------------------------------------------------------- regressions found by it
 
 
-@pytest.mark.parametrize("source, problem", [
-    ("/tmp/nul\0byte.wav", "not a usable file name: embedded null byte"),  # was ValueError from os.stat
-    ("http://[::1", "bad URL: Invalid IPv6 URL"),  # was ValueError from urllib's parser
-    ("http://127.0.0.1:abc/a.wav", "nonnumeric port"),
-])
+@pytest.mark.parametrize(
+    "source, problem",
+    [
+        ("/tmp/nul\0byte.wav", "not a usable file name: embedded null byte"),  # was ValueError from os.stat
+        ("http://[::1", "bad URL: Invalid IPv6 URL"),  # was ValueError from urllib's parser
+        ("http://127.0.0.1:abc/a.wav", "nonnumeric port"),
+    ],
+)
 def test_malformed_paths_and_urls_are_input_errors(source: str, problem: str) -> None:
     with pytest.raises(InputError, match=problem) as info:
         load_audio(source, key="k", url_timeout_s=2)

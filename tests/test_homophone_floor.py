@@ -91,15 +91,18 @@ def test_top_groups_sorted_and_limited():
     assert r.floor_pct == pytest.approx(100 * 6 / 21)
 
 
-@pytest.mark.parametrize("args", [
-    (["a"], [1.0, 2.0], ["k"]),
-    ([], [], []),
-    (["a", ""], [1.0, 1.0], ["k", "k"]),
-    (["a"], [-1.0], ["k"]),
-    (["a"], [math.nan], ["k"]),
-    (["a"], [math.inf], ["k"]),
-    (["a", "b"], [0.0, 0.0], ["k", "k"]),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        (["a"], [1.0, 2.0], ["k"]),
+        ([], [], []),
+        (["a", ""], [1.0, 1.0], ["k", "k"]),
+        (["a"], [-1.0], ["k"]),
+        (["a"], [math.nan], ["k"]),
+        (["a"], [math.inf], ["k"]),
+        (["a", "b"], [0.0, 0.0], ["k", "k"]),
+    ],
+)
 def test_bad_input(args):
     with pytest.raises(ValueError):
         homophone_floor(*args)
@@ -167,9 +170,11 @@ def test_cli_errors(tmp_path, capsys):
 
 
 def test_substitution_pairs_read_only_clean_utterances() -> None:
-    detail = ("utt: a\nWER: 50.00 % N=4 C=2 S=2 D=0 I=0\nlab: 是 他 中 国\nrec: 事 她 中 国\n\n"
-              "utt: b\nWER: 50.00 % N=2 C=1 S=0 D=0 I=1\nlab: 中    国\nrec: 中 的 国\n\n"
-              "utt: c\nWER: 0.00 % N=2 C=2 S=0 D=0 I=0\nlab: 中 国\nrec: 中 国\n")
+    detail = (
+        "utt: a\nWER: 50.00 % N=4 C=2 S=2 D=0 I=0\nlab: 是 他 中 国\nrec: 事 她 中 国\n\n"
+        "utt: b\nWER: 50.00 % N=2 C=1 S=0 D=0 I=1\nlab: 中    国\nrec: 中 的 国\n\n"
+        "utt: c\nWER: 0.00 % N=2 C=2 S=0 D=0 I=0\nlab: 中 国\nrec: 中 国\n"
+    )
     pairs, used = substitution_pairs(detail)
     assert pairs == [("是", "事"), ("他", "她")] and used == 2
     keys = {"是": "s.'i.51", "事": "s.'i.51", "他": "tha55", "她": "tha35"}

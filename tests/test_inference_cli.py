@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, espeak_wav
 
 FIX = REPO / "tests" / "fixtures" / "models"
@@ -38,13 +37,28 @@ def corpus(tmp_path_factory) -> Path:
 
 
 def _cmd(corpus: Path, out: Path, vad_dir: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "funasr_lite.bin.inference", "--model", str(FIX / "bicif_paraformer_tiny"),
-            "--vad_model", str(vad_dir), "--punc_model", str(FIX / "ct_transformer_tiny"),
-            "--wav_scp", str(corpus / "wav.scp"), "--output_dir", str(out), *extra]
+    return [
+        sys.executable,
+        "-m",
+        "funasr_lite.bin.inference",
+        "--model",
+        str(FIX / "bicif_paraformer_tiny"),
+        "--vad_model",
+        str(vad_dir),
+        "--punc_model",
+        str(FIX / "ct_transformer_tiny"),
+        "--wav_scp",
+        str(corpus / "wav.scp"),
+        "--output_dir",
+        str(out),
+        *extra,
+    ]
 
 
 def _keys(path: Path) -> list[str]:
-    return [line.split(" ", 1)[0] for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("TOTAL ")]
+    return [
+        line.split(" ", 1)[0] for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("TOTAL ")
+    ]
 
 
 GOOD = [f"rec{i}" for i in range(6)]
@@ -52,7 +66,9 @@ GOOD = [f"rec{i}" for i in range(6)]
 
 def test_single_job_outputs(corpus: Path, vad_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    proc = subprocess.run(_cmd(corpus, out, vad_dir, "--output_format", "all"), capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        _cmd(corpus, out, vad_dir, "--output_format", "all"), capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 1, proc.stderr[-2000:]  # the broken file makes the run fail ...
     assert "broken" in (out / "errors.txt").read_text()  # ... is reported ...
     for name in ("text", "token", "score", "rtf", "time_stamp", "text_with_punc"):  # ... and the rest finish
@@ -68,8 +84,9 @@ def test_single_job_outputs(corpus: Path, vad_dir: Path, tmp_path: Path) -> None
 def test_nj_jobs_equal_one_job(corpus: Path, vad_dir: Path, tmp_path: Path) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
     subprocess.run(_cmd(corpus, one, vad_dir, "--output_format", "srt"), capture_output=True, timeout=600)
-    proc = subprocess.run(_cmd(corpus, two, vad_dir, "--output_format", "srt", "--nj", "3"),
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        _cmd(corpus, two, vad_dir, "--output_format", "srt", "--nj", "3"), capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 1
     assert sorted((two / "log").iterdir()) == [two / "log" / f"decode.{j}.log" for j in (1, 2, 3)]
     for name in ("text", "token", "score", "time_stamp", "text_with_punc"):

@@ -32,8 +32,12 @@ def test_checkout_utils_link_to_the_packaged_scripts() -> None:
 
 def test_nj_from_an_installed_package(tmp_path: Path) -> None:
     site = tmp_path / "site"  # the package as pip installs it: setup.py's packages and package_data
-    subprocess.run([sys.executable, "setup.py", "-q", "build_py", "--build-lib", str(site)], cwd=REPO,
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "setup.py", "-q", "build_py", "--build-lib", str(site)],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+    )
     assert (site / "funasr_lite" / "jobs" / "run.pl").is_file() and not (site / "utils").exists()
     work = tmp_path / "work"  # the working directory: not a checkout
     work.mkdir()
@@ -45,13 +49,24 @@ def test_nj_from_an_installed_package(tmp_path: Path) -> None:
     (work / "wav.scp").write_text("".join(lines), encoding="utf-8")
     env = dict(os.environ, PYTHONPATH=str(site))
     code = "import funasr_lite, sys; sys.stdout.write(funasr_lite.__file__)"
-    assert subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True,
-                          text=True).stdout.startswith(str(site))
-    base = [sys.executable, "-m", "funasr_lite.bin.inference", "--model", str(MODEL), "--wav_scp", "wav.scp",
-            "--output_format", "none"]
+    assert subprocess.run(
+        [sys.executable, "-c", code], cwd=work, env=env, capture_output=True, text=True
+    ).stdout.startswith(str(site))
+    base = [
+        sys.executable,
+        "-m",
+        "funasr_lite.bin.inference",
+        "--model",
+        str(MODEL),
+        "--wav_scp",
+        "wav.scp",
+        "--output_format",
+        "none",
+    ]
     for out, extra in (("one", []), ("two", ["--nj", "2"])):
-        proc = subprocess.run([*base, "--output_dir", out, *extra], cwd=work, env=env, capture_output=True,
-                              text=True, timeout=600)
+        proc = subprocess.run(
+            [*base, "--output_dir", out, *extra], cwd=work, env=env, capture_output=True, text=True, timeout=600
+        )
         assert proc.returncode == 0, proc.stderr[-2000:]
     assert sorted(p.name for p in (work / "two" / "log").iterdir()) == ["decode.1.log", "decode.2.log"]
     assert "# Ended (code 0)" in (work / "two" / "log" / "decode.2.log").read_text()

@@ -1,4 +1,5 @@
 """Tests for funasr_lite.data.kaldi_lists: parsing rules, one-line errors, atomic writes."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,7 @@ from funasr_lite.data.kaldi_lists import (
 from funasr_lite.errors import InputError
 
 settings.register_profile(
-    "funasr_lite", max_examples=200, deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
+    "funasr_lite", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 PROFILE = settings.get_profile("funasr_lite")
 
@@ -32,11 +32,10 @@ def _write(path: Path, data: bytes | str) -> Path:
 
 
 def test_read_scp_crlf_tabs_spaces_and_blank_lines(tmp_path: Path) -> None:
-    scp = _write(tmp_path / "wav.scp",
-                 "\ufeffa /x/a.wav\r\n\r\n  \nb\t/dir with space/b.wav  \r\n"
-                 "c sox in.wav -t wav - |\n\n")
-    assert read_scp(scp) == {"a": "/x/a.wav", "b": "/dir with space/b.wav",
-                             "c": "sox in.wav -t wav - |"}
+    scp = _write(
+        tmp_path / "wav.scp", "\ufeffa /x/a.wav\r\n\r\n  \nb\t/dir with space/b.wav  \r\nc sox in.wav -t wav - |\n\n"
+    )
+    assert read_scp(scp) == {"a": "/x/a.wav", "b": "/dir with space/b.wav", "c": "sox in.wav -t wav - |"}
 
 
 def test_read_scp_keeps_tabs_inside_value(tmp_path: Path) -> None:
@@ -91,18 +90,21 @@ def test_read_segments_valid(tmp_path: Path) -> None:
     }
 
 
-@pytest.mark.parametrize("line, problem", [
-    ("s1 r1 0", "expected '<seg-id> <reco-id> <start> <end>', got 3 fields"),
-    ("s1 r1 0 1 0", "a channel column is not supported"),
-    ("s1 r1 zero 1", "start time 'zero' is not a number"),
-    ("s1 r1 0 1e", "end time '1e' is not a number"),
-    ("s1 r1 0 nan", "end time 'nan' is not finite"),
-    ("s1 r1 inf 2", "start time 'inf' is not finite"),
-    ("s1 r1 -0.5 1", "start time -0.5 is negative"),
-    ("s1 r1 2 1", "end time 1.0 is not after start time 2.0"),
-    ("s1 r1 1 1", "end time 1.0 is not after start time 1.0"),
-    ("s1 r1 1 -2", "end time -2.0 is not after start time 1.0"),
-])
+@pytest.mark.parametrize(
+    "line, problem",
+    [
+        ("s1 r1 0", "expected '<seg-id> <reco-id> <start> <end>', got 3 fields"),
+        ("s1 r1 0 1 0", "a channel column is not supported"),
+        ("s1 r1 zero 1", "start time 'zero' is not a number"),
+        ("s1 r1 0 1e", "end time '1e' is not a number"),
+        ("s1 r1 0 nan", "end time 'nan' is not finite"),
+        ("s1 r1 inf 2", "start time 'inf' is not finite"),
+        ("s1 r1 -0.5 1", "start time -0.5 is negative"),
+        ("s1 r1 2 1", "end time 1.0 is not after start time 2.0"),
+        ("s1 r1 1 1", "end time 1.0 is not after start time 1.0"),
+        ("s1 r1 1 -2", "end time -2.0 is not after start time 1.0"),
+    ],
+)
 def test_read_segments_bad_line(tmp_path: Path, line: str, problem: str) -> None:
     seg = _write(tmp_path / "segments", f"s0 r0 0 1\n{line}\n")
     with pytest.raises(InputError) as info:
@@ -140,8 +142,7 @@ def test_iter_wav_scp_plain_and_segments(tmp_path: Path) -> None:
     assert list(iter_wav_scp(scp)) == [("r1", "/a/r1.wav"), ("r2", "cat /a/r2.wav |")]
     seg = _write(tmp_path / "segments", "s1 r2 0 1\ns2 r1 0.5 -1\n")
     items = list(iter_wav_scp(scp, seg))
-    assert items == [("s1", SegmentSource("cat /a/r2.wav |", 0.0, 1.0)),
-                     ("s2", SegmentSource("/a/r1.wav", 0.5, -1.0))]
+    assert items == [("s1", SegmentSource("cat /a/r2.wav |", 0.0, 1.0)), ("s2", SegmentSource("/a/r1.wav", 0.5, -1.0))]
 
 
 def test_iter_wav_scp_unknown_recording(tmp_path: Path) -> None:

@@ -60,12 +60,7 @@ def test_lfr_hand_example() -> None:
     out = apply_lfr(feats, 7, 6)
     assert out.tolist() == [[0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 2.0]]
     out = apply_lfr(torch.arange(4.0).unsqueeze(1), 5, 1)
-    assert out.tolist() == [
-        [0, 0, 0, 1, 2],
-        [0, 0, 1, 2, 3],
-        [0, 1, 2, 3, 3],
-        [1, 2, 3, 3, 3],
-    ]
+    assert out.tolist() == [[0, 0, 0, 1, 2], [0, 0, 1, 2, 3], [0, 1, 2, 3, 3], [1, 2, 3, 3, 3]]
 
 
 def test_lfr_batch_uses_own_last_frame() -> None:
@@ -179,8 +174,19 @@ def test_wav_frontend_batched_equals_single(tmp_path: Path) -> None:
     gen = torch.Generator().manual_seed(0)
     write_am_mvn(-torch.rand(80, generator=gen) * 10, torch.rand(80, generator=gen) + 0.1, path, lfr_m=7)
     frontend = WavFrontend.from_config(
-        dict(fs=16000, window="hamming", n_mels=80, frame_length=25, frame_shift=10, lfr_m=7, lfr_n=6,
-             dither=0.0, filter_length_min=-1), cmvn_file=path)
+        dict(
+            fs=16000,
+            window="hamming",
+            n_mels=80,
+            frame_length=25,
+            frame_shift=10,
+            lfr_m=7,
+            lfr_n=6,
+            dither=0.0,
+            filter_length_min=-1,
+        ),
+        cmvn_file=path,
+    )
     lengths = [16000, 320, 4800, 1, 12345, 399, 400, 0]
     waves = [0.1 * torch.randn(n, generator=gen) for n in lengths]
     batch = torch.full((len(waves), max(lengths)), 0.5)

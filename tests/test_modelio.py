@@ -121,9 +121,9 @@ def test_malicious_pickle_is_refused_and_not_run(tmp_path: Path) -> None:
 def test_strict_load_lists_every_mismatch(tmp_path: Path) -> None:
     module = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Linear(3, 4))
     sd = {k: v.clone() for k, v in module.state_dict().items()}
-    del sd["1.bias"]                      # missing
-    sd["2.weight"] = torch.zeros(1)       # unexpected
-    sd["0.weight"] = torch.zeros(5, 2)    # wrong shape
+    del sd["1.bias"]  # missing
+    sd["2.weight"] = torch.zeros(1)  # unexpected
+    sd["0.weight"] = torch.zeros(5, 2)  # wrong shape
     with pytest.raises(ModelError) as err:
         load_state_dict_strict(module, sd, "ckpt.pt")
     msg = str(err.value)
@@ -139,13 +139,23 @@ def test_strict_load_lists_every_mismatch(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- configs
 def test_0x_config_names_map_to_1x() -> None:
     cfg = {
-        "model": "paraformer", "encoder": "sanm", "decoder": "paraformer_decoder_sanm",
-        "predictor": "cif_predictor_v2", "frontend": "wav_frontend", "specaug": "specaug_lfr",
+        "model": "paraformer",
+        "encoder": "sanm",
+        "decoder": "paraformer_decoder_sanm",
+        "predictor": "cif_predictor_v2",
+        "frontend": "wav_frontend",
+        "specaug": "specaug_lfr",
         "encoder_conf": {"output_size": 512},
     }
     out = to_1x(cfg)
     assert (out["model"], out["encoder"], out["decoder"], out["predictor"], out["frontend"], out["specaug"]) == (
-        "Paraformer", "SANMEncoder", "ParaformerSANMDecoder", "CifPredictorV2", "WavFrontend", "SpecAugLFR")
+        "Paraformer",
+        "SANMEncoder",
+        "ParaformerSANMDecoder",
+        "CifPredictorV2",
+        "WavFrontend",
+        "SpecAugLFR",
+    )
     assert out["encoder_conf"] == {"output_size": 512}
     vad = to_1x({"encoder": "fsmn", "vad_post_conf": {"max_end_silence_time": 800}})
     assert vad["model"] == "FsmnVADStreaming" and vad["model_conf"] == {"max_end_silence_time": 800}
@@ -170,8 +180,9 @@ def test_missing_folder_and_file_instead_of_folder(tmp_path: Path) -> None:
         open_model_dir(tmp_path / "model.pt")
 
 
-def _write_folder(root: Path, state: dict[str, torch.Tensor], config: str, tokens: list[str] | None = None,
-                  mvn: bool = True) -> Path:
+def _write_folder(
+    root: Path, state: dict[str, torch.Tensor], config: str, tokens: list[str] | None = None, mvn: bool = True
+) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     torch.save(state, root / "model.pt")
     (root / "config.yaml").write_text(config, encoding="utf-8")
@@ -195,11 +206,23 @@ def test_bicif_keys_override_a_paraformer_config(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "config, state, tokens, mvn, problem",
     [
-        ("model: CAMPPlus\n", _PARAFORMER_KEYS, ["<unk>"], True, "holds a Paraformer model but config.yaml says 'CAMPPlus'"),
+        (
+            "model: CAMPPlus\n",
+            _PARAFORMER_KEYS,
+            ["<unk>"],
+            True,
+            "holds a Paraformer model but config.yaml says 'CAMPPlus'",
+        ),
         ("model: SenseVoiceSmall\n", _PARAFORMER_KEYS, ["<unk>"], True, "unsupported model class 'SenseVoiceSmall'"),
         ("model: Paraformer\n", _PARAFORMER_KEYS, None, True, "no token list found"),
         ("model: Paraformer\n", _PARAFORMER_KEYS, ["<unk>"], False, "no CMVN file found"),
-        ("model: Paraformer\nencoder_conf: [1, 2]\n", _PARAFORMER_KEYS, ["<unk>"], True, "'encoder_conf' must be a mapping, got list"),
+        (
+            "model: Paraformer\nencoder_conf: [1, 2]\n",
+            _PARAFORMER_KEYS,
+            ["<unk>"],
+            True,
+            "'encoder_conf' must be a mapping, got list",
+        ),
         ("model: [Paraformer]\n", _PARAFORMER_KEYS, ["<unk>"], True, "'model' must be a class name string"),
         ("model: Paraformer\n  bad: : indent\n", _PARAFORMER_KEYS, ["<unk>"], True, "not valid YAML"),
         ("- a\n- b\n", _PARAFORMER_KEYS, ["<unk>"], True, "must be a YAML mapping"),

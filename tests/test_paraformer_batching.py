@@ -90,17 +90,37 @@ def _random_model(cls, seed: int):
     torch.manual_seed(seed)
     cfg = {
         "encoder": "SANMEncoder",
-        "encoder_conf": {"output_size": 24, "attention_heads": 3, "linear_units": 40, "num_blocks": 3, "kernel_size": 5, "sanm_shfit": 1},
+        "encoder_conf": {
+            "output_size": 24,
+            "attention_heads": 3,
+            "linear_units": 40,
+            "num_blocks": 3,
+            "kernel_size": 5,
+            "sanm_shfit": 1,
+        },
         "decoder": "ParaformerSANMDecoder",
         # num_blocks > att_layer_num: exercises decoders2 (FSMN-only layers)
-        "decoder_conf": {"attention_heads": 2, "linear_units": 40, "num_blocks": 3, "att_layer_num": 2, "kernel_size": 7, "sanm_shfit": 0},
+        "decoder_conf": {
+            "attention_heads": 2,
+            "linear_units": 40,
+            "num_blocks": 3,
+            "att_layer_num": 2,
+            "kernel_size": 7,
+            "sanm_shfit": 0,
+        },
         "predictor": "CifPredictorV3" if cls is BiCifParaformer else "CifPredictorV2",
         "predictor_conf": {"idim": 24, "threshold": 1.0, "l_order": 1, "r_order": 1, "tail_threshold": 0.45},
         "frontend_conf": {"n_mels": 8, "lfr_m": 2},
     }
     if cls is BiCifParaformer:
         cfg["predictor_conf"].update(
-            {"smooth_factor2": 0.25, "noise_threshold2": 0.01, "upsample_times": 3, "use_cif1_cnn": False, "upsample_type": "cnn_blstm"}
+            {
+                "smooth_factor2": 0.25,
+                "noise_threshold2": 0.01,
+                "upsample_times": 3,
+                "use_cif1_cnn": False,
+                "upsample_type": "cnn_blstm",
+            }
         )
     model = cls.from_config(cfg, 30).eval()
     with torch.no_grad():

@@ -42,6 +42,7 @@ CASES = [(run, clip) for run in RUNS for clip in RUNS[run]["clips"]]
 IDS = [f"{run}-{clip}" for run, clip in CASES]
 MARKS = {"，": "，", "。": "。", "？": "？", "、": "、", ",": "，", ".": "。", "?": "？"}
 
+
 def _case_params():
     return [pytest.param(run, clip, id=i) for (run, clip), i in zip(CASES, IDS)]
 
@@ -52,7 +53,8 @@ def _is_nopunc_with_ts(run: str) -> bool:
 
 def _make_pipeline_module():
     spec = importlib.util.spec_from_file_location(
-        "make_pipeline", REPO / "tools" / "make_fixtures" / "make_pipeline.py")
+        "make_pipeline", REPO / "tools" / "make_fixtures" / "make_pipeline.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -126,14 +128,14 @@ def sentence_spans(words: list[str], punctuated: str) -> list[tuple[int, int, st
     and close nothing; capitalisation may differ (the punctuation model capitalises)."""
     pos, spans, first = 0, [], 0
     for i, w in enumerate(words):
-        while punctuated[pos:pos + 1].isspace():
+        while punctuated[pos : pos + 1].isspace():
             pos += 1
-        assert punctuated[pos:pos + len(w)].casefold() == w.casefold(), (i, w, punctuated[pos:pos + 20])
+        assert punctuated[pos : pos + len(w)].casefold() == w.casefold(), (i, w, punctuated[pos : pos + 20])
         pos += len(w)
         while True:
             if punctuated.startswith("<unk>", pos):
                 pos += len("<unk>")
-            elif punctuated[pos:pos + 1] in MARKS:
+            elif punctuated[pos : pos + 1] in MARKS:
                 spans.append((first, i, MARKS[punctuated[pos]]))
                 first, pos = i + 1, pos + 1
             else:
@@ -151,8 +153,15 @@ def corrected_sentences(entry: dict) -> list[dict]:
     assert len(words) == len(ts)
     out = []
     for a, b, mark in sentence_spans(words, entry["result"]["text"]):
-        out.append({"text": _sentence_text(words[a:b + 1]) + mark, "start": ts[a][0], "end": ts[b][1],
-                    "timestamp": ts[a:b + 1], "raw_text": "".join(words[a:b + 1])})
+        out.append(
+            {
+                "text": _sentence_text(words[a : b + 1]) + mark,
+                "start": ts[a][0],
+                "end": ts[b][1],
+                "timestamp": ts[a : b + 1],
+                "raw_text": "".join(words[a : b + 1]),
+            }
+        )
     return out
 
 
@@ -163,7 +172,7 @@ def funasr_shifted_sentences(entry: dict, corrected: list[dict]) -> list[dict]:
     out, k = [], 0
     for s in corrected:
         n = len(s["timestamp"])
-        u = units[k:k + n]
+        u = units[k : k + n]
         k += n
         out.append({**s, "text": _sentence_text(u) + s["text"][-1], "raw_text": "".join(u)})
     return out
@@ -183,8 +192,10 @@ def test_fixture_is_complete() -> None:
         assert len(e["segments"]) == len(e["vad_segments"])
     # FunASR's default VAD (dynamic silence schedule) and max_end_silence_time=800 differ on every clip
     for clip in RECIPE["clips"]:
-        assert (RUNS["bicif_vad_punc_default"]["clips"][clip]["vad_segments"]
-                != RUNS["bicif_vad_punc_classic800"]["clips"][clip]["vad_segments"])
+        assert (
+            RUNS["bicif_vad_punc_default"]["clips"][clip]["vad_segments"]
+            != RUNS["bicif_vad_punc_classic800"]["clips"][clip]["vad_segments"]
+        )
 
 
 @pytest.mark.parametrize("run,clip", _case_params())
@@ -230,8 +241,9 @@ def test_sentence_info(lite, run: str, clip: str) -> None:
         for seg, (seg_start, _) in zip(entry["segments"], entry["vad_segments"]):
             if seg["text"].strip():  # segment-relative timestamps -> file time
                 ts = [[s + seg_start, e + seg_start] for s, e in seg["timestamp"]]
-                expected.append({"start": ts[0][0], "end": ts[-1][1], "text": seg["text"], "sentence": seg["text"],
-                                 "timestamp": ts})
+                expected.append(
+                    {"start": ts[0][0], "end": ts[-1][1], "text": seg["text"], "sentence": seg["text"], "timestamp": ts}
+                )
         assert res["sentence_info"] == expected and expected
         return
     if not _has_punc_and_ts(run, entry):
@@ -253,8 +265,9 @@ def test_funasr_sentence_shift_is_exercised() -> None:
                 continue
             corrected = corrected_sentences(entry)
             ref = entry["result"]["sentence_info"]
-            assert [{k: v for k, v in s.items() if k not in ("text", "raw_text")} for s in ref] == \
-                   [{k: v for k, v in s.items() if k not in ("text", "raw_text")} for s in corrected]
+            assert [{k: v for k, v in s.items() if k not in ("text", "raw_text")} for s in ref] == [
+                {k: v for k, v in s.items() if k not in ("text", "raw_text")} for s in corrected
+            ]
             # same characters overall: only the cut points between sentence texts move
             assert "".join(s["raw_text"] for s in ref) == "".join(s["raw_text"] for s in corrected)
             n_diff += sum(a["text"] != b["text"] for a, b in zip(ref, corrected))

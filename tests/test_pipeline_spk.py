@@ -45,10 +45,18 @@ NPZ = np.load(FIX / "embeddings.npz")
 RUNS = REF["runs"]
 CLIPS = list(RECIPE["clips"])
 CASES = [pytest.param(run, clip, id=f"{run}-{clip}") for run in RUNS for clip in CLIPS]
-PUNC_CASES = [pytest.param(run, clip, id=f"{run}-{clip}") for run in RUNS for clip in CLIPS
-              if RUNS[run]["ctor"].get("spk_mode", "punc_segment") == "punc_segment"]
-VAD_CASES = [pytest.param(run, clip, id=f"{run}-{clip}") for run in RUNS for clip in CLIPS
-             if RUNS[run]["ctor"].get("spk_mode") == "vad_segment"]
+PUNC_CASES = [
+    pytest.param(run, clip, id=f"{run}-{clip}")
+    for run in RUNS
+    for clip in CLIPS
+    if RUNS[run]["ctor"].get("spk_mode", "punc_segment") == "punc_segment"
+]
+VAD_CASES = [
+    pytest.param(run, clip, id=f"{run}-{clip}")
+    for run in RUNS
+    for clip in CLIPS
+    if RUNS[run]["ctor"].get("spk_mode") == "vad_segment"
+]
 LITE_ONLY_KEYS = {"timestamp_spk", "speaker_turns"}  # funasr_lite's additions to the result dict
 
 
@@ -190,12 +198,15 @@ def test_result_unsplit_matches_funasr(lite, run: str, clip: str) -> None:
         return
     # punc_segment: FunASR's sentences, with the VAD-boundary text shift corrected
     corrected = GOLDEN.corrected_sentences(e)
-    assert want == [{k: v for k, v in s.items() if k != "raw_text"} | {"spk": w["spk"]}
-                    for s, w in zip(GOLDEN.funasr_shifted_sentences(e, corrected), want)]
+    assert want == [
+        {k: v for k, v in s.items() if k != "raw_text"} | {"spk": w["spk"]}
+        for s, w in zip(GOLDEN.funasr_shifted_sentences(e, corrected), want)
+    ]
     assert len(got) == len(want)
     for i, (g, w, c) in enumerate(zip(got, want, corrected)):
-        assert {k: g[k] for k in ("start", "end", "timestamp", "spk")} == \
-               {k: w[k] for k in ("start", "end", "timestamp", "spk")}, f"sentence {i}"
+        assert {k: g[k] for k in ("start", "end", "timestamp", "spk")} == {
+            k: w[k] for k in ("start", "end", "timestamp", "spk")
+        }, f"sentence {i}"
         assert g["text"] == c["text"], f"sentence {i}"
         assert set(g) == set(w), f"sentence {i}"
 
@@ -235,7 +246,7 @@ def test_split_at_speaker_change(lite, run: str, clip: str) -> None:
     # every piece has one speaker over its characters (and it is the piece's label when split)
     pos = 0
     for p, was_split in zip(pieces, from_split):
-        labels = set(spk_of_char[pos:pos + len(p["timestamp"])])
+        labels = set(spk_of_char[pos : pos + len(p["timestamp"])])
         pos += len(p["timestamp"])
         assert len(labels) == 1, p
         if was_split:

@@ -8,17 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from funasr_lite.postprocess import (
-    token_timestamps,
-    tokens_to_text,
-    ts_prediction_lfr6_standard,
-)
-from funasr_lite.postprocess.text import (
-    abbr_dispose,
-    is_all_alpha,
-    is_all_chinese,
-    is_chinese,
-)
+from funasr_lite.postprocess import token_timestamps, tokens_to_text, ts_prediction_lfr6_standard
+from funasr_lite.postprocess.text import abbr_dispose, is_all_alpha, is_all_chinese, is_chinese
 from funasr_lite.postprocess.timestamps import cif_peaks
 
 CASES_FILE = Path(__file__).parent / "fixtures" / "paraformer" / "postprocess.json"

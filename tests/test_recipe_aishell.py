@@ -6,6 +6,7 @@ from-scratch recipe trains a tiny model (``conf/paraformer_synth_cpu.yaml`` shru
 epoch; the finetune recipe starts from the random-weight FunASR fixture ``paraformer_tiny``,
 whose token list covers every character used here.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,9 +18,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from tiny_asr_corpus import tiny_recipe_config  # tools/, on sys.path through conftest
 from conftest import REPO, espeak_wav
+from tiny_asr_corpus import tiny_recipe_config  # tools/, on sys.path through conftest
+
 from funasr_lite.data.kaldi_lists import read_scp, read_text
 from funasr_lite.frontend.cmvn import load_cmvn
 from funasr_lite.modelio import open_model_dir
@@ -28,12 +29,43 @@ SCRATCH = REPO / "egs" / "aishell" / "paraformer" / "run.sh"
 FINETUNE = REPO / "egs" / "aishell" / "paraformer-large-finetune" / "run.sh"
 INIT_MODEL = REPO / "tests" / "fixtures" / "models" / "paraformer_tiny"
 # two-character words made only of characters in paraformer_tiny's token list
-WORDS = ["今天", "天气", "很好", "世界", "我们", "他们", "中国", "大地", "你说", "不是", "这个", "那个",
-         "出来", "到了", "以后", "国人", "上来", "要是", "也是", "就是", "她说", "有人", "在这", "得了"]
+WORDS = [
+    "今天",
+    "天气",
+    "很好",
+    "世界",
+    "我们",
+    "他们",
+    "中国",
+    "大地",
+    "你说",
+    "不是",
+    "这个",
+    "那个",
+    "出来",
+    "到了",
+    "以后",
+    "国人",
+    "上来",
+    "要是",
+    "也是",
+    "就是",
+    "她说",
+    "有人",
+    "在这",
+    "得了",
+]
 VOICES = ["f1", "m3", "f3", "m1", "f2", "m2", "f4"]
 # (set, speaker, utterances); AISHELL's dev speakers start at S0724, test at S0764
-SPEAKERS = [("train", "S0002", 5), ("train", "S0003", 5), ("train", "S0004", 5), ("train", "S0005", 5),
-            ("dev", "S0724", 5), ("test", "S0764", 3), ("test", "S0765", 2)]
+SPEAKERS = [
+    ("train", "S0002", 5),
+    ("train", "S0003", 5),
+    ("train", "S0004", 5),
+    ("train", "S0005", 5),
+    ("dev", "S0724", 5),
+    ("test", "S0764", 3),
+    ("test", "S0765", 2),
+]
 NO_TRANSCRIPT = "BAC009S0005W0125"  # a wav without a transcript line: skipped by data prep, as in AISHELL
 TRAIN_EXTRA = "--train_conf.max_epoch 1 --train_conf.keep_nbest_models 1 --train_conf.avg_nbest_model 1"
 CER_LINE = re.compile(r"%CER (\S+) \[ (\d+) / (\d+), (\d+) ins, (\d+) del, (\d+) sub \]( \[PARTIAL\])? (\S+)")
@@ -45,8 +77,14 @@ def recipe_env() -> dict[str, str]:
 
 
 def run(script: Path, *args: object, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(script), *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env=recipe_env(), check=False)
+    return subprocess.run(
+        ["bash", str(script), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=recipe_env(),
+        check=False,
+    )
 
 
 def ok(proc: subprocess.CompletedProcess) -> str:
@@ -110,8 +148,22 @@ def check_results(results: Path, decode_dirs: dict[str, Path]) -> None:
 def test_scratch_recipe_stage_by_stage(aishell: tuple[Path, dict], tiny_config: Path, tmp_path: Path) -> None:
     root, expected = aishell
     data, dump, exp = tmp_path / "data", tmp_path / "dump", tmp_path / "exp"
-    common = ["--data", data, "--dump", dump, "--exp", exp, "--nj", 2, "--device", "cpu",
-              "--train-config", tiny_config, "--exp-name", "tiny"]
+    common = [
+        "--data",
+        data,
+        "--dump",
+        dump,
+        "--exp",
+        exp,
+        "--nj",
+        2,
+        "--device",
+        "cpu",
+        "--train-config",
+        tiny_config,
+        "--exp-name",
+        "tiny",
+    ]
     dir_ = exp / "tiny"
 
     out = ok(run(SCRATCH, "--stage", 0, "--stop-stage", 0, "--data-root", root, *common))
@@ -156,8 +208,22 @@ def test_finetune_recipe_keeps_model_tokens_and_cmvn(aishell: tuple[Path, dict],
     shutil.copytree(INIT_MODEL, init)
     before = {f.name: f.read_bytes() for f in init.iterdir()}
     data, dump, exp = tmp_path / "data", tmp_path / "dump", tmp_path / "exp"
-    common = ["--init-model", init, "--data", data, "--dump", dump, "--exp", exp, "--nj", 1, "--device", "cpu",
-              "--test-sets", "dev test"]
+    common = [
+        "--init-model",
+        init,
+        "--data",
+        data,
+        "--dump",
+        dump,
+        "--exp",
+        exp,
+        "--nj",
+        1,
+        "--device",
+        "cpu",
+        "--test-sets",
+        "dev test",
+    ]
     dir_ = exp / "paraformer_large_finetune"
     extra = TRAIN_EXTRA + " --dataset_conf.batch_size 2000 --dataset_conf.num_workers 0 --train_conf.dtype fp32"
 

@@ -51,8 +51,12 @@ def test_compute_cmvn_matches_stats_of_funasr_fbank(tmp_path: Path) -> None:
     (tmp_path / "wav.scp").write_text("".join(lines))
     conf = tmp_path / "frontend.yaml"
     conf.write_text("fs: 16000\nwindow: hamming\nn_mels: 80\nframe_length: 25\nframe_shift: 10\nlfr_m: 7\nlfr_n: 6\n")
-    assert compute_cmvn.main(["--wav_scp", str(tmp_path / "wav.scp"), "--frontend_conf", str(conf),
-                              "--out_dir", str(tmp_path / "out")]) == 0
+    assert (
+        compute_cmvn.main(
+            ["--wav_scp", str(tmp_path / "wav.scp"), "--frontend_conf", str(conf), "--out_dir", str(tmp_path / "out")]
+        )
+        == 0
+    )
     allf = np.concatenate(fbanks)
     mean, std = allf.mean(0), allf.std(0)
     cmvn = load_cmvn(tmp_path / "out" / "am.mvn")
@@ -70,7 +74,9 @@ def test_compute_cmvn_skips_bad_items_and_exits_1(tmp_path: Path) -> None:
     (tmp_path / "wav.scp").write_text(f"a {tmp_path / 'empty.wav'}\nb {tmp_path / 'good.wav'}\n")
     conf = tmp_path / "f.yaml"
     conf.write_text("lfr_m: 7\nlfr_n: 6\n")
-    rc = compute_cmvn.main(["--wav_scp", str(tmp_path / "wav.scp"), "--frontend_conf", str(conf), "--out_dir", str(tmp_path / "o")])
+    rc = compute_cmvn.main(
+        ["--wav_scp", str(tmp_path / "wav.scp"), "--frontend_conf", str(conf), "--out_dir", str(tmp_path / "o")]
+    )
     assert rc == 1
     assert (tmp_path / "o" / "am.mvn").is_file()  # the good item's statistics are still written
 
@@ -88,11 +94,34 @@ def tiny_config(path: Path) -> Path:
 def test_synth_recipe_stages_0_to_5(tmp_path: Path) -> None:
     """The whole recipe on a tiny corpus (30-character set so that train covers dev) and a tiny model."""
     data, exp, dump = tmp_path / "data", tmp_path / "exp", tmp_path / "dump"
-    cmd = ["bash", str(ROOT / "egs/synth/asr/run.sh"), "--stage", "0", "--stop-stage", "5",
-           "--num-train", "40", "--num-dev", "4", "--num-test", "4", "--top-chars", "30",
-           "--data", str(data), "--exp", str(exp), "--dump", str(dump),
-           "--train-config", str(tiny_config(tmp_path / "tiny.yaml")), "--exp-name", "tiny",
-           "--train-extra", "--train_conf.max_epoch 2 --train_conf.keep_nbest_models 2 --train_conf.avg_nbest_model 2"]
+    cmd = [
+        "bash",
+        str(ROOT / "egs/synth/asr/run.sh"),
+        "--stage",
+        "0",
+        "--stop-stage",
+        "5",
+        "--num-train",
+        "40",
+        "--num-dev",
+        "4",
+        "--num-test",
+        "4",
+        "--top-chars",
+        "30",
+        "--data",
+        str(data),
+        "--exp",
+        str(exp),
+        "--dump",
+        str(dump),
+        "--train-config",
+        str(tiny_config(tmp_path / "tiny.yaml")),
+        "--exp-name",
+        "tiny",
+        "--train-extra",
+        "--train_conf.max_epoch 2 --train_conf.keep_nbest_models 2 --train_conf.avg_nbest_model 2",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=recipe_env(), check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     meta = json.loads((data / "synth_meta.json").read_text())
@@ -124,8 +153,10 @@ def test_synth_recipe_stages_0_to_5(tmp_path: Path) -> None:
         hyp = read_text(dir_ / f"decode_{name}" / "1best_recog" / "text")
         assert set(hyp) == set(read_text(data / name / "text"))
         summary = json.loads((dir_ / f"decode_{name}" / "cer.json").read_text())
-        line = (f"%CER {summary['cer']:.2f} [ {summary['errors']} / {summary['n']}, {summary['i']} ins, "
-                f"{summary['d']} del, {summary['s']} sub ] {dir_}/decode_{name}")
+        line = (
+            f"%CER {summary['cer']:.2f} [ {summary['errors']} / {summary['n']}, {summary['i']} ins, "
+            f"{summary['d']} del, {summary['s']} sub ] {dir_}/decode_{name}"
+        )
         assert line in (dir_ / "RESULTS.md").read_text(encoding="utf-8") and line in proc.stdout
     results = (dir_ / "RESULTS.md").read_text(encoding="utf-8")
     model_sha = hashlib.sha256((dir_ / "model_dir" / "model.pt").read_bytes()).hexdigest()
@@ -134,10 +165,33 @@ def test_synth_recipe_stages_0_to_5(tmp_path: Path) -> None:
 
 
 def test_synth_corpus_refuses_impossible_sizes(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, local_script("synth", "synth_corpus"), "--out_dir", str(tmp_path / "d"),
-                           "--wav_dir", str(tmp_path / "w"), "--num_train", "50", "--num_dev", "1", "--num_test", "1",
-                           "--top_chars", "1", "--min_chars", "1", "--max_chars", "1"],
-                          capture_output=True, text=True, timeout=60, env=recipe_env(), check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            local_script("synth", "synth_corpus"),
+            "--out_dir",
+            str(tmp_path / "d"),
+            "--wav_dir",
+            str(tmp_path / "w"),
+            "--num_train",
+            "50",
+            "--num_dev",
+            "1",
+            "--num_test",
+            "1",
+            "--top_chars",
+            "1",
+            "--min_chars",
+            "1",
+            "--max_chars",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=recipe_env(),
+        check=False,
+    )
     assert proc.returncode == 1 and "distinct sentences" in proc.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "w").exists()
     rng = random.Random(0)
@@ -154,14 +208,41 @@ def test_wide_train_voices_keep_held_out_voices_out(tmp_path: Path) -> None:
     assert not set(WIDE_EXTRA_VARIANTS) & (held_out | set(TRAIN_VARIANTS))
     assert set(WIDE_EXTRA_VARIANTS) <= espeak_variants() and len(set(WIDE_EXTRA_VARIANTS)) == 41
     plan = plan_set("train", 213, random.Random(0), [f"句{i}" for i in range(213)], train_voices="wide")
-    assert {u.variant for u in plan} == set(TRAIN_VARIANTS) | set(WIDE_EXTRA_VARIANTS) and len({u.spk_id for u in plan}) == 213
+    assert {u.variant for u in plan} == set(TRAIN_VARIANTS) | set(WIDE_EXTRA_VARIANTS) and len(
+        {u.spk_id for u in plan}
+    ) == 213
     with pytest.raises(ValueError, match="training voices"):
         check_new_variants(["Alex"])  # a wide training voice is not a new voice for finetuning demos
     data = tmp_path / "d"
-    proc = subprocess.run([sys.executable, local_script("synth", "synth_corpus"), "--out_dir", str(data),
-                           "--wav_dir", str(tmp_path / "w"), "--num_train", "6", "--num_dev", "2", "--num_test", "2",
-                           "--top_chars", "50", "--min_chars", "2", "--max_chars", "4", "--train_voices", "wide"],
-                          capture_output=True, text=True, timeout=120, env=recipe_env(), check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            local_script("synth", "synth_corpus"),
+            "--out_dir",
+            str(data),
+            "--wav_dir",
+            str(tmp_path / "w"),
+            "--num_train",
+            "6",
+            "--num_dev",
+            "2",
+            "--num_test",
+            "2",
+            "--top_chars",
+            "50",
+            "--min_chars",
+            "2",
+            "--max_chars",
+            "4",
+            "--train_voices",
+            "wide",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=recipe_env(),
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads((data / "synth_meta.json").read_text())["train_voices"] == "wide"
     dev_variants = {spk.split("_")[1] for spk in read_scp(data / "dev" / "utt2spk").values()}
@@ -172,17 +253,35 @@ def test_synth_recipe_gpu_size_launches_torchrun(tmp_path: Path) -> None:
     """--size gpu --ngpu 2: stage 3 runs torchrun with the GPU config on cuda (a stand-in torchrun records the call)."""
     fake = tmp_path / "bin"
     fake.mkdir()
-    (fake / "torchrun").write_text('#!/usr/bin/env bash\necho "$@" > "$CALLS"\n'
-                                   'while [ $# -gt 0 ]; do [ "$1" = --output_dir ] && out=$2; shift; done\n'
-                                   'mkdir -p "$out/model_dir" && touch "$out/model_dir/model.pt"\n')
+    (fake / "torchrun").write_text(
+        '#!/usr/bin/env bash\necho "$@" > "$CALLS"\n'
+        'while [ $# -gt 0 ]; do [ "$1" = --output_dir ] && out=$2; shift; done\n'
+        'mkdir -p "$out/model_dir" && touch "$out/model_dir/model.pt"\n'
+    )
     (fake / "torchrun").chmod(0o755)
     env = dict(recipe_env(), PATH=f"{fake}{os.pathsep}{os.environ['PATH']}", CALLS=str(tmp_path / "calls"))
-    cmd = ["bash", str(ROOT / "egs/synth/asr/run.sh"), "--size", "gpu", "--ngpu", "2", "--stage", "3", "--stop-stage", "3",
-           "--exp", str(tmp_path / "exp"), "--train-extra", "--train_conf.max_epoch 1"]
+    cmd = [
+        "bash",
+        str(ROOT / "egs/synth/asr/run.sh"),
+        "--size",
+        "gpu",
+        "--ngpu",
+        "2",
+        "--stage",
+        "3",
+        "--stop-stage",
+        "3",
+        "--exp",
+        str(tmp_path / "exp"),
+        "--train-extra",
+        "--train_conf.max_epoch 1",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     call = (tmp_path / "calls").read_text()
-    assert call.startswith("--standalone --nproc_per_node 2 -m funasr_lite.bin.train --config conf/paraformer_synth_gpu.yaml")
+    assert call.startswith(
+        "--standalone --nproc_per_node 2 -m funasr_lite.bin.train --config conf/paraformer_synth_gpu.yaml"
+    )
     assert "--device cuda" in call and call.rstrip().endswith("--train_conf.max_epoch 1")
     assert f"--output_dir {tmp_path}/exp/paraformer_synth_gpu" in call
     assert "torchrun --standalone" in (tmp_path / "exp" / "paraformer_synth_gpu" / "train.cmd").read_text()

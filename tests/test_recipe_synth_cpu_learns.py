@@ -19,9 +19,22 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_cpu_recipe_reaches_a_cer_far_below_chance(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    cmd = ["bash", str(ROOT / "egs/synth/asr/run.sh"), "--stage", "0", "--stop-stage", "5",
-           "--data", str(tmp_path / "data"), "--dump", str(tmp_path / "dump"), "--exp", str(tmp_path / "exp"),
-           "--train-extra", "--train_conf.max_minutes 0 --train_conf.max_steps 1500 --train_conf.use_tensorboard false"]
+    cmd = [
+        "bash",
+        str(ROOT / "egs/synth/asr/run.sh"),
+        "--stage",
+        "0",
+        "--stop-stage",
+        "5",
+        "--data",
+        str(tmp_path / "data"),
+        "--dump",
+        str(tmp_path / "dump"),
+        "--exp",
+        str(tmp_path / "exp"),
+        "--train-extra",
+        "--train_conf.max_minutes 0 --train_conf.max_steps 1500 --train_conf.use_tensorboard false",
+    ]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1500)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
     exp = tmp_path / "exp" / "paraformer_synth_cpu"

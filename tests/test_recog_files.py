@@ -9,8 +9,16 @@ from funasr_lite.writers.recog_files import RecogWriter, cer_ready_text
 
 
 def _rec(key: str, text: str, ts=None, score=-1.23456, compute=0.5, audio=2.0) -> dict:
-    return {"key": key, "text": text, "tokens": text.split(), "score": score, "rtf": compute / audio,
-            "compute_s": compute, "audio_s": audio, "timestamp": ts}
+    return {
+        "key": key,
+        "text": text,
+        "tokens": text.split(),
+        "score": score,
+        "rtf": compute / audio,
+        "compute_s": compute,
+        "audio_s": audio,
+        "timestamp": ts,
+    }
 
 
 def test_cer_ready_text() -> None:
@@ -27,7 +35,11 @@ def test_files_and_formats(tmp_path: Path) -> None:
     assert (d / "text").read_text() == "a hello世界\nb 你好\n"
     assert (d / "token").read_text() == "a hello 世 界\nb 你 好\n"
     assert (d / "score").read_text() == "a -1.2346\nb -1.2346\n"
-    assert (d / "rtf").read_text().splitlines() == ["a 0.2500", "b 0.2500", "TOTAL rtf=0.2500 compute_s=1.000 audio_s=4.000 utts=2"]
+    assert (d / "rtf").read_text().splitlines() == [
+        "a 0.2500",
+        "b 0.2500",
+        "TOTAL rtf=0.2500 compute_s=1.000 audio_s=4.000 utts=2",
+    ]
     assert (d / "time_stamp").read_text() == "a [[0, 50], [50, 90], [90, 200]]\nb [[0, 120], [120, 300]]\n"
 
 

@@ -49,11 +49,13 @@ PAIRS = [tuple(p) for p in RECIPE["rate_pairs"]]
 MODES = VAD_REF["meta"]["modes"]
 # max |ours - torchaudio| over every fixture sample: 5.96e-8 = 2**-24, one float32 ulp in [0.5, 1)
 # (python -m pytest tests/test_resample.py -k torchaudio_output -s prints it per pair)
-TORCHAUDIO_ATOL = 2.0 ** -24
+TORCHAUDIO_ATOL = 2.0**-24
 
 
 def _make_resample():
-    spec = importlib.util.spec_from_file_location("make_resample", REPO / "tools" / "make_fixtures" / "make_resample.py")
+    spec = importlib.util.spec_from_file_location(
+        "make_resample", REPO / "tools" / "make_fixtures" / "make_resample.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -67,7 +69,7 @@ def full_kernel(k: rs.SincKernel) -> torch.Tensor:
     full = torch.zeros(k.new, 2 * k.width + k.orig + 1)
     for j in range(k.new):
         off = int(k.offsets[j])
-        full[j, off: off + k.weights.shape[1]] = torch.from_numpy(k.weights[j])
+        full[j, off : off + k.weights.shape[1]] = torch.from_numpy(k.weights[j])
     assert not full[:, -1].any()
     return full[:, None, :-1].contiguous()
 
@@ -164,11 +166,15 @@ def test_same_bits_under_other_instruction_sets() -> None:
     """Kernel and output bytes do not depend on numpy's or torch's SIMD kernels."""
     code = _DIGEST.format(repo=str(REPO), pairs=PAIRS)
     digests = set()
-    no_avx512 = _numpy_features("X86_V4", "AVX512F", "AVX512CD", "AVX512_SKX", "AVX512_CLX", "AVX512_CNL",
-                                "AVX512_ICL", "AVX512_SPR")
+    no_avx512 = _numpy_features(
+        "X86_V4", "AVX512F", "AVX512CD", "AVX512_SKX", "AVX512_CLX", "AVX512_CNL", "AVX512_ICL", "AVX512_SPR"
+    )
     no_avx2 = no_avx512 + _numpy_features("X86_V3", "AVX2", "FMA3")
-    for caps in ({}, {"ATEN_CPU_CAPABILITY": "default", "NPY_DISABLE_CPU_FEATURES": " ".join(no_avx2)},
-                 {"ATEN_CPU_CAPABILITY": "avx2", "NPY_DISABLE_CPU_FEATURES": " ".join(no_avx512)}):
+    for caps in (
+        {},
+        {"ATEN_CPU_CAPABILITY": "default", "NPY_DISABLE_CPU_FEATURES": " ".join(no_avx2)},
+        {"ATEN_CPU_CAPABILITY": "avx2", "NPY_DISABLE_CPU_FEATURES": " ".join(no_avx512)},
+    ):
         env = dict(os.environ, **caps)
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
         digests.add(out.stdout.strip())
@@ -240,8 +246,9 @@ REAL_CASES = [(mode, clip) for mode in MODES for clip in ("speech_44k", "speech_
 
 
 @pytest.mark.parametrize("mode, clip", REAL_CASES, ids=[f"{m}-{c}" for m, c in REAL_CASES])
-def test_real_vad_on_44k_48k_files_equals_funasr(mode: str, clip: str, speech: dict, vad_dir: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_real_vad_on_44k_48k_files_equals_funasr(
+    mode: str, clip: str, speech: dict, vad_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     want = VAD_REF["real"][mode][clip]
     m = _auto_model(str(vad_dir))
     assert _generate_segments(m, str(speech[clip]), MODES[mode], monkeypatch) == want
@@ -250,8 +257,9 @@ def test_real_vad_on_44k_48k_files_equals_funasr(mode: str, clip: str, speech: d
 
 
 @pytest.mark.parametrize("mode, clip", REAL_CASES, ids=[f"{m}-{c}" for m, c in REAL_CASES])
-def test_soxr_resampler_gives_the_old_segments(mode: str, clip: str, speech: dict, vad_dir: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_soxr_resampler_gives_the_old_segments(
+    mode: str, clip: str, speech: dict, vad_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``resampler="soxr"``: FunASR's segments on the soxr-resampled array (what funasr_lite gave before),
     which on these files start 10 ms later than with FunASR's own resampler."""
     old = VAD_REF["real"][mode][f"{clip}_soxr_array"]
@@ -263,8 +271,9 @@ def test_soxr_resampler_gives_the_old_segments(mode: str, clip: str, speech: dic
     print(f"{mode} {clip}: soxr moves {len(moved)} of {2 * len(new)} boundaries, by {sorted(set(moved))} ms")
 
 
-def test_inference_cli_resampler_option(speech: dict, vad_dir: Path, tmp_path: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_inference_cli_resampler_option(
+    speech: dict, vad_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from funasr_lite.bin import inference
 
     scp = tmp_path / "wav.scp"
@@ -279,9 +288,21 @@ def test_inference_cli_resampler_option(speech: dict, vad_dir: Path, tmp_path: P
     monkeypatch.setattr(FsmnVAD, "segments", spy)
     for extra, suffix in (([], ""), (["--resampler", "soxr"], "_soxr_array")):
         seen.clear()
-        argv = ["--model", str(ASR_DIR), "--vad_model", str(vad_dir), "--wav_scp", str(scp),
-                "--output_dir", str(tmp_path / f"out{suffix}"), "--output_format", "none",
-                "--max_end_silence_time", "800", *extra]
+        argv = [
+            "--model",
+            str(ASR_DIR),
+            "--vad_model",
+            str(vad_dir),
+            "--wav_scp",
+            str(scp),
+            "--output_dir",
+            str(tmp_path / f"out{suffix}"),
+            "--output_format",
+            "none",
+            "--max_end_silence_time",
+            "800",
+            *extra,
+        ]
         assert inference.main(argv) == 0
         assert seen == [VAD_REF["real"]["classic800"][c + suffix] for c in ("speech_44k", "speech_48k")]
 

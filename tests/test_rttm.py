@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-
 from conftest import REPO, espeak_wav
+
 from funasr_lite.diar.rttm import read_rttm, rttm_lines, rttm_text, write_rttm
 from funasr_lite.errors import InputError
 from funasr_lite.writers.formats import write_outputs
@@ -44,10 +44,14 @@ def test_writer_and_reader(tmp_path: Path) -> None:
     text = rttm_text("rec1", TURNS, speaker_prefix="spk")
     assert [r[1] for r in ten_fields(text)] == ["rec1"] * 3
     p = tmp_path / "a.rttm"
-    p.write_text(";; comment\n" + text + "SPKR-INFO rec1 1 <NA> <NA> <NA> unknown spk0 <NA> <NA>\n"
-                 "SPEAKER rec2 1 0.5 1.0 <NA> <NA> A <NA>\n")  # 9 fields: the older layout
-    assert read_rttm(p) == {"rec1": [(0.0, 1.5, "spk0"), (1.5, 3.25, "spk1"), (10.0, 12.345, "spk0")],
-                            "rec2": [(0.5, 1.5, "A")]}
+    p.write_text(
+        ";; comment\n" + text + "SPKR-INFO rec1 1 <NA> <NA> <NA> unknown spk0 <NA> <NA>\n"
+        "SPEAKER rec2 1 0.5 1.0 <NA> <NA> A <NA>\n"
+    )  # 9 fields: the older layout
+    assert read_rttm(p) == {
+        "rec1": [(0.0, 1.5, "spk0"), (1.5, 3.25, "spk1"), (10.0, 12.345, "spk0")],
+        "rec2": [(0.5, 1.5, "A")],
+    }
     p.write_text("SPEAKER my meeting 1 0.000 1.500 <NA> <NA> spk0 <NA> <NA>\n")
     with pytest.raises(InputError, match="line 1: a SPEAKER line has 10 fields, this one 11"):
         read_rttm(p)
@@ -57,8 +61,10 @@ def test_pyannote_reads_what_we_write(tmp_path: Path) -> None:
     util = pytest.importorskip("pyannote.database.util")
     p = tmp_path / "a.rttm"
     p.write_text(rttm_text("rec1", TURNS, speaker_prefix="spk") + rttm_text("rec2", [(0.25, 0.75, "B")]))
-    got = {uri: sorted((s.start, s.end, label) for s, _, label in ann.itertracks(yield_label=True))
-           for uri, ann in util.load_rttm(str(p)).items()}
+    got = {
+        uri: sorted((s.start, s.end, label) for s, _, label in ann.itertracks(yield_label=True))
+        for uri, ann in util.load_rttm(str(p)).items()
+    }
     ours = {rec: sorted(turns) for rec, turns in read_rttm(p).items()}
     assert got.keys() == ours.keys() == {"rec1", "rec2"}
     for rec in got:
@@ -80,8 +86,13 @@ def meeting(tmp_path_factory: pytest.TempPathFactory, vad_dir: Path) -> tuple[Pa
     b = espeak_wav(d / "b.wav", "好的那我们下午三点在门口见面", voice="m3", pad_s=0.6)
     wav = d / "my meeting.wav"
     sf.write(wav, np.concatenate([a, b, a]), 16000, subtype="PCM_16")
-    m = AutoModel(model=str(FIX / "bicif_paraformer_tiny"), vad_model=str(vad_dir),
-                  punc_model=str(FIX / "ct_transformer_tiny"), spk_model=str(FIX / "campplus_tiny"), device="cpu")
+    m = AutoModel(
+        model=str(FIX / "bicif_paraformer_tiny"),
+        vad_model=str(vad_dir),
+        punc_model=str(FIX / "ct_transformer_tiny"),
+        spk_model=str(FIX / "campplus_tiny"),
+        device="cpu",
+    )
     res = m.generate(input=str(wav), preset_spk_num=2)
     assert len(res) == 1 and res[0]["speaker_turns"]
     return d, res[0]
@@ -93,7 +104,8 @@ def test_my_meeting_wav_end_to_end(meeting: tuple[Path, dict]) -> None:
     out = d / "out"
     written = write_outputs([res], out, "all")
     assert {p.relative_to(out).as_posix() for paths in written.values() for p in paths} == {
-        f"{fmt}/my_meeting.{fmt}" for fmt in ("json", "srt", "vtt", "txt", "rttm")}
+        f"{fmt}/my_meeting.{fmt}" for fmt in ("json", "srt", "vtt", "txt", "rttm")
+    }
     assert json.loads((out / "json" / "my_meeting.json").read_text(encoding="utf-8"))["key"] == "my_meeting"
     text = (out / "rttm" / "my_meeting.rttm").read_text()
     expected = sorted((s / 1000, e / 1000, f"spk{spk}") for s, e, spk in res["speaker_turns"])

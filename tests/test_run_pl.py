@@ -1,4 +1,5 @@
 """utils/run.pl and utils/slurm.pl: Kaldi's job-runner interface (slurm.pl against fake sbatch/squeue/sacct)."""
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,10 @@ RUN_PL = str(REPO / "utils" / "run.pl")
 SLURM_PL = str(REPO / "utils" / "slurm.pl")
 
 HEADER = re.compile(r"^# (?P<cmd>.*)\n(# Running on .*\n)?# Started at .+\n#\n", re.MULTILINE)
-FOOTER = re.compile(r"# Accounting: time=\d+ threads=(?P<threads>\d+)\n"
-                    r"# Ended \(code (?P<code>\d+)\) at .+, elapsed time \d+ seconds\n$")
+FOOTER = re.compile(
+    r"# Accounting: time=\d+ threads=(?P<threads>\d+)\n"
+    r"# Ended \(code (?P<code>\d+)\) at .+, elapsed time \d+ seconds\n$"
+)
 
 
 def env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -25,7 +28,9 @@ def env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def run(args: list[str], tmp_path: Path, **extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(args, cwd=tmp_path, env=env(tmp_path, **extra), capture_output=True, text=True, timeout=30, check=False)
+    return subprocess.run(
+        args, cwd=tmp_path, env=env(tmp_path, **extra), capture_output=True, text=True, timeout=30, check=False
+    )
 
 
 def fake(tmp_path: Path, name: str, body: str) -> None:
@@ -40,7 +45,7 @@ def parse_log(path: Path) -> tuple[str, str, int, int]:
     text = path.read_text()
     head, foot = HEADER.match(text), FOOTER.search(text)
     assert head and foot, text
-    return head["cmd"], text[head.end():foot.start()], int(foot["code"]), int(foot["threads"])
+    return head["cmd"], text[head.end() : foot.start()], int(foot["code"]), int(foot["threads"])
 
 
 def max_concurrency(events: Path) -> int:
@@ -53,10 +58,31 @@ def max_concurrency(events: Path) -> int:
 
 # ------------------------------------------------------------------ run.pl
 
+
 def test_job_substitution_and_log_format(tmp_path):
-    proc = run([RUN_PL, "--mem", "2G", "--num-threads", "3", "--config", "conf/x.conf",
-                "JOB=1:3", "exp/log/x.JOB.log", "echo", "job", "JOB", "in", "x.JOB.scp", "|", "tr", "a-z", "A-Z"],
-               tmp_path)
+    proc = run(
+        [
+            RUN_PL,
+            "--mem",
+            "2G",
+            "--num-threads",
+            "3",
+            "--config",
+            "conf/x.conf",
+            "JOB=1:3",
+            "exp/log/x.JOB.log",
+            "echo",
+            "job",
+            "JOB",
+            "in",
+            "x.JOB.scp",
+            "|",
+            "tr",
+            "a-z",
+            "A-Z",
+        ],
+        tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     for job in (1, 2, 3):
         cmd, out, code, threads = parse_log(tmp_path / f"exp/log/x.{job}.log")
@@ -128,8 +154,11 @@ def test_gpu_one_job_per_gpu(tmp_path):
     assert gpus[:2] == ["0", "1"] and set(gpus) == {"0", "1"}
     assert max_concurrency(tmp_path / "events") == 2  # no two running jobs share a GPU
     # an existing CUDA_VISIBLE_DEVICES is the pool
-    proc = run([RUN_PL, "--gpu", "1", "JOB=1:2", "log/h.JOB.log", "echo", "$CUDA_VISIBLE_DEVICES"], tmp_path,
-               CUDA_VISIBLE_DEVICES="5,7")
+    proc = run(
+        [RUN_PL, "--gpu", "1", "JOB=1:2", "log/h.JOB.log", "echo", "$CUDA_VISIBLE_DEVICES"],
+        tmp_path,
+        CUDA_VISIBLE_DEVICES="5,7",
+    )
     assert [parse_log(tmp_path / f"log/h.{j}.log")[1] for j in (1, 2)] == ["5\n", "7\n"]
     # two GPUs per job
     proc = run([RUN_PL, "--gpu", "2", "JOB=1:1", "log/k.JOB.log", "echo", "$CUDA_VISIBLE_DEVICES"], tmp_path)
@@ -170,16 +199,38 @@ echo 4242
 @pytest.fixture()
 def slurm(tmp_path):
     fake(tmp_path, "sbatch", SBATCH)
-    fake(tmp_path, "squeue", '[ -e queued ] && { echo 4242_[1-3]; exit 0; }\n'
-                             'echo "slurm_load_jobs error: Invalid job id specified" >&2; exit 1\n')
+    fake(
+        tmp_path,
+        "squeue",
+        "[ -e queued ] && { echo 4242_[1-3]; exit 0; }\n"
+        'echo "slurm_load_jobs error: Invalid job id specified" >&2; exit 1\n',
+    )
     fake(tmp_path, "sacct", 'echo "4242_2|TIMEOUT|0:0"\n')
     fake(tmp_path, "scancel", "exit 0\n")
     return tmp_path
 
 
 def test_slurm_array_job(slurm):
-    proc = run([SLURM_PL, "--mem", "4G", "--num-threads", "2", "--gpu", "1", "--max-jobs-run", "2",
-                "JOB=1:3", "exp/log/dec.JOB.log", "echo", "task", "JOB", "a b"], slurm)
+    proc = run(
+        [
+            SLURM_PL,
+            "--mem",
+            "4G",
+            "--num-threads",
+            "2",
+            "--gpu",
+            "1",
+            "--max-jobs-run",
+            "2",
+            "JOB=1:3",
+            "exp/log/dec.JOB.log",
+            "echo",
+            "task",
+            "JOB",
+            "a b",
+        ],
+        slurm,
+    )
     assert proc.returncode == 0, proc.stderr
     args = (slurm / "sbatch.args").read_text().split()
     assert args[0] == "--export=ALL" and "--parsable" in args and "--job-name=dec" in args
@@ -193,8 +244,13 @@ def test_slurm_array_job(slurm):
 
 
 def test_slurm_waits_for_queued_tasks(slurm):
-    proc = run([SLURM_PL, "JOB=1:3", "log/a.JOB.log", "test", "JOB", "-ne", "2"], slurm, FAKE_ASYNC="1",
-               SLURM_PL_GRACE_S="0", SLURM_PL_POLL_S="0.2")
+    proc = run(
+        [SLURM_PL, "JOB=1:3", "log/a.JOB.log", "test", "JOB", "-ne", "2"],
+        slurm,
+        FAKE_ASYNC="1",
+        SLURM_PL_GRACE_S="0",
+        SLURM_PL_POLL_S="0.2",
+    )
     assert proc.returncode == 1 and "log is in log/a.2.log" in proc.stderr
     assert [parse_log(slurm / f"log/a.{j}.log")[2] for j in (1, 2, 3)] == [0, 1, 0]
 
@@ -217,7 +273,8 @@ def test_slurm_single_job_and_config(slurm):
         "option mem=* --mem-per-cpu $0   # per CPU\n"
         "option gpu=* -p gpu --gres=gpu:$0\n"
         "option gpu=0\n"
-        "default gpu=0\n")
+        "default gpu=0\n"
+    )
     proc = run([SLURM_PL, "--mem", "1G", "one.log", "echo", "hi"], slurm)
     assert proc.returncode == 0, proc.stderr
     args = (slurm / "sbatch.args").read_text().split()

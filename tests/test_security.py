@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-
 from conftest import QuietHandler, clear_proxies, serve_http
+
 from funasr_lite.bin.inference import runpl_quote
 from funasr_lite.errors import InputError
 from funasr_lite.frontend.audio import ALLOW_PIPES_ENV, load_audio, load_wav_scp
@@ -51,11 +51,19 @@ def _one_line_error(source: object, problem: str, **kwargs: object) -> InputErro
 # -------------------------------------------------------------------------------------- schemes
 
 
-@pytest.mark.parametrize("url, scheme", [
-    ("file:///etc/passwd", "file"), ("FILE:///etc/passwd", "file"), ("ftp://127.0.0.1/a.wav", "ftp"),
-    ("data:audio/wav;base64,UklGRiQAAABXQVZF", "data"), ("gopher://127.0.0.1:70/_a", "gopher"),
-    ("gopher:127.0.0.1/a", "gopher"), ("javascript:alert(1)", "javascript"), ("dict://127.0.0.1:11211/", "dict"),
-])
+@pytest.mark.parametrize(
+    "url, scheme",
+    [
+        ("file:///etc/passwd", "file"),
+        ("FILE:///etc/passwd", "file"),
+        ("ftp://127.0.0.1/a.wav", "ftp"),
+        ("data:audio/wav;base64,UklGRiQAAABXQVZF", "data"),
+        ("gopher://127.0.0.1:70/_a", "gopher"),
+        ("gopher:127.0.0.1/a", "gopher"),
+        ("javascript:alert(1)", "javascript"),
+        ("dict://127.0.0.1:11211/", "dict"),
+    ],
+)
 def test_only_http_and_https_urls(url: str, scheme: str) -> None:
     _one_line_error(url, f"URL scheme '{scheme}' is refused; only http and https")
     with pytest.raises(InputError, match="only http and https"):  # the downloader refuses them by itself too
@@ -78,7 +86,7 @@ class _Handler(QuietHandler):
             for i in range(len(data)):
                 if time.monotonic() > deadline:
                     return
-                self.wfile.write(data[i:i + 1])
+                self.wfile.write(data[i : i + 1])
                 self.wfile.flush()
                 time.sleep(every_s)
         except OSError:
@@ -94,8 +102,16 @@ class _Handler(QuietHandler):
             n = int(path.rsplit("/", 1)[1])
             self._send(302, headers={"Location": f"/chain/{n - 1}"}) if n > 0 else self._send(200, WAV)
         elif path.startswith("/to/"):  # a redirect to another scheme
-            self._send(302, headers={"Location": {"file": "file:///etc/passwd", "ftp": "ftp://127.0.0.1/a.wav",
-                                                  "data": "data:audio/wav;base64,AAAA"}[path[4:]]})
+            self._send(
+                302,
+                headers={
+                    "Location": {
+                        "file": "file:///etc/passwd",
+                        "ftp": "ftp://127.0.0.1/a.wav",
+                        "data": "data:audio/wav;base64,AAAA",
+                    }[path[4:]]
+                },
+            )
         elif path == "/slow_headers":  # every byte inside the socket time-out, the whole far beyond it
             self.wfile.write(b"HTTP/1.0 200 OK\r\n")
             self._trickle(b"X-Padding: " + b"a" * 200 + b"\r\n\r\n", 0.05)
@@ -221,9 +237,25 @@ def test_wav_scp_pipe_entry_is_one_bad_item(piped: tuple[Path, Path, str], tmp_p
 def _inference(wav_scp: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, OMP_NUM_THREADS="1")
     env.pop(ALLOW_PIPES_ENV, None)
-    return subprocess.run([sys.executable, "-m", "funasr_lite.bin.inference", "--model", str(TINY),
-                           "--wav_scp", str(wav_scp), "--output_dir", str(out), *extra],
-                          capture_output=True, text=True, timeout=300, env=env, cwd=REPO)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "funasr_lite.bin.inference",
+            "--model",
+            str(TINY),
+            "--wav_scp",
+            str(wav_scp),
+            "--output_dir",
+            str(out),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=REPO,
+    )
 
 
 def test_inference_cli_runs_pipes_only_with_allow_pipes(piped: tuple[Path, Path, str], tmp_path: Path) -> None:
@@ -244,9 +276,26 @@ def test_inference_cli_runs_pipes_only_with_allow_pipes(piped: tuple[Path, Path,
 # ------------------------------------------------------------------ file names in shell strings
 
 
-NASTY = ["plain", "a b", "$(touch PWNED)", "a $(touch PWNED) b", "`touch PWNED`", "x;touch${IFS}PWNED",
-         'dq " and $HOME', "sq ' and \"", "it's", "a\\b c", "tab\there", "new\nline", "", "|", ">PWNED", "*",
-         "ü 音频 $x", 'all \' " $ ` \\ ;']
+NASTY = [
+    "plain",
+    "a b",
+    "$(touch PWNED)",
+    "a $(touch PWNED) b",
+    "`touch PWNED`",
+    "x;touch${IFS}PWNED",
+    'dq " and $HOME',
+    "sq ' and \"",
+    "it's",
+    "a\\b c",
+    "tab\there",
+    "new\nline",
+    "",
+    "|",
+    ">PWNED",
+    "*",
+    "ü 音频 $x",
+    "all ' \" $ ` \\ ;",
+]
 
 
 def test_runpl_quote_gives_bash_the_exact_arguments(tmp_path: Path) -> None:
@@ -267,9 +316,26 @@ def test_inference_nj_with_shell_characters_in_paths(tmp_path: Path) -> None:
     scp = d / "wav;touch PWNED.scp"
     scp.write_text(f"a {d / 'a b.wav'}\nc {d / 'c.wav'}\n")
     out = tmp_path / "out $(touch PWNED);touch${IFS}PWNED"
-    proc = subprocess.run([sys.executable, "-m", "funasr_lite.bin.inference", "--model", str(TINY), "--wav_scp",
-                           str(scp), "--output_dir", str(out), "--nj", "2"], capture_output=True, text=True,
-                          timeout=300, cwd=tmp_path, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "funasr_lite.bin.inference",
+            "--model",
+            str(TINY),
+            "--wav_scp",
+            str(scp),
+            "--output_dir",
+            str(out),
+            "--nj",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert [ln.split()[0] for ln in (out / "1best_recog" / "text").read_text().splitlines()] == ["a", "c"]
     assert sorted(p.name for p in (out / "json").iterdir()) == ["a.json", "c.json"]

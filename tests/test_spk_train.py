@@ -13,13 +13,7 @@ import numpy as np
 import pytest
 import synth_spk_data
 import torch
-from espeak_speakers import (
-    MEETING_VARIANTS,
-    TRAIN_VARIANTS,
-    meeting_speakers,
-    train_speakers,
-    trim_silence,
-)
+from espeak_speakers import MEETING_VARIANTS, TRAIN_VARIANTS, meeting_speakers, train_speakers, trim_silence
 
 from funasr_lite.bin import compute_der, diarize, train_spk
 from funasr_lite.data.kaldi_lists import read_scp
@@ -36,8 +30,16 @@ MICRO = '{"init_channels": 8, "growth_rate": 4, "bn_size": 2, "embedding_size": 
 
 
 def _conf(**kw):
-    conf = {"feat_dim": 80, "embedding_size": 16, "growth_rate": 4, "bn_size": 2, "init_channels": 8,
-            "config_str": "batchnorm-relu", "memory_efficient": True, "output_level": "segment"}
+    conf = {
+        "feat_dim": 80,
+        "embedding_size": 16,
+        "growth_rate": 4,
+        "bn_size": 2,
+        "init_channels": 8,
+        "config_str": "batchnorm-relu",
+        "memory_efficient": True,
+        "output_level": "segment",
+    }
     conf.update(kw)
     return conf
 
@@ -45,8 +47,27 @@ def _conf(**kw):
 @pytest.fixture(scope="module")
 def spk_data(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("spk") / "train"
-    assert synth_spk_data.main(["--out_dir", str(d), "--audio_dir", str(d / "audio"), "--num_variants", "3",
-                                "--pitches", "35,70", "--utts_per_spk", "8", "--nj", "2", "--seed", "5"]) == 0
+    assert (
+        synth_spk_data.main(
+            [
+                "--out_dir",
+                str(d),
+                "--audio_dir",
+                str(d / "audio"),
+                "--num_variants",
+                "3",
+                "--pitches",
+                "35,70",
+                "--utts_per_spk",
+                "8",
+                "--nj",
+                "2",
+                "--seed",
+                "5",
+            ]
+        )
+        == 0
+    )
     return d
 
 
@@ -98,7 +119,9 @@ def test_aamsoftmax():
     cos = head.cosine(emb)
     for i, y in enumerate(labels.tolist()):
         theta = math.acos(float(cos[i, y].detach()))
-        want = 10.0 * (math.cos(theta + 0.3) if theta + 0.3 < math.pi else math.cos(theta) - math.sin(math.pi - 0.3) * 0.3)
+        want = 10.0 * (
+            math.cos(theta + 0.3) if theta + 0.3 < math.pi else math.cos(theta) - math.sin(math.pi - 0.3) * 0.3
+        )
         assert float(logits_m[i, y].detach()) == pytest.approx(want, abs=1e-4)
         others = [j for j in range(5) if j != y]
         torch.testing.assert_close(logits_m[i, others], logits[i, others])
@@ -107,9 +130,22 @@ def test_aamsoftmax():
 
 
 def _cfg(data: Path, out: Path, epochs: int) -> TrainConfig:
-    return TrainConfig(data=str(data), out=str(out), model_conf=_conf(), epochs=epochs, batch_size=8,
-                       steps_per_epoch=3, min_crop=1.5, max_crop=1.5, lr=1e-2, seed=11, num_threads=2,
-                       margin=0.0, margin_warmup_frac=0.0, warmup_frac=0.0)
+    return TrainConfig(
+        data=str(data),
+        out=str(out),
+        model_conf=_conf(),
+        epochs=epochs,
+        batch_size=8,
+        steps_per_epoch=3,
+        min_crop=1.5,
+        max_crop=1.5,
+        lr=1e-2,
+        seed=11,
+        num_threads=2,
+        margin=0.0,
+        margin_warmup_frac=0.0,
+        warmup_frac=0.0,
+    )
 
 
 def test_train_resume_export(spk_data, tmp_path):
@@ -163,8 +199,11 @@ def test_resumes_a_run_dir_of_a_version_without_the_checkpoint_index(spk_data, t
     (out / "checkpoints" / "checkpoints.json").unlink()
     state = torch.load(out / "checkpoints" / "epoch_1.pt", map_location="cpu", weights_only=True)
     py = state["rng"]["python"]
-    state["rng"] = {"numpy_batch": state["rng"]["numpy_batch"], "torch": state["rng"]["torch"],
-                    "python": (py[0], tuple(py[1]), py[2])}
+    state["rng"] = {
+        "numpy_batch": state["rng"]["numpy_batch"],
+        "torch": state["rng"]["torch"],
+        "python": (py[0], tuple(py[1]), py[2]),
+    }
     torch.save(state, out / "checkpoints" / "epoch_1.pt")
     resumed = train(_cfg(spk_data, out, 2), progress=False)
     assert [h["epoch"] for h in resumed["history"]] == [1, 2]
@@ -193,26 +232,84 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
 
 def test_cli_tiny_then_diarize_and_score(spk_data, tmp_path):
     out = tmp_path / "exp"
-    assert train_spk.main(["--data", str(spk_data), "--out", str(out), "--epochs", "1", "--batch_size", "6",
-                           "--steps_per_epoch", "2", "--model_conf", MICRO, "--no_progress", "--num_threads", "2",
-                           "--min_crop", "1.5", "--max_crop", "1.5"]) == 0
+    assert (
+        train_spk.main(
+            [
+                "--data",
+                str(spk_data),
+                "--out",
+                str(out),
+                "--epochs",
+                "1",
+                "--batch_size",
+                "6",
+                "--steps_per_epoch",
+                "2",
+                "--model_conf",
+                MICRO,
+                "--no_progress",
+                "--num_threads",
+                "2",
+                "--min_crop",
+                "1.5",
+                "--max_crop",
+                "1.5",
+            ]
+        )
+        == 0
+    )
     assert (out / "model" / "campplus_cn_common.bin").is_file()
     with pytest.raises(SystemExit):
         train_spk.main(["--data", str(spk_data), "--out", str(out), "--model_conf", '{"bogus": 1}'])
 
     m = tmp_path / "meet"
-    assert make_meetings.main(["--out_dir", str(m), "--audio_dir", str(m / "audio"), "--num_meetings", "1",
-                               "--min_speakers", "2", "--max_speakers", "2", "--min_dur", "18", "--max_dur", "18",
-                               "--nj", "1"]) == 0
+    assert (
+        make_meetings.main(
+            [
+                "--out_dir",
+                str(m),
+                "--audio_dir",
+                str(m / "audio"),
+                "--num_meetings",
+                "1",
+                "--min_speakers",
+                "2",
+                "--max_speakers",
+                "2",
+                "--min_dur",
+                "18",
+                "--max_dur",
+                "18",
+                "--nj",
+                "1",
+            ]
+        )
+        == 0
+    )
     ref = read_rttm(m / "ref.rttm")
-    (rec, turns), = ref.items()
+    ((rec, turns),) = ref.items()
     assert rec == "meeting000_2spk" and len({t[2] for t in turns}) == 2
     assert all(t[2] != u[2] for t, u in zip(turns, turns[1:]))  # alternating
     assert all(0.3 - 1e-3 <= u[0] - t[1] <= 1.5 + 1e-3 for t, u in zip(turns, turns[1:]))  # pauses, no overlap
     assert not any(t[2] in {v for v in TRAIN_VARIANTS} for t in turns)
     d = tmp_path / "diar"
-    assert diarize.main(["--wav_scp", str(m / "wav.scp"), "--spk_model", str(out / "model"), "--out_dir", str(d),
-                         "--oracle_vad", str(m / "ref.rttm"), "--num_speakers_file", str(m / "reco2num_spk")]) == 0
+    assert (
+        diarize.main(
+            [
+                "--wav_scp",
+                str(m / "wav.scp"),
+                "--spk_model",
+                str(out / "model"),
+                "--out_dir",
+                str(d),
+                "--oracle_vad",
+                str(m / "ref.rttm"),
+                "--num_speakers_file",
+                str(m / "reco2num_spk"),
+            ]
+        )
+        == 0
+    )
     hyp = read_rttm(d / "hyp.rttm")
     assert list(hyp) == [rec]
     assert compute_der.main([str(m / "ref.rttm"), str(d / "hyp.rttm"), str(d / "der.txt")]) == 0

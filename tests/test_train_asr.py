@@ -16,22 +16,36 @@ import numpy as np
 import pytest
 import torch
 import yaml
-
 from conftest import tiny_asr_corpus
+
 from funasr_lite.bin import train
 from funasr_lite.data.kaldi_lists import read_scp
 from funasr_lite.models.paraformer.build import load_paraformer
 from funasr_lite.train.asr.model import build_model
 
 REPO = Path(__file__).resolve().parents[1]
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return tiny_asr_corpus(tmp_path_factory.mktemp("asr_corpus"), num_train=40, num_dev=6, num_test=2, seed=3)
 
 
 def _args(c: dict[str, Path], out: Path, *extra: str, dev: bool = True) -> list[str]:
-    args = ["--config", str(c["conf"]), "--train_data", str(c["train"]), "--token_list", str(c["tokens"]),
-            "--cmvn_file", str(c["cmvn"]), "--output_dir", str(out), "--device", "cpu"]
+    args = [
+        "--config",
+        str(c["conf"]),
+        "--train_data",
+        str(c["train"]),
+        "--token_list",
+        str(c["tokens"]),
+        "--cmvn_file",
+        str(c["cmvn"]),
+        "--output_dir",
+        str(out),
+        "--device",
+        "cpu",
+    ]
     return args + (["--dev_data", str(c["dev"])] if dev else []) + list(extra)
 
 
@@ -42,8 +56,21 @@ def _weights(path: Path) -> dict[str, torch.Tensor]:
 def test_train_exports_a_loadable_folder_and_curves(corpus: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "exp"
     # 4 epochs, all kept, up to 4 averaged: the tail rule alone decides what is averaged
-    assert train.main(_args(corpus, out, "--train_conf.max_epoch", "4", "--train_conf.keep_nbest_models", "4",
-                            "--train_conf.avg_nbest_model", "4")) == 0
+    assert (
+        train.main(
+            _args(
+                corpus,
+                out,
+                "--train_conf.max_epoch",
+                "4",
+                "--train_conf.keep_nbest_models",
+                "4",
+                "--train_conf.avg_nbest_model",
+                "4",
+            )
+        )
+        == 0
+    )
     model, _, tokens = load_paraformer(out / "model_dir")
     assert tokens == json.loads(corpus["tokens"].read_text())
     index = json.loads((out / "checkpoints" / "checkpoints.json").read_text())
@@ -80,8 +107,18 @@ def _run_killed(cmd: list[str], index: Path, min_step: int) -> None:
 
 def test_kill_9_then_rerun_continues_exactly(corpus: dict[str, Path], tmp_path: Path) -> None:
     """Dropout, SpecAug, dither and the GLM sampler all draw random numbers: resume must restore them."""
-    extra = ["--train_conf.max_steps", "9", "--train_conf.max_epoch", "50", "--train_conf.save_checkpoint_interval", "3",
-             "--encoder_conf.dropout_rate", "0.1", "--dataset_conf.num_workers", "1"]
+    extra = [
+        "--train_conf.max_steps",
+        "9",
+        "--train_conf.max_epoch",
+        "50",
+        "--train_conf.save_checkpoint_interval",
+        "3",
+        "--encoder_conf.dropout_rate",
+        "0.1",
+        "--dataset_conf.num_workers",
+        "1",
+    ]
     ref = tmp_path / "ref"
     assert train.main(_args(corpus, ref, *extra, dev=False)) == 0
     out = tmp_path / "killed"
@@ -103,14 +140,39 @@ def test_torchrun_two_processes_equal_accumulation_of_two(corpus: dict[str, Path
     One step is compared: after it the weights differ by float rounding (~1e-8), and a later step
     can flip a CIF fire (it depends on the last ulp of the alpha sums), so trajectories diverge.
     """
-    det = ["--train_conf.max_steps", "1", "--train_conf.max_epoch", "20", "--model_conf.sampling_ratio", "0.0",
-           "--specaug", "null", "--dataset_conf.dither", "0.0", "--train_conf.avg_nbest_model", "1",
-           "--optim", "sgd", "--optim_conf.lr", "0.5"]  # SGD: Adam would amplify float-rounding noise in ~0 gradients
+    det = [
+        "--train_conf.max_steps",
+        "1",
+        "--train_conf.max_epoch",
+        "20",
+        "--model_conf.sampling_ratio",
+        "0.0",
+        "--specaug",
+        "null",
+        "--dataset_conf.dither",
+        "0.0",
+        "--train_conf.avg_nbest_model",
+        "1",
+        "--optim",
+        "sgd",
+        "--optim_conf.lr",
+        "0.5",
+    ]  # SGD: Adam would amplify float-rounding noise in ~0 gradients
     single = tmp_path / "single"
     assert train.main(_args(corpus, single, *det, "--train_conf.accum_grad", "2", dev=False)) == 0
     ddp = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
-           "-m", "funasr_lite.bin.train", *_args(corpus, ddp, *det, dev=False)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29533",
+        "-m",
+        "funasr_lite.bin.train",
+        *_args(corpus, ddp, *det, dev=False),
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert res.returncode == 0, res.stderr[-3000:]
     a, b = _weights(single / "model_dir" / "model.pt"), _weights(ddp / "model_dir" / "model.pt")
@@ -127,10 +189,28 @@ def test_finetune_keeps_tokens_and_cmvn_and_freezes(corpus: dict[str, Path], tmp
     base = tmp_path / "base"
     assert train.main(_args(corpus, base, "--train_conf.max_epoch", "1")) == 0
     ft = tmp_path / "ft"
-    args = ["--config", str(REPO / "conf/paraformer_large_finetune.yaml"), "--train_data", str(corpus["train"]),
-            "--init_param", str(base / "model_dir"), "--output_dir", str(ft), "--device", "cpu",
-            "--freeze_param", "encoder", "--train_conf.max_epoch", "1", "--dataset_conf.batch_size", "1200",
-            "--dataset_conf.num_workers", "0", "--train_conf.use_tensorboard", "false"]
+    args = [
+        "--config",
+        str(REPO / "conf/paraformer_large_finetune.yaml"),
+        "--train_data",
+        str(corpus["train"]),
+        "--init_param",
+        str(base / "model_dir"),
+        "--output_dir",
+        str(ft),
+        "--device",
+        "cpu",
+        "--freeze_param",
+        "encoder",
+        "--train_conf.max_epoch",
+        "1",
+        "--dataset_conf.batch_size",
+        "1200",
+        "--dataset_conf.num_workers",
+        "0",
+        "--train_conf.use_tensorboard",
+        "false",
+    ]
     assert train.main(args) == 0
     for name in ("tokens.json", "am.mvn"):
         assert (ft / "model_dir" / name).read_bytes() == (base / "model_dir" / name).read_bytes(), name
@@ -142,14 +222,17 @@ def test_finetune_keeps_tokens_and_cmvn_and_freezes(corpus: dict[str, Path], tmp
     assert cfg["encoder_conf"]["output_size"] == 32  # the init model's architecture, not the large config's
 
 
-@pytest.mark.parametrize("extra, words", [
-    (["--train_conf.max_epocs", "3"], "max_epocs"),
-    (["--train_conf.max_epoch", "abc"], "max_epoch"),
-    (["--encoder_conf.num_blok", "3"], "num_blok"),
-    (["--no_such_section", "1"], "no_such_section"),
-    (["--train_conf.dtype", "fp8"], "dtype"),
-    (["--train_conf.avg_tail_fraction", "0"], "avg_tail_fraction"),
-])
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (["--train_conf.max_epocs", "3"], "max_epocs"),
+        (["--train_conf.max_epoch", "abc"], "max_epoch"),
+        (["--encoder_conf.num_blok", "3"], "num_blok"),
+        (["--no_such_section", "1"], "no_such_section"),
+        (["--train_conf.dtype", "fp8"], "dtype"),
+        (["--train_conf.avg_tail_fraction", "0"], "avg_tail_fraction"),
+    ],
+)
 def test_bad_config_is_a_one_line_error(corpus, tmp_path, capfd, extra, words) -> None:
     assert train.main(_args(corpus, tmp_path / "x", *extra)) == 1
     err = capfd.readouterr().err
@@ -160,8 +243,8 @@ def test_bad_config_is_a_one_line_error(corpus, tmp_path, capfd, extra, words) -
 
 def test_nan_batch_is_skipped_and_never_saved(corpus: dict[str, Path], tmp_path: Path) -> None:
     """One utterance with NaN features: its batch is skipped and reported; saved weights stay finite."""
-    from funasr_lite.frontend.wav_frontend import WavFrontend
     from funasr_lite.frontend.audio import load_audio
+    from funasr_lite.frontend.wav_frontend import WavFrontend
 
     fe = WavFrontend.from_config(yaml.safe_load((REPO / "conf/frontend_paraformer.yaml").read_text()))
     feats_dir = tmp_path / "feats"
@@ -177,8 +260,12 @@ def test_nan_batch_is_skipped_and_never_saved(corpus: dict[str, Path], tmp_path:
                 mat[3, :] = np.nan
             w(key, mat)
     out = tmp_path / "nan"
-    assert train.main(_args(corpus, out, "--train_feats", str(feats_dir / "feats.scp"), "--train_conf.max_epoch", "1",
-                            dev=False)) == 0
+    assert (
+        train.main(
+            _args(corpus, out, "--train_feats", str(feats_dir / "feats.scp"), "--train_conf.max_epoch", "1", dev=False)
+        )
+        == 0
+    )
     log = (out / "train.log").read_text()
     assert f"batch skipped: non-finite features in {bad}" in log
     w = _weights(out / "model_dir" / "model.pt")

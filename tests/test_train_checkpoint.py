@@ -13,18 +13,9 @@ import pytest
 import torch
 
 from funasr_lite.bin import average_checkpoints as avg_cli
-from funasr_lite.train.core.checkpoint import (
-    CheckpointManager,
-    average_checkpoints,
-    save_atomic,
-)
-from funasr_lite.train.core.schedules import (
-    WarmupCosineLR,
-    WarmupLR,
-    build_optimizer,
-    build_scheduler,
-)
 from funasr_lite.seeding import rng_state, set_rng_state
+from funasr_lite.train.core.checkpoint import CheckpointManager, average_checkpoints, save_atomic
+from funasr_lite.train.core.schedules import WarmupCosineLR, WarmupLR, build_optimizer, build_scheduler
 
 
 def _opt(lr: float = 5e-4) -> torch.optim.Optimizer:
@@ -48,8 +39,15 @@ def test_warmuplr_matches_funasr_formula() -> None:
     base, w = 5e-4, 300
     opt = _opt(base)
     lrs = _lrs(opt, WarmupLR(opt, warmup_steps=w), 1000)
-    hand = {1: base / w, 2: 2 * base / w, 150: base / 2, 300: base, 301: base * math.sqrt(300 / 301),
-            900: base * math.sqrt(300 / 900), 1000: base * math.sqrt(0.3)}
+    hand = {
+        1: base / w,
+        2: 2 * base / w,
+        150: base / 2,
+        300: base,
+        301: base * math.sqrt(300 / 301),
+        900: base * math.sqrt(300 / 900),
+        1000: base * math.sqrt(0.3),
+    }
     for n, expected in hand.items():
         assert lrs[n - 1] == pytest.approx(expected, rel=1e-12), n
     assert max(lrs) == pytest.approx(base, rel=1e-12) and lrs.index(max(lrs)) == w - 1
@@ -170,8 +168,15 @@ def test_checkpoint_with_optimizer_and_rng_loads_weights_only(tmp_path) -> None:
     model(torch.randn(2, 4)).sum().backward()
     opt.step()
     sched.step()
-    state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-             "rng": rng_state(), "epoch": 1, "step": 1, "history": [{"loss": 1.5, "acc": 0.25}]}
+    state = {
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "scheduler": sched.state_dict(),
+        "rng": rng_state(),
+        "epoch": 1,
+        "step": 1,
+        "history": [{"loss": 1.5, "acc": 0.25}],
+    }
     CheckpointManager(tmp_path).save("ep1", state, 0.25)
     loaded = CheckpointManager(tmp_path).load_latest()  # torch.load(weights_only=True)
     assert loaded["scheduler"]["last_epoch"] == 1 and loaded["history"] == state["history"]
@@ -181,8 +186,10 @@ def test_checkpoint_with_optimizer_and_rng_loads_weights_only(tmp_path) -> None:
 # ------------------------------------------------------------------ averaging
 def test_average_of_three_checkpoints(tmp_path) -> None:
     g = torch.Generator().manual_seed(0)
-    states = [{"w": torch.randn(4, 3, generator=g), "h": torch.randn(5, generator=g).half(),
-               "n": torch.tensor(i + 10)} for i in range(3)]
+    states = [
+        {"w": torch.randn(4, 3, generator=g), "h": torch.randn(5, generator=g).half(), "n": torch.tensor(i + 10)}
+        for i in range(3)
+    ]
     paths = []
     for i, s in enumerate(states):
         paths.append(tmp_path / f"ep{i}.pt")
@@ -213,8 +220,14 @@ def test_average_checkpoints_cli(tmp_path) -> None:
 
 # ------------------------------------------------------------------ RNG
 def _draws() -> tuple:
-    return (random.random(), random.getrandbits(64), np.random.rand(3).tolist(), np.random.randn(),
-            torch.rand(4).tolist(), torch.randint(0, 1000, (3,)).tolist())
+    return (
+        random.random(),
+        random.getrandbits(64),
+        np.random.rand(3).tolist(),
+        np.random.randn(),
+        torch.rand(4).tolist(),
+        torch.randint(0, 1000, (3,)).tolist(),
+    )
 
 
 def test_rng_state_round_trip(tmp_path) -> None:

@@ -9,11 +9,11 @@ import random
 import numpy as np
 import torch
 
+from funasr_lite.seeding import rng_state, set_rng_state, set_seed
 from funasr_lite.train.core import budget as budget_mod
 from funasr_lite.train.core.budget import Budget
 from funasr_lite.train.core.checkpoint import CheckpointManager
 from funasr_lite.train.core.schedules import warmup_cosine_lr
-from funasr_lite.seeding import rng_state, set_rng_state, set_seed
 
 
 class Clock:
@@ -113,6 +113,11 @@ def test_warmup_cosine_lr_equals_the_old_cam_formula() -> None:
     rng = random.Random(0)
     for _ in range(20000):
         total = rng.randint(1, 50000)
-        args = (rng.randint(0, total + 5), total, rng.choice([1e-3, 1e-2, rng.random()]), rng.random() * 0.3,
-                rng.choice([0.01, rng.random()]))
+        args = (
+            rng.randint(0, total + 5),
+            total,
+            rng.choice([1e-3, 1e-2, rng.random()]),
+            rng.random() * 0.3,
+            rng.choice([0.01, rng.random()]),
+        )
         assert warmup_cosine_lr(*args) == old(*args), args

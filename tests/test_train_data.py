@@ -16,16 +16,22 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from conftest import espeak_wav
 
 from funasr_lite.errors import InputError
 from funasr_lite.frontend.cmvn import load_cmvn
 from funasr_lite.frontend.wav_frontend import WavFrontend
 from funasr_lite.train.asr.data import (
-    AsrDataset, Featurizer, PreloadedDataset, collate, load_utterances, make_loader, tokenize,
+    AsrDataset,
+    Featurizer,
+    PreloadedDataset,
+    collate,
+    load_utterances,
+    make_loader,
+    tokenize,
 )
 from funasr_lite.train.asr.sampler import BucketBatchSampler
 from funasr_lite.train.asr.specaug import SpecAugLFR
-from conftest import espeak_wav
 
 FIX = Path(__file__).parent / "fixtures"
 TOKENS = ["<blank>", "<s>", "</s>", "<unk>", "你", "好", "世", "界", "hello", "一", "二", "三"]
@@ -92,20 +98,32 @@ def test_load_utterances_frames_and_problems(data, tmp_path) -> None:
     sf.write(tmp_path / "short.wav", _wave(1, 0), 16000)
     sf.write(tmp_path / "tiny.wav", _wave(399, 0), 16000)  # FunASR's short-item rule: a 399-sample frame
     good = d.parent / "b.wav"
-    bad = _write_dir(tmp_path / "bad", {"ok": good, "miss": tmp_path / "nope.wav", "wavonly": good, "oov": good,
-                                         "empty": good, "short": tmp_path / "short.wav", "tiny": tmp_path / "tiny.wav"},
-                     {"ok": "你好", "miss": "你", "textonly": "好", "oov": "你坏", "empty": "", "short": "你", "tiny": "好"})
+    bad = _write_dir(
+        tmp_path / "bad",
+        {
+            "ok": good,
+            "miss": tmp_path / "nope.wav",
+            "wavonly": good,
+            "oov": good,
+            "empty": good,
+            "short": tmp_path / "short.wav",
+            "tiny": tmp_path / "tiny.wav",
+        },
+        {"ok": "你好", "miss": "你", "textonly": "好", "oov": "你坏", "empty": "", "short": "你", "tiny": "好"},
+    )
     utts, problems = load_utterances(bad, TOKENS)
     assert [(u.key, u.num_frames) for u in utts] == [("ok", 1 + (12345 - 400) // 160), ("tiny", 1)]
     w, t = bad / "wav.scp", bad / "text"
-    assert sorted(problems) == sorted([
-        f"{w}:3: utt wavonly: in wav.scp but not in text",
-        f"{w}:2: utt miss: audio file not found: {tmp_path / 'nope.wav'}",
-        f"{t}:3: utt textonly: in text but not in wav.scp",
-        f"{t}:4: utt oov: character(s) '坏' not in the token list",
-        f"{t}:5: utt empty: empty transcript",
-        f"{w}:6: utt short: too short for one fbank frame",
-    ])
+    assert sorted(problems) == sorted(
+        [
+            f"{w}:3: utt wavonly: in wav.scp but not in text",
+            f"{w}:2: utt miss: audio file not found: {tmp_path / 'nope.wav'}",
+            f"{t}:3: utt textonly: in text but not in wav.scp",
+            f"{t}:4: utt oov: character(s) '坏' not in the token list",
+            f"{t}:5: utt empty: empty transcript",
+            f"{w}:6: utt short: too short for one fbank frame",
+        ]
+    )
 
 
 def test_feats_scp_source(data, tmp_path) -> None:
@@ -145,14 +163,24 @@ def test_featurizer_equals_wav_frontend(data) -> None:
     assert batch.ys_lens.tolist() == [len(u.token_ids) for u in utts]
     feats, lens = Featurizer(7, 6, fe.cmvn)(batch.fbank, batch.fbank_lens, train=False)
     from funasr_lite.frontend.audio import load_audio
+
     waves = [torch.from_numpy(load_audio(u.source).waveform) for u in utts]
     padded = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True)
     ref, ref_lens = fe(padded, [len(w) for w in waves])
     assert torch.equal(lens, ref_lens) and torch.equal(feats, ref)
     # train=True with SpecAug: same features up to the masks (zeros)
-    aug, _ = Featurizer(7, 6, fe.cmvn, SpecAugLFR(apply_time_warp=False, freq_mask_width_range=[5, 6], lfr_rate=6,
-                                                 num_freq_mask=1, time_mask_width_range=[0, 1]))(
-        batch.fbank, batch.fbank_lens, train=True, generator=torch.Generator().manual_seed(0))
+    aug, _ = Featurizer(
+        7,
+        6,
+        fe.cmvn,
+        SpecAugLFR(
+            apply_time_warp=False,
+            freq_mask_width_range=[5, 6],
+            lfr_rate=6,
+            num_freq_mask=1,
+            time_mask_width_range=[0, 1],
+        ),
+    )(batch.fbank, batch.fbank_lens, train=True, generator=torch.Generator().manual_seed(0))
     masked = aug != feats
     assert bool((aug[masked] == 0).all()) and int(masked.any(1).sum(1).max()) == 5 * 7
 
@@ -162,11 +190,12 @@ def test_featurizer_matches_funasr_fixtures() -> None:
     fb = [torch.from_numpy(c["fbank"]) for c in cases]
     padded = torch.nn.utils.rnn.pad_sequence(fb, batch_first=True)
     feats, lens = Featurizer(7, 6, load_cmvn(FIX / "frontend" / "am_560.mvn"))(
-        padded, torch.tensor([len(f) for f in fb]), train=False)
+        padded, torch.tensor([len(f) for f in fb]), train=False
+    )
     for i, c in enumerate(cases):
         assert int(lens[i]) == c["feats"].shape[0]
         np.testing.assert_allclose(feats[i, : lens[i]].numpy(), c["feats"], atol=1e-4, rtol=1e-5)
-        assert not feats[i, int(lens[i]):].any()
+        assert not feats[i, int(lens[i]) :].any()
 
 
 def test_dither_deterministic_per_epoch(data) -> None:
@@ -254,6 +283,7 @@ def test_sampler_determinism() -> None:
     assert run(1, 0) == run(1, 0) and run(1, 3) == run(1, 3)
     assert run(1, 0) != run(1, 1) and run(1, 0) != run(2, 0)
     assert run(1, 0, shuffle=False) == run(2, 5, shuffle=False)
+
     # one global bucket: the sorted batches of shuffle=False, in another order (ties aside)
     def profile(batches: list[list[int]]) -> list[tuple[int, ...]]:
         return sorted(tuple(sorted(LENS[i] for i in b)) for b in batches)

@@ -40,7 +40,12 @@ def _model(name):
 
 def _batch(key):
     feats = torch.from_numpy(DATA[f"{key}_feats_int8"].astype(np.float32) / 32.0)
-    return feats, torch.from_numpy(DATA[f"{key}_feat_lens"]), torch.from_numpy(DATA[f"{key}_ys"]), torch.from_numpy(DATA[f"{key}_ys_lens"])
+    return (
+        feats,
+        torch.from_numpy(DATA[f"{key}_feat_lens"]),
+        torch.from_numpy(DATA[f"{key}_ys"]),
+        torch.from_numpy(DATA[f"{key}_ys_lens"]),
+    )
 
 
 def _check(out, ref):
@@ -82,8 +87,14 @@ def test_unequal_lengths_match_funasr_items(name):
     for seed in range(2):
         for i, ref in enumerate(REF[name][f"uneq_r075_seed{seed}_single"]):
             n, m = int(flens[i]), int(ylens[i])
-            item = paraformer_training_loss(model, feats[i : i + 1, :n], flens[i : i + 1], ys[i : i + 1, :m],
-                                            ylens[i : i + 1], torch.Generator().manual_seed(seed))
+            item = paraformer_training_loss(
+                model,
+                feats[i : i + 1, :n],
+                flens[i : i + 1],
+                ys[i : i + 1, :m],
+                ylens[i : i + 1],
+                torch.Generator().manual_seed(seed),
+            )
             _check(item, ref)
 
 
@@ -91,8 +102,13 @@ def test_loss_conf_from_config():
     import yaml
 
     conf = yaml.safe_load((FIX / "models" / "paraformer_tiny" / "config.yaml").read_text())
-    assert loss_conf_from_config(conf) == {"lsm_weight": 0.1, "length_normalized_loss": True, "predictor_weight": 1.0,
-                                           "predictor_bias": 1, "sampling_ratio": 0.75}
+    assert loss_conf_from_config(conf) == {
+        "lsm_weight": 0.1,
+        "length_normalized_loss": True,
+        "predictor_weight": 1.0,
+        "predictor_bias": 1,
+        "sampling_ratio": 0.75,
+    }
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -1,4 +1,5 @@
 """Kaldi-style shell helpers in utils/: parse_options, validate_data_dir, split_scp, utt2spk<->spk2utt."""
+
 from __future__ import annotations
 
 import os
@@ -90,6 +91,7 @@ def test_parse_options_config_file_then_cli(po_script, tmp_path):
 
 # ---------------------------------------------------------------- validate_data_dir.sh
 
+
 def make_data_dir(d: Path) -> Path:
     d.mkdir()
     (d / "wav.scp").write_text("spkA-u1 /a/1.wav\nspkA-u2 /a/2.wav\nspkB-u1 /b/1.wav\n")
@@ -171,6 +173,7 @@ def test_validate_segments(tmp_path):
 
 # ---------------------------------------------------------------- split_scp
 
+
 def write_scp(path: Path, n: int) -> Path:
     path.write_text("".join(f"u{k:02d} /x/{k}.wav\n" for k in range(1, n + 1)))
     return path
@@ -216,7 +219,9 @@ def test_split_scp_utt2spk_keeps_speakers(tmp_path):
         others = [p for p in outs if p != o]
         assert all(not speakers & {spk[ln.split()[0]] for ln in p.read_text().splitlines()} for p in others)
     # 3 speakers cannot fill 4 chunks
-    proc = run([str(UTILS / "split_scp.sh"), "--utt2spk", str(u2s), str(scp), *(str(tmp_path / f"x{k}") for k in range(4))])
+    proc = run(
+        [str(UTILS / "split_scp.sh"), "--utt2spk", str(u2s), str(scp), *(str(tmp_path / f"x{k}") for k in range(4))]
+    )
     assert proc.returncode == 1 and "speaker" in proc.stderr
     # a speaker split across the file is refused
     u2s.write_text("".join(f"{u} {'a' if u in ('u01', 'u10') else 'b'}\n" for u in sorted(spk)))
@@ -225,6 +230,7 @@ def test_split_scp_utt2spk_keeps_speakers(tmp_path):
 
 
 # ---------------------------------------------------------------- utt2spk <-> spk2utt
+
 
 def test_utt2spk_spk2utt_round_trip(tmp_path):
     utt2spk = "s1-a s1\ns1-b s1\ns2-a s2\nx-1 s0\n"

@@ -21,12 +21,15 @@ def test_empty_file_is_an_empty_mapping(tmp_path: Path, text: str) -> None:
     assert read_yaml(tmp_path / "c.yaml") == {}
 
 
-@pytest.mark.parametrize(("data", "words"), [
-    (None, "config file does not exist"),
-    (b"- a\n- b\n", "config must be a YAML mapping, got list"),
-    (b"a: 1\n  b: : c\n", "config is not valid YAML (line 2: "),
-    (b"a: \xff\n", "config is not UTF-8 (byte 3)"),
-])
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (None, "config file does not exist"),
+        (b"- a\n- b\n", "config must be a YAML mapping, got list"),
+        (b"a: 1\n  b: : c\n", "config is not valid YAML (line 2: "),
+        (b"a: \xff\n", "config is not UTF-8 (byte 3)"),
+    ],
+)
 def test_problems_are_one_model_error_naming_the_file(tmp_path: Path, data: bytes | None, words: str) -> None:
     path = tmp_path / "c.yaml"
     if data is not None:

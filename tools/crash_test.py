@@ -44,16 +44,24 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 TARGETS = ("decode", "fbank", "train")
-SENTENCES = ["今天天气很好", "我们去公园散步", "然后一起吃午饭", "下午回家休息", "明天还要上班",
-             "这个问题下次再说", "大家都听明白了", "请早点睡觉"]
+SENTENCES = [
+    "今天天气很好",
+    "我们去公园散步",
+    "然后一起吃午饭",
+    "下午回家休息",
+    "明天还要上班",
+    "这个问题下次再说",
+    "大家都听明白了",
+    "请早点睡觉",
+]
 
 
 # ------------------------------------------------------------------------------------ running
@@ -83,8 +91,12 @@ class Outcome:
 
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-               OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"), PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"),
+        PYTHONUNBUFFERED="1",
+    )
     return env
 
 
@@ -92,8 +104,15 @@ def _start(cmd: list[str], log: Path) -> subprocess.Popen:
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as fh:
         fh.write(f"\n### {' '.join(cmd)}\n".encode())
-        return subprocess.Popen(cmd, cwd=REPO, env=_env(), stdin=subprocess.DEVNULL, stdout=fh,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            cmd,
+            cwd=REPO,
+            env=_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def _group_alive(pgid: int) -> bool:
@@ -118,8 +137,9 @@ def _kill_group(proc: subprocess.Popen) -> None:
         time.sleep(0.02)
 
 
-def run_to_end(cmd: list[str], log: Path, timeout_s: float,
-               progress: Callable[[], tuple[float, str]] | None = None) -> tuple[int, float, float]:
+def run_to_end(
+    cmd: list[str], log: Path, timeout_s: float, progress: Callable[[], tuple[float, str]] | None = None
+) -> tuple[int, float, float]:
     """Run ``cmd`` to its end; returns (exit status, wall seconds, seconds until ``progress`` first changed)."""
     t0 = time.monotonic()
     proc = _start(cmd, log)
@@ -136,8 +156,14 @@ def run_to_end(cmd: list[str], log: Path, timeout_s: float,
     return proc.returncode, wall, wall if first is None else first
 
 
-def run_with_kills(cmd: list[str], log: Path, kills: int, rng: random.Random, window: tuple[float, float],
-                   progress: Callable[[], tuple[float, str]]) -> list[Kill]:
+def run_with_kills(
+    cmd: list[str],
+    log: Path,
+    kills: int,
+    rng: random.Random,
+    window: tuple[float, float],
+    progress: Callable[[], tuple[float, str]],
+) -> list[Kill]:
     """Start ``cmd`` ``kills`` times, SIGKILL its process group at a seeded random moment each time.
 
     ``window`` is (first output, end) of the reference run; a resumed run needs the start-up time
@@ -150,8 +176,11 @@ def run_with_kills(cmd: list[str], log: Path, kills: int, rng: random.Random, wi
     for _ in range(kills):
         share_left = max(0.0, 1.0 - progress()[0])
         after_output = rng.random() < 0.5
-        delay = rng.uniform(0.0, (end - first) * share_left) if after_output else \
-            rng.uniform(0.0, first + (end - first) * share_left)
+        delay = (
+            rng.uniform(0.0, (end - first) * share_left)
+            if after_output
+            else rng.uniform(0.0, first + (end - first) * share_left)
+        )
         before = progress()[1]
         proc = _start(cmd, log)
         t0 = time.monotonic()
@@ -188,16 +217,19 @@ def make_audio(folder: Path, n: int, seed: int, kind: str) -> Path:
         if kind == "espeak":
             raw = folder / f".raw{i}.wav"
             text = SENTENCES[i % len(SENTENCES)] + SENTENCES[(i * 3 + 1) % len(SENTENCES)][: 1 + i % 4]
-            subprocess.run(["espeak-ng", "-v", f"cmn+f{1 + i % 4}", "-w", str(raw), text], check=True,
-                           capture_output=True)
+            subprocess.run(
+                ["espeak-ng", "-v", f"cmn+f{1 + i % 4}", "-w", str(raw), text], check=True, capture_output=True
+            )
             from funasr_lite.frontend.audio import load_audio  # noqa: PLC0415
 
             wave = load_audio(str(raw)).waveform
             raw.unlink()
         else:
             t = np.arange(int(16000 * rng.uniform(0.6, 1.6))) / 16000
-            wave = (0.3 * np.sin(2 * np.pi * rng.uniform(150, 900) * t) * np.sin(2 * np.pi * 2.5 * t)
-                    + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
+            wave = (
+                0.3 * np.sin(2 * np.pi * rng.uniform(150, 900) * t) * np.sin(2 * np.pi * 2.5 * t)
+                + 0.01 * rng.standard_normal(t.size)
+            ).astype(np.float32)
         sf.write(path, wave, 16000, subtype="PCM_16")
         lines.append(f"utt{i:03d} {path}\n")
     scp = folder / "wav.scp"
@@ -257,8 +289,21 @@ def _tmp_files(folder: Path) -> list[Path]:
 
 
 def decode_cmd(wav_scp: Path, out: Path, model: Path, nj: int) -> list[str]:
-    return [sys.executable, "-m", "funasr_lite.bin.inference", "--model", str(model), "--wav_scp", str(wav_scp),
-            "--output_dir", str(out), "--nj", str(nj), "--output_format", "json"]
+    return [
+        sys.executable,
+        "-m",
+        "funasr_lite.bin.inference",
+        "--model",
+        str(model),
+        "--wav_scp",
+        str(wav_scp),
+        "--output_dir",
+        str(out),
+        "--nj",
+        str(nj),
+        "--output_format",
+        "json",
+    ]
 
 
 def decode_progress(out: Path, total: int) -> tuple[float, str]:
@@ -271,8 +316,9 @@ def decode_progress(out: Path, total: int) -> tuple[float, str]:
 
 def check_decode(out: Path, ref: Path, keys: list[str], o: Outcome) -> None:
     p = o.problems
-    names = ["text", "token", "score", "rtf"] + [n for n in ("time_stamp", "text_with_punc")
-                                                 if (ref / "1best_recog" / n).is_file()]
+    names = ["text", "token", "score", "rtf"] + [
+        n for n in ("time_stamp", "text_with_punc") if (ref / "1best_recog" / n).is_file()
+    ]
     for name in names:
         label = f"1best_recog/{name}"
         lines = read_lines(out / "1best_recog" / name, p, label)
@@ -326,8 +372,12 @@ def target_decode(work: Path, wav_scp: Path, args: argparse.Namespace, rng: rand
     o = Outcome("decode")
     keys = scp_keys(wav_scp)
     ref, out = work / "decode_ref", work / "decode_crash"
-    rc, o.ref_s, first = run_to_end(decode_cmd(wav_scp, ref, args.model, args.nj), work / "decode_ref.log",
-                                    args.timeout, lambda: decode_progress(ref, len(keys)))
+    rc, o.ref_s, first = run_to_end(
+        decode_cmd(wav_scp, ref, args.model, args.nj),
+        work / "decode_ref.log",
+        args.timeout,
+        lambda: decode_progress(ref, len(keys)),
+    )
     if rc != 0:
         o.problems.append(f"reference run failed (rc {rc}), see {work / 'decode_ref.log'}")
         return o
@@ -349,10 +399,27 @@ def fbank_cmd(wav_scp: Path, out: Path, nj: int) -> list[str]:
     from funasr_lite.bin.inference import runpl_quote  # noqa: PLC0415  (run.pl joins its arguments for bash)
 
     conf = REPO / "conf" / "frontend_paraformer.yaml"
-    py = [sys.executable, "-m", "funasr_lite.bin.dump_fbank", "--wav_scp", str(wav_scp), "--out_dir", str(out),
-          "--frontend_conf", str(conf), "--nj", str(nj)]
-    jobs = [str(REPO / "utils" / "run.pl"), f"JOB=1:{nj}", str(out / "log" / "dump.JOB.log"),
-            *(runpl_quote(a) for a in py), "--job", "JOB"]
+    py = [
+        sys.executable,
+        "-m",
+        "funasr_lite.bin.dump_fbank",
+        "--wav_scp",
+        str(wav_scp),
+        "--out_dir",
+        str(out),
+        "--frontend_conf",
+        str(conf),
+        "--nj",
+        str(nj),
+    ]
+    jobs = [
+        str(REPO / "utils" / "run.pl"),
+        f"JOB=1:{nj}",
+        str(out / "log" / "dump.JOB.log"),
+        *(runpl_quote(a) for a in py),
+        "--job",
+        "JOB",
+    ]
     script = f"{shlex.join(jobs)} || exit 1\n{shlex.join(py)}\n"
     return ["bash", "-c", script]
 
@@ -407,8 +474,9 @@ def target_fbank(work: Path, wav_scp: Path, args: argparse.Namespace, rng: rando
     o = Outcome("fbank")
     keys = scp_keys(wav_scp)
     ref, out = work / "fbank_ref", work / "fbank_crash"
-    rc, o.ref_s, first = run_to_end(fbank_cmd(wav_scp, ref, args.nj), work / "fbank_ref.log",
-                                    args.timeout, lambda: fbank_progress(ref, args.nj))
+    rc, o.ref_s, first = run_to_end(
+        fbank_cmd(wav_scp, ref, args.nj), work / "fbank_ref.log", args.timeout, lambda: fbank_progress(ref, args.nj)
+    )
     if rc != 0:
         o.problems.append(f"reference run failed (rc {rc}), see {work / 'fbank_ref.log'}")
         return o
@@ -437,12 +505,37 @@ def train_corpus(work: Path, seed: int) -> dict[str, Path]:
 
 
 def train_cmd(c: dict[str, Path], out: Path, steps: int) -> list[str]:
-    return [sys.executable, "-m", "funasr_lite.bin.train", "--config", str(c["conf"]), "--train_data", str(c["train"]),
-            "--dev_data", str(c["dev"]), "--token_list", str(c["tokens"]), "--cmvn_file", str(c["cmvn"]),
-            "--output_dir", str(out), "--device", "cpu", "--num_threads", "1",
-            "--train_conf.max_steps", str(steps), "--train_conf.max_epoch", "50",
-            "--train_conf.save_checkpoint_interval", "1", "--encoder_conf.dropout_rate", "0.1",
-            "--dataset_conf.num_workers", "1"]
+    return [
+        sys.executable,
+        "-m",
+        "funasr_lite.bin.train",
+        "--config",
+        str(c["conf"]),
+        "--train_data",
+        str(c["train"]),
+        "--dev_data",
+        str(c["dev"]),
+        "--token_list",
+        str(c["tokens"]),
+        "--cmvn_file",
+        str(c["cmvn"]),
+        "--output_dir",
+        str(out),
+        "--device",
+        "cpu",
+        "--num_threads",
+        "1",
+        "--train_conf.max_steps",
+        str(steps),
+        "--train_conf.max_epoch",
+        "50",
+        "--train_conf.save_checkpoint_interval",
+        "1",
+        "--encoder_conf.dropout_rate",
+        "0.1",
+        "--dataset_conf.num_workers",
+        "1",
+    ]
 
 
 def train_progress(out: Path, steps: int) -> tuple[float, str]:
@@ -452,7 +545,8 @@ def train_progress(out: Path, steps: int) -> tuple[float, str]:
     except (OSError, ValueError):
         return 0.0, "no checkpoint"
     return min(step, steps) / steps, f"checkpoint step {step}" + (
-        ", exported" if (out / "model_dir" / "model.pt").is_file() else "")
+        ", exported" if (out / "model_dir" / "model.pt").is_file() else ""
+    )
 
 
 def _metric_rows(path: Path, p: list[str]) -> list[dict]:
@@ -502,8 +596,10 @@ def check_train(out: Path, ref: Path, o: Outcome) -> None:
     if rows != ref_rows:
         seen = collections.Counter((r.get("split"), r.get("step")) for r in rows)
         dups = sorted(k for k, c in seen.items() if c > 1)
-        p.append(f"metrics.jsonl: {len(rows)} rows vs {len(ref_rows)} in the uninterrupted run"
-                 + (f"; duplicated (split, step) {dups[:3]}" if dups else "; values differ"))
+        p.append(
+            f"metrics.jsonl: {len(rows)} rows vs {len(ref_rows)} in the uninterrupted run"
+            + (f"; duplicated (split, step) {dups[:3]}" if dups else "; values differ")
+        )
     stale = _tmp_files(out)
     if stale:
         o.notes.append(f"{len(stale)} stale temporary file(s), e.g. {stale[0].relative_to(out)}")
@@ -513,8 +609,12 @@ def target_train(work: Path, _wav_scp: Path, args: argparse.Namespace, rng: rand
     o = Outcome("train")
     corpus = train_corpus(work, args.seed + 2)
     ref, out = work / "train_ref", work / "train_crash"
-    rc, o.ref_s, first = run_to_end(train_cmd(corpus, ref, args.train_steps), work / "train_ref.log", args.timeout,
-                                    lambda: train_progress(ref, args.train_steps))
+    rc, o.ref_s, first = run_to_end(
+        train_cmd(corpus, ref, args.train_steps),
+        work / "train_ref.log",
+        args.timeout,
+        lambda: train_progress(ref, args.train_steps),
+    )
     if rc != 0:
         o.problems.append(f"reference run failed (rc {rc}), see {work / 'train_ref.log'}")
         return o
@@ -536,8 +636,17 @@ def summary(outcomes: list[Outcome]) -> str:
     rows = [("target", "kills landed", "ref s", "final s", "rc", "checks", "result")]
     for o in outcomes:
         landed = sum(k.landed for k in o.kills)
-        rows.append((o.target, f"{landed}/{len(o.kills)}", f"{o.ref_s:.1f}", f"{o.final_s:.1f}",
-                     str(o.final_rc), str(o.checks), "PASS" if o.ok else "FAIL"))
+        rows.append(
+            (
+                o.target,
+                f"{landed}/{len(o.kills)}",
+                f"{o.ref_s:.1f}",
+                f"{o.final_s:.1f}",
+                str(o.final_rc),
+                str(o.checks),
+                "PASS" if o.ok else "FAIL",
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -556,8 +665,12 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1, help="seeds the kill times and the audio (default: %(default)s)")
     p.add_argument("--what", default=",".join(TARGETS), help="comma list of %(default)s")
     p.add_argument("--files", type=int, default=20, help="clips in the wav.scp (default: %(default)s)")
-    p.add_argument("--audio", choices=("auto", "espeak", "tone"), default="auto",
-                   help="espeak-ng speech or generated tones (auto: espeak-ng when installed)")
+    p.add_argument(
+        "--audio",
+        choices=("auto", "espeak", "tone"),
+        default="auto",
+        help="espeak-ng speech or generated tones (auto: espeak-ng when installed)",
+    )
     p.add_argument("--nj", type=int, default=4, help="jobs for decode and fbank (default: %(default)s)")
     p.add_argument("--model", type=Path, default=REPO / "tests/fixtures/models/paraformer_tiny")
     p.add_argument("--train_steps", type=int, default=60, help="max_steps of the training run (default: %(default)s)")
@@ -572,8 +685,10 @@ def main(argv: list[str] | None = None) -> int:
     what = [w.strip() for w in args.what.split(",") if w.strip()]
     bad = [w for w in what if w not in TARGETS]
     if bad or args.kills < 0 or args.files < args.nj:
-        print(f"crash_test: error: --what from {','.join(TARGETS)}, --kills >= 0, --files >= --nj (got {args.what!r})",
-              file=sys.stderr)
+        print(
+            f"crash_test: error: --what from {','.join(TARGETS)}, --kills >= 0, --files >= --nj (got {args.what!r})",
+            file=sys.stderr,
+        )
         return 2
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="crash_test_"))
     work.mkdir(parents=True, exist_ok=True)
@@ -585,8 +700,10 @@ def main(argv: list[str] | None = None) -> int:
         outcomes.append(fn(work, wav_scp, args, random.Random(f"{args.seed}-{name}")))
     print(summary(outcomes))
     ok = all(o.ok for o in outcomes)
-    print(f"crash_test: {'PASS' if ok else 'FAIL'} in {time.monotonic() - t0:.1f} s (seed {args.seed}, "
-          f"{args.kills} kills per target, work dir {work}{'' if ok and not args.keep and not args.work_dir else ' kept'})")
+    print(
+        f"crash_test: {'PASS' if ok else 'FAIL'} in {time.monotonic() - t0:.1f} s (seed {args.seed}, "
+        f"{args.kills} kills per target, work dir {work}{'' if ok and not args.keep and not args.work_dir else ' kept'})"
+    )
     if ok and not args.keep and args.work_dir is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0 if ok else 1

@@ -59,8 +59,23 @@ sys.path.insert(0, str(REPO))
 KINDS = ("bytes", "path", "lists")
 MAX_LEN = 64 * 1024  # generated files stay small: the limits under test are claimed sizes, not real ones
 AMPLIFICATION = 256  # most output samples per input byte (x16 is resampling 1 kHz u8, ADPCM/GSM add x4-x5)
-_SIGNATURES = [b"RIFF", b"RIFX", b"RF64", b"BW64", b"fLaC", b"OggS", b"ID3", b"FORM", b".snd", b"caff",
-               b"\0\0\0\x18ftyp", b"\x1a\x45\xdf\xa3", b"\xff\xfb", b"\xff\xf3", b"\xff\xe2"]
+_SIGNATURES = [
+    b"RIFF",
+    b"RIFX",
+    b"RF64",
+    b"BW64",
+    b"fLaC",
+    b"OggS",
+    b"ID3",
+    b"FORM",
+    b".snd",
+    b"caff",
+    b"\0\0\0\x18ftyp",
+    b"\x1a\x45\xdf\xa3",
+    b"\xff\xfb",
+    b"\xff\xf3",
+    b"\xff\xe2",
+]
 _FIELD_VALUES = [0, 1, 2, 3, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0xFFFFFFF0, 44, 8000, 16000, 48000]
 
 
@@ -78,9 +93,23 @@ def valid_audio(r: random.Random) -> tuple[bytes, str]:
     import soundfile as sf  # noqa: PLC0415
 
     fmt = r.choice(["WAV", "WAV", "WAV", "FLAC", "AIFF", "AU", "CAF", "W64", "RF64", "OGG", "WAVEX"])
-    subtypes = {"WAV": ["PCM_16", "PCM_24", "PCM_32", "PCM_U8", "FLOAT", "DOUBLE", "ULAW", "ALAW",
-                        "IMA_ADPCM", "MS_ADPCM", "GSM610"],
-                "FLAC": ["PCM_16", "PCM_24", "PCM_S8"], "OGG": ["VORBIS"]}
+    subtypes = {
+        "WAV": [
+            "PCM_16",
+            "PCM_24",
+            "PCM_32",
+            "PCM_U8",
+            "FLOAT",
+            "DOUBLE",
+            "ULAW",
+            "ALAW",
+            "IMA_ADPCM",
+            "MS_ADPCM",
+            "GSM610",
+        ],
+        "FLAC": ["PCM_16", "PCM_24", "PCM_S8"],
+        "OGG": ["VORBIS"],
+    }
     subtype = r.choice(subtypes.get(fmt, ["PCM_16", "FLOAT"]))
     channels = r.choice([1, 1, 1, 2, 2, 3, 6])
     rate = r.choice([16000, 16000, 8000, 22050, 44100, 48000, 11025, 96000, 4000])
@@ -98,7 +127,7 @@ def valid_audio(r: random.Random) -> tuple[bytes, str]:
 
 def _put(data: bytearray, offset: int, size: int, value: int) -> None:
     if 0 <= offset and offset + size <= len(data):
-        data[offset:offset + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+        data[offset : offset + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
 
 
 def mutate_header(data: bytes, r: random.Random) -> bytes:
@@ -107,7 +136,15 @@ def mutate_header(data: bytes, r: random.Random) -> bytes:
     fields = [(4, 4)]  # RIFF size
     fmt = b.find(b"fmt ")
     if fmt >= 0:
-        fields += [(fmt + 4, 4), (fmt + 8, 2), (fmt + 10, 2), (fmt + 12, 4), (fmt + 16, 4), (fmt + 20, 2), (fmt + 22, 2)]
+        fields += [
+            (fmt + 4, 4),
+            (fmt + 8, 2),
+            (fmt + 10, 2),
+            (fmt + 12, 4),
+            (fmt + 16, 4),
+            (fmt + 20, 2),
+            (fmt + 22, 2),
+        ]
     chunk = b.find(b"data")
     if chunk >= 0:
         fields += [(chunk + 4, 4)] * 3  # the data size is the most interesting one
@@ -137,7 +174,7 @@ def mutate(data: bytes, r: random.Random) -> bytes:
             b[at:at] = r.randbytes(r.randint(1, 200))
         elif op == "zero" and b:
             at = r.randrange(len(b))
-            b[at:at + r.randint(1, 64)] = bytes(min(64, len(b) - at))
+            b[at : at + r.randint(1, 64)] = bytes(min(64, len(b) - at))
         elif op == "header":
             b = bytearray(mutate_header(bytes(b), r))
     return bytes(b[:MAX_LEN])
@@ -145,8 +182,9 @@ def mutate(data: bytes, r: random.Random) -> bytes:
 
 def audio_bytes(r: random.Random) -> tuple[bytes, str]:
     """(bytes, how they were made) for one loader case."""
-    how = r.choice(["valid", "mutated", "mutated", "mutated", "header", "header", "truncated", "signature",
-                    "random", "empty-ish"])
+    how = r.choice(
+        ["valid", "mutated", "mutated", "mutated", "header", "header", "truncated", "signature", "random", "empty-ish"]
+    )
     if how in ("valid", "mutated", "header", "truncated"):
         data, fmt = valid_audio(r)
         if how == "mutated":
@@ -175,13 +213,37 @@ def path_case(r: random.Random, tmp: Path) -> tuple[object, str]:
         path = tmp / (r.choice(_NAMES) + r.choice(_SUFFIXES))
         path.write_bytes(data)
         return (str(path) if r.random() < 0.7 else path), f"file {path.name!r}: {made}"
-    odd = r.choice([
-        f"{tmp}/nul\0byte.wav", str(tmp), f"{tmp}/missing.wav", "", " ", "data:audio/wav;base64,UklGRg==",
-        "file:///etc/passwd", "FILE://etc/hostname", "ftp://127.0.0.1/a.wav", "gopher://127.0.0.1:70/a",
-        "http://127.0.0.1:9/a.wav", "javascript:alert(1)", f"cat {tmp}/x.wav |", "rm -rf / |", "|", " | ",
-        "/dev/null", "/dev/zero", "/proc/self/status", "a" * 5000, "\udcff.wav", "http://[::1", "https://",
-        "http://127.0.0.1:abc/a.wav", "http://127.0.0.1:9/a b.wav", "http://127.0.0.1:9/%00.wav", "HTTP://127.0.0.1:9/",
-    ])
+    odd = r.choice(
+        [
+            f"{tmp}/nul\0byte.wav",
+            str(tmp),
+            f"{tmp}/missing.wav",
+            "",
+            " ",
+            "data:audio/wav;base64,UklGRg==",
+            "file:///etc/passwd",
+            "FILE://etc/hostname",
+            "ftp://127.0.0.1/a.wav",
+            "gopher://127.0.0.1:70/a",
+            "http://127.0.0.1:9/a.wav",
+            "javascript:alert(1)",
+            f"cat {tmp}/x.wav |",
+            "rm -rf / |",
+            "|",
+            " | ",
+            "/dev/null",
+            "/dev/zero",
+            "/proc/self/status",
+            "a" * 5000,
+            "\udcff.wav",
+            "http://[::1",
+            "https://",
+            "http://127.0.0.1:abc/a.wav",
+            "http://127.0.0.1:9/a b.wav",
+            "http://127.0.0.1:9/%00.wav",
+            "HTTP://127.0.0.1:9/",
+        ]
+    )
     return odd, f"odd path {odd[:40]!r}"
 
 
@@ -195,14 +257,42 @@ def _token(r: random.Random, chars: str = _KEY_CHARS, longest: int = 12) -> str:
     if pick < 0.85:
         return "".join(r.choice(chars) for _ in range(r.randint(0, longest)))
     if pick < 0.95:
-        return "".join(chr(r.choice([r.randint(0x20, 0x7E), r.randint(0xA0, 0xD7FF), r.randint(0xE000, 0x10FFFF)]))
-                       for _ in range(r.randint(1, longest)))
+        return "".join(
+            chr(r.choice([r.randint(0x20, 0x7E), r.randint(0xA0, 0xD7FF), r.randint(0xE000, 0x10FFFF)]))
+            for _ in range(r.randint(1, longest))
+        )
     return r.choice(["x" * 100_000, "\0", "key\0nul", "..", ".", "../../etc/x", "-"])
 
 
 def _time(r: random.Random) -> str:
-    return r.choice(["0", "0.0", "0.25", "0.5", "1", "1.5", "2.0", "-1", "-0.5", "nan", "inf", "-inf", "1e309", "1_0",
-                     "0x10", "", "abc", "1.", ".5", "1e-3", "9" * 400, "１", "0.1\x00", f"{r.uniform(-2, 5):.3f}"])
+    return r.choice(
+        [
+            "0",
+            "0.0",
+            "0.25",
+            "0.5",
+            "1",
+            "1.5",
+            "2.0",
+            "-1",
+            "-0.5",
+            "nan",
+            "inf",
+            "-inf",
+            "1e309",
+            "1_0",
+            "0x10",
+            "",
+            "abc",
+            "1.",
+            ".5",
+            "1e-3",
+            "9" * 400,
+            "１",
+            "0.1\x00",
+            f"{r.uniform(-2, 5):.3f}",
+        ]
+    )
 
 
 def list_contents(r: random.Random, kind: str, keys: list[str], values: list[str], noise: float) -> bytes:
@@ -337,23 +427,37 @@ def run_case(seed: int, n: int, kinds: list[str], tmp: Path, save_dir: Path | No
         if kind == "bytes":
             data, made = audio_bytes(r)
             fs = r.choice([None, None, 8000, 16000, 44100])
-            outcome, detail = _call(lambda: load_audio(data, fs=fs, key="fuzz", allow_pipes=False),
-                                    lambda res: _check_audio(res, len(data)))
+            outcome, detail = _call(
+                lambda: load_audio(data, fs=fs, key="fuzz", allow_pipes=False), lambda res: _check_audio(res, len(data))
+            )
             if outcome == "FAIL" and save_dir:
                 (save_dir / f"case{n}.bin").write_bytes(data)
             return kind, outcome, f"{made}: {detail}" if detail else made
         if kind == "path":
             source, made = path_case(r, case_dir)
-            outcome, detail = _call(lambda: load_audio(source, key=r.choice([None, "k"]), allow_pipes=False,
-                                                       url_timeout_s=2.0), _check_audio)
+            outcome, detail = _call(
+                lambda: load_audio(source, key=r.choice([None, "k"]), allow_pipes=False, url_timeout_s=2.0),
+                _check_audio,
+            )
             return kind, outcome, f"{made}: {detail}" if detail else made
         # lists: wav.scp values point at two real clips, missing files, refused schemes and pipes
         good = case_dir / "good.wav"
         good.write_bytes(valid_audio(random.Random(n))[0])
         bad = case_dir / "bad.wav"
         bad.write_bytes(mutate(valid_audio(r)[0], r))
-        values = [str(good), str(good), str(bad), f"{case_dir}/missing.wav", f"cat {good} |", "echo hi |",
-                  f"file://{good}", "data:audio/wav;base64,AAAA", "http://127.0.0.1:9/a.wav", f"{good} ", str(case_dir)]
+        values = [
+            str(good),
+            str(good),
+            str(bad),
+            f"{case_dir}/missing.wav",
+            f"cat {good} |",
+            "echo hi |",
+            f"file://{good}",
+            "data:audio/wav;base64,AAAA",
+            "http://127.0.0.1:9/a.wav",
+            f"{good} ",
+            str(case_dir),
+        ]
         keys: list[str] = []
         noise = r.choice([0.0, 0.0, 0.05, 0.2, 0.5, 1.0])
         scp, text, segs = case_dir / "wav.scp", case_dir / "text", case_dir / "segments"
@@ -368,8 +472,9 @@ def run_case(seed: int, n: int, kinds: list[str], tmp: Path, save_dir: Path | No
 
         def wav_scp_items() -> list:
             out = []
-            for key, item in load_wav_scp(scp, segs if r.random() < 0.4 else None, allow_pipes=False,
-                                          url_timeout_s=2.0):
+            for key, item in load_wav_scp(
+                scp, segs if r.random() < 0.4 else None, allow_pipes=False, url_timeout_s=2.0
+            ):
                 problem = _check_error(item) if isinstance(item, BaseException) else _check_audio(item)
                 if problem:
                     raise AssertionError(f"item {key!r}: {problem}")
@@ -417,12 +522,20 @@ def worker(args: argparse.Namespace) -> int:
             try:
                 kind, outcome, detail = run_case(args.seed, n, kinds, Path(tmp), save_dir)
             except CaseTimeout:
-                kind, outcome, detail = kinds[n % len(kinds)], "FAIL", f"hang: over {args.case_timeout - 1.0:.1f} s " \
-                                                                     f"(SIGALRM in {traceback.format_exc(limit=-2)[-300:]!r})"
+                kind, outcome, detail = (
+                    kinds[n % len(kinds)],
+                    "FAIL",
+                    f"hang: over {args.case_timeout - 1.0:.1f} s "
+                    f"(SIGALRM in {traceback.format_exc(limit=-2)[-300:]!r})",
+                )
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
-            print(json.dumps({"n": n, "kind": kind, "outcome": outcome, "detail": detail,
-                              "s": round(time.monotonic() - t0, 4)}), flush=True)
+            print(
+                json.dumps(
+                    {"n": n, "kind": kind, "outcome": outcome, "detail": detail, "s": round(time.monotonic() - t0, 4)}
+                ),
+                flush=True,
+            )
     return 0
 
 
@@ -435,13 +548,36 @@ def supervise(args: argparse.Namespace) -> int:
     start = args.first
     kinds = args.kinds.split(",")
     while start < args.cases:
-        cmd = [sys.executable, __file__, "--worker", "--start", str(start), "--cases", str(args.cases),
-               "--seed", str(args.seed), "--kinds", args.kinds, "--case_timeout", str(args.case_timeout),
-               "--mem_mb", str(args.mem_mb)] + (["--no_ffmpeg"] if args.no_ffmpeg else []) + \
-              (["--save_dir", str(args.save_dir)] if args.save_dir else [])
+        cmd = (
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                "--start",
+                str(start),
+                "--cases",
+                str(args.cases),
+                "--seed",
+                str(args.seed),
+                "--kinds",
+                args.kinds,
+                "--case_timeout",
+                str(args.case_timeout),
+                "--mem_mb",
+                str(args.mem_mb),
+            ]
+            + (["--no_ffmpeg"] if args.no_ffmpeg else [])
+            + (["--save_dir", str(args.save_dir)] if args.save_dir else [])
+        )
         errfile = tempfile.TemporaryFile()  # not a pipe: a chatty worker must never block on a full one
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errfile, stdin=subprocess.DEVNULL,
-                                start_new_session=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=errfile,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=dict(os.environ, OMP_NUM_THREADS="1"),
+        )
         sel = selectors.DefaultSelector()
         sel.register(proc.stdout, selectors.EVENT_READ)
         buf = b""
@@ -471,8 +607,14 @@ def supervise(args: argparse.Namespace) -> int:
                 os.killpg(proc.pid, signal.SIGKILL)
                 kind = kinds[next_case % len(kinds)]
                 counts[kind]["FAIL"] += 1
-                failures.append({"n": next_case, "kind": kind, "outcome": "FAIL",
-                                 "detail": f"hang: no answer in {limit:.0f} s (worker killed)"})
+                failures.append(
+                    {
+                        "n": next_case,
+                        "kind": kind,
+                        "outcome": "FAIL",
+                        "detail": f"hang: no answer in {limit:.0f} s (worker killed)",
+                    }
+                )
                 next_case += 1
                 break
         sel.close()
@@ -481,13 +623,20 @@ def supervise(args: argparse.Namespace) -> int:
         err = errfile.read().decode("utf-8", "replace")
         errfile.close()
         proc.stdout.close()
-        if next_case < args.cases and (not failures or failures[-1]["n"] != next_case - 1
-                                       or "worker killed" not in failures[-1]["detail"]):
+        if next_case < args.cases and (
+            not failures or failures[-1]["n"] != next_case - 1 or "worker killed" not in failures[-1]["detail"]
+        ):
             # the worker died on case next_case (segfault, os._exit, an error outside a case)
             kind = kinds[next_case % len(kinds)]
             counts[kind]["FAIL"] += 1
-            failures.append({"n": next_case, "kind": kind, "outcome": "FAIL",
-                             "detail": f"worker died (rc {proc.returncode}): {err.strip()[-400:]!r}"})
+            failures.append(
+                {
+                    "n": next_case,
+                    "kind": kind,
+                    "outcome": "FAIL",
+                    "detail": f"worker died (rc {proc.returncode}): {err.strip()[-400:]!r}",
+                }
+            )
             next_case += 1
         start = next_case
     wall = time.monotonic() - t0
@@ -496,13 +645,17 @@ def supervise(args: argparse.Namespace) -> int:
     for kind in kinds:
         c = counts[kind]
         print(f"{kind:<7} {sum(c.values()):>7} {c['ok']:>7} {c['input_error']:>12} {c['FAIL']:>6}")
-    print(f"{'all':<7} {total:>7} {sum(c['ok'] for c in counts.values()):>7} "
-          f"{sum(c['input_error'] for c in counts.values()):>12} {len(failures):>6}")
+    print(
+        f"{'all':<7} {total:>7} {sum(c['ok'] for c in counts.values()):>7} "
+        f"{sum(c['input_error'] for c in counts.values()):>12} {len(failures):>6}"
+    )
     for f in failures[:50]:
         print(f"FAIL case {f['n']} ({f['kind']}): {f['detail'][:700]}")
         print(f"  replay: python tools/fuzz_inputs.py --seed {args.seed} --kinds {args.kinds} --case {f['n']}")
-    print(f"fuzz_inputs: {total} cases, seed {args.seed}, {len(failures)} failure(s), wall {wall:.1f} s "
-          f"({1000 * wall / max(1, total):.1f} ms/case, slowest case {slowest[1]}: {slowest[0]:.2f} s)")
+    print(
+        f"fuzz_inputs: {total} cases, seed {args.seed}, {len(failures)} failure(s), wall {wall:.1f} s "
+        f"({1000 * wall / max(1, total):.1f} ms/case, slowest case {slowest[1]}: {slowest[0]:.2f} s)"
+    )
     return 1 if failures else 0
 
 

@@ -13,10 +13,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-RECIPE_LOCAL = {
-    "synth": REPO / "egs" / "synth" / "local",
-    "aishell": REPO / "egs" / "aishell" / "local",
-}
+RECIPE_LOCAL = {"synth": REPO / "egs" / "synth" / "local", "aishell": REPO / "egs" / "aishell" / "local"}
 
 
 def add_recipe_local(*corpora: str) -> None:

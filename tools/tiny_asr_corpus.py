@@ -16,14 +16,22 @@ TINY_ASR = {  # a 2-block Paraformer: seconds per training run on 2 cores
     "predictor_conf": {"idim": 32},
     "dataset_conf": {"batch_size": 1200, "num_workers": 0, "preload": "none", "dither": 1.0},
     # epochs, not the recipe's step budget: dev at each epoch end, a warm-up of 5 steps
-    "train_conf": {"log_interval": 1, "use_tensorboard": False, "keep_nbest_models": 3, "avg_nbest_model": 2,
-                   "max_epoch": 30, "max_steps": 0, "validate_interval": 0},
+    "train_conf": {
+        "log_interval": 1,
+        "use_tensorboard": False,
+        "keep_nbest_models": 3,
+        "avg_nbest_model": 2,
+        "max_epoch": 30,
+        "max_steps": 0,
+        "validate_interval": 0,
+    },
 }
 TINY_SCHEDULER = ("warmuplr", {"warmup_steps": 5})
 
 
-def tiny_asr_corpus(root: Path, num_train: int, num_dev: int, num_test: int, seed: int,
-                    train_conf: dict | None = None) -> dict[str, Path]:
+def tiny_asr_corpus(
+    root: Path, num_train: int, num_dev: int, num_test: int, seed: int, train_conf: dict | None = None
+) -> dict[str, Path]:
     """A synthetic corpus (2-4 characters of 40), its token list and CMVN, and ``TINY_ASR``'s config
     (``train_conf`` added) under ``root``; the paths the trainer takes."""
     import yaml  # noqa: PLC0415
@@ -34,13 +42,47 @@ def tiny_asr_corpus(root: Path, num_train: int, num_dev: int, num_test: int, see
     add_recipe_local("synth")
     import synth_corpus  # noqa: PLC0415  (egs/synth/local)
 
-    assert synth_corpus.main(["--out_dir", str(root / "data"), "--wav_dir", str(root / "wavs"),
-                              "--num_train", str(num_train), "--num_dev", str(num_dev), "--num_test", str(num_test),
-                              "--top_chars", "40", "--min_chars", "2", "--max_chars", "4", "--nj", "2",
-                              "--seed", str(seed)]) == 0
+    assert (
+        synth_corpus.main(
+            [
+                "--out_dir",
+                str(root / "data"),
+                "--wav_dir",
+                str(root / "wavs"),
+                "--num_train",
+                str(num_train),
+                "--num_dev",
+                str(num_dev),
+                "--num_test",
+                str(num_test),
+                "--top_chars",
+                "40",
+                "--min_chars",
+                "2",
+                "--max_chars",
+                "4",
+                "--nj",
+                "2",
+                "--seed",
+                str(seed),
+            ]
+        )
+        == 0
+    )
     assert make_tokens.main(["--text", str(root / "data/train/text"), "--out_dir", str(root / "lang")]) == 0
-    assert compute_cmvn.main(["--wav_scp", str(root / "data/train/wav.scp"), "--frontend_conf",
-                              str(REPO / "conf/frontend_paraformer.yaml"), "--out_dir", str(root / "cmvn")]) == 0
+    assert (
+        compute_cmvn.main(
+            [
+                "--wav_scp",
+                str(root / "data/train/wav.scp"),
+                "--frontend_conf",
+                str(REPO / "conf/frontend_paraformer.yaml"),
+                "--out_dir",
+                str(root / "cmvn"),
+            ]
+        )
+        == 0
+    )
     conf = yaml.safe_load((REPO / "conf/paraformer_synth_cpu.yaml").read_text(encoding="utf-8"))
     for k, v in TINY_ASR.items():
         conf[k].update(v)
@@ -68,5 +110,11 @@ def tiny_recipe_config(path: Path, **train_conf: object) -> Path:
 
 def corpus_paths(root: Path) -> dict[str, Path]:
     """The paths under ``root`` that :func:`tiny_asr_corpus` writes (``conf`` last)."""
-    return {"root": root, "train": root / "data/train", "dev": root / "data/dev",
-            "tokens": root / "lang/tokens.json", "cmvn": root / "cmvn/am.mvn", "conf": root / "tiny.yaml"}
+    return {
+        "root": root,
+        "train": root / "data/train",
+        "dev": root / "data/dev",
+        "tokens": root / "lang/tokens.json",
+        "cmvn": root / "cmvn/am.mvn",
+        "conf": root / "tiny.yaml",
+    }

@@ -40,16 +40,31 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--segments", default=None, help="optional Kaldi segments file")
     p.add_argument("--output_dir", required=True)
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
-    p.add_argument("--batch_size_token", type=int, default=6000,
-                   help="max padded LFR frames per batch, count x longest (default: %(default)s)")
-    p.add_argument("--chunk_utts", type=int, default=256,
-                   help="utterances loaded and decoded together before results are saved (default: %(default)s)")
-    p.add_argument("--dither", type=float, default=0.0,
-                   help="fbank dither at inference; FunASR uses 1.0 when the config omits it (default: %(default)s)")
+    p.add_argument(
+        "--batch_size_token",
+        type=int,
+        default=6000,
+        help="max padded LFR frames per batch, count x longest (default: %(default)s)",
+    )
+    p.add_argument(
+        "--chunk_utts",
+        type=int,
+        default=256,
+        help="utterances loaded and decoded together before results are saved (default: %(default)s)",
+    )
+    p.add_argument(
+        "--dither",
+        type=float,
+        default=0.0,
+        help="fbank dither at inference; FunASR uses 1.0 when the config omits it (default: %(default)s)",
+    )
     p.add_argument("--seed", type=int, default=0, help="RNG seed, recorded in the log (default: %(default)s)")
-    p.add_argument("--resampler", default=DEFAULT_RESAMPLER, choices=RESAMPLERS,
-                   help="for audio not at 16 kHz: funasr (torchaudio's sinc resampler, as FunASR) or soxr "
-                        "(default: %(default)s)")
+    p.add_argument(
+        "--resampler",
+        default=DEFAULT_RESAMPLER,
+        choices=RESAMPLERS,
+        help="for audio not at 16 kHz: funasr (torchaudio's sinc resampler, as FunASR) or soxr (default: %(default)s)",
+    )
     return p
 
 
@@ -57,13 +72,16 @@ def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     set_seed(args.seed)
-    log.info("model=%s wav_scp=%s device=%s seed=%d dither=%g", args.model, args.wav_scp, args.device, args.seed, args.dither)
+    log.info(
+        "model=%s wav_scp=%s device=%s seed=%d dither=%g", args.model, args.wav_scp, args.device, args.seed, args.dither
+    )
     from funasr_lite.asr import SpeechRecognizer  # noqa: PLC0415  (torch models load only when decoding)
 
     try:
         keys = [k for k, _ in iter_wav_scp(args.wav_scp, args.segments)]  # both lists checked up front
-        recognizer = SpeechRecognizer(args.model, device=args.device, batch_size_token=args.batch_size_token,
-                                      dither=args.dither)
+        recognizer = SpeechRecognizer(
+            args.model, device=args.device, batch_size_token=args.batch_size_token, dither=args.dither
+        )
     except (ModelError, InputError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -103,8 +121,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _record(r) -> dict:  # noqa: ANN001
-    return {"key": r.key, "text": r.text, "tokens": r.tokens, "score": r.score, "rtf": r.rtf,
-            "compute_s": r.compute_s, "audio_s": r.audio_s, "timestamp": r.timestamp}
+    return {
+        "key": r.key,
+        "text": r.text,
+        "tokens": r.tokens,
+        "score": r.score,
+        "rtf": r.rtf,
+        "compute_s": r.compute_s,
+        "audio_s": r.audio_s,
+        "timestamp": r.timestamp,
+    }
 
 
 if __name__ == "__main__":

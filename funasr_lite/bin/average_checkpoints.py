@@ -16,11 +16,7 @@ import argparse
 import logging
 import sys
 
-from funasr_lite.train.core.checkpoint import (
-    CheckpointManager,
-    average_checkpoints,
-    save_atomic,
-)
+from funasr_lite.train.core.checkpoint import CheckpointManager, average_checkpoints, save_atomic
 
 log = logging.getLogger("average_checkpoints")
 

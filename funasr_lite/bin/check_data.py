@@ -7,6 +7,7 @@ there is any; with ``--audio`` every file is decoded and sample rates, channel c
 durations are summarised. With a ``segments`` file the utterances are its segment ids and
 ``wav.scp`` lists recordings (Kaldi's layout); ``text`` and ``utt2spk`` are checked against them.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -78,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--wav_scp", default=None)
     p.add_argument("--feats_scp", default=None, help="dumped fbank (stage 1) to read instead of computing from audio")
     p.add_argument("--segments", default=None)
-    p.add_argument("--frontend_conf", required=True, help="YAML with FunASR frontend_conf keys (fs, window, n_mels, lfr_m, ...)")
+    p.add_argument(
+        "--frontend_conf", required=True, help="YAML with FunASR frontend_conf keys (fs, window, n_mels, lfr_m, ...)"
+    )
     p.add_argument("--out_dir", required=True)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -107,8 +109,14 @@ def main(argv: list[str] | None = None) -> int:
     lfr_m = int(conf.get("lfr_m", 1))
     write_am_mvn_from_stats(stats, out / "am.mvn", lfr_m=lfr_m)
     save_stats_json(stats, out / "cmvn.json")
-    log.info("%d frames -> %s (dim %d x lfr_m %d) and %s", stats.total_frames, out / "am.mvn",
-             len(stats.mean_stats), lfr_m, out / "cmvn.json")
+    log.info(
+        "%d frames -> %s (dim %d x lfr_m %d) and %s",
+        stats.total_frames,
+        out / "am.mvn",
+        len(stats.mean_stats),
+        lfr_m,
+        out / "cmvn.json",
+    )
     if bad:
         log.error("%d items were skipped (listed above)", len(bad))
         return 1

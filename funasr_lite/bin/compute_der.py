@@ -26,12 +26,21 @@ e.g.: python -m funasr_lite.bin.compute_der data/meetings/ref.rttm exp/diar/hyp.
 
 
 def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="compute_der", description=__doc__.splitlines()[0], epilog=EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="compute_der",
+        description=__doc__.splitlines()[0],
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("ref", help="reference RTTM")
     p.add_argument("hyp", help="hypothesis RTTM")
     p.add_argument("out", nargs="?", default=None, help="report file, written atomically (stdout if omitted or '-')")
-    p.add_argument("--collar", type=float, default=COLLAR, help="seconds not scored on each side of reference boundaries (default %(default)s)")
+    p.add_argument(
+        "--collar",
+        type=float,
+        default=COLLAR,
+        help="seconds not scored on each side of reference boundaries (default %(default)s)",
+    )
     p.add_argument("--frame", type=float, default=FRAME, help="scoring frame in seconds (default %(default)s)")
     p.add_argument("--json", default=None, help="also write per-recording and overall numbers as JSON here")
     return p
@@ -58,9 +67,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_text_atomic(args.out, report)
         sys.stderr.write(report.splitlines()[-1 - bool(missing) - bool(extra)] + "\n")
     if args.json:
-        data = {"collar": args.collar, "frame": args.frame, "overall": total.as_dict(),
-                "recordings": {k: v.as_dict() for k, v in per.items()},
-                "missing_hypothesis": missing, "hypothesis_only": extra}
+        data = {
+            "collar": args.collar,
+            "frame": args.frame,
+            "overall": total.as_dict(),
+            "recordings": {k: v.as_dict() for k, v in per.items()},
+            "missing_hypothesis": missing,
+            "hypothesis_only": extra,
+        }
         write_text_atomic(args.json, json.dumps(data, indent=1, sort_keys=True) + "\n")
     return 0
 

@@ -50,8 +50,9 @@ def oracle_segments_ms(turns: list[tuple[float, float, str]]) -> list[list[int]]
 
 
 def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="diarize", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="diarize", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--wav_scp", required=True, help="recording id -> audio")
     p.add_argument("--spk_model", required=True, help="CAM++ model folder (campplus_cn_common.bin, config.yaml)")
     p.add_argument("--out_dir", required=True)
@@ -64,9 +65,12 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="k-means seed (0 = FunASR's first file)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch_size", type=int, default=64, help="chunks per CAM++ forward")
-    p.add_argument("--resampler", default=DEFAULT_RESAMPLER, choices=RESAMPLERS,
-                   help="for audio at other rates: funasr (torchaudio's sinc resampler, as FunASR) or soxr "
-                        "(default: %(default)s)")
+    p.add_argument(
+        "--resampler",
+        default=DEFAULT_RESAMPLER,
+        choices=RESAMPLERS,
+        help="for audio at other rates: funasr (torchaudio's sinc resampler, as FunASR) or soxr (default: %(default)s)",
+    )
     return p
 
 
@@ -90,8 +94,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     out = Path(args.out_dir)
     (out / "rttm").mkdir(parents=True, exist_ok=True)
-    info: dict = {"spk_model": args.spk_model, "vad": args.vad_model or f"oracle:{args.oracle_vad}",
-                  "oracle_num_speakers": bool(num_spk), "merge_thr": args.merge_thr, "recordings": {}}
+    info: dict = {
+        "spk_model": args.spk_model,
+        "vad": args.vad_model or f"oracle:{args.oracle_vad}",
+        "oracle_num_speakers": bool(num_spk),
+        "merge_thr": args.merge_thr,
+        "recordings": {},
+    }
     failed = []
     texts = []
     for rec in sorted(wavs, key=str.encode):
@@ -105,9 +114,17 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 with torch.no_grad():
                     segs = vad.segments(audio.at(vad.sample_rate))  # the VAD's own rate, as FunASR
-            diar = diarize(model, wave, segs, num_spk.get(rec), max_speakers=args.max_speakers,
-                           merge_thr=args.merge_thr, seed=args.seed, batch_size=args.batch_size,
-                           count_may_exceed=True)
+            diar = diarize(
+                model,
+                wave,
+                segs,
+                num_spk.get(rec),
+                max_speakers=args.max_speakers,
+                merge_thr=args.merge_thr,
+                seed=args.seed,
+                batch_size=args.batch_size,
+                count_may_exceed=True,
+            )
             turns = diar.turns
         except (InputError, ValueError, RuntimeError) as e:
             log.error("%s: %s", rec, e)
@@ -116,10 +133,20 @@ def main(argv: list[str] | None = None) -> int:
         text = rttm_text(rec, turns, speaker_prefix="spk")
         write_text_atomic(out / "rttm" / f"{rec}.rttm", text)
         texts.append(text)
-        info["recordings"][rec] = {"vad_segments": len(segs), "chunks": diar.chunks,
-                                   "speakers": len({t[2] for t in turns}), "seconds": round(time.time() - t0, 2)}
-        log.info("%s: %d VAD segments, %d chunks, %d speakers (%.1f s)", rec, len(segs), diar.chunks,
-                 info["recordings"][rec]["speakers"], time.time() - t0)
+        info["recordings"][rec] = {
+            "vad_segments": len(segs),
+            "chunks": diar.chunks,
+            "speakers": len({t[2] for t in turns}),
+            "seconds": round(time.time() - t0, 2),
+        }
+        log.info(
+            "%s: %d VAD segments, %d chunks, %d speakers (%.1f s)",
+            rec,
+            len(segs),
+            diar.chunks,
+            info["recordings"][rec]["speakers"],
+            time.time() - t0,
+        )
     write_text_atomic(out / "hyp.rttm", "".join(texts))
     info["failed"] = failed
     write_text_atomic(out / "diarize_info.json", json.dumps(info, indent=1) + "\n")

@@ -17,6 +17,7 @@ temporary name and renamed last, so a rerun skips finished jobs (resume). In par
 
 Bad or too-short audio items are reported and skipped; the exit code is then 1.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -27,8 +27,8 @@ from pathlib import Path
 
 from funasr_lite.errors import ModelError
 from funasr_lite.modelio import load_checkpoint, read_token_list
-from funasr_lite.train.core.checkpoint import CheckpointManager
 from funasr_lite.train.asr.export import export_model_dir
+from funasr_lite.train.core.checkpoint import CheckpointManager
 from funasr_lite.yamlio import read_yaml
 
 log = logging.getLogger("export_model")

@@ -42,45 +42,92 @@ log = logging.getLogger("inference")
 
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", default=None,
-                   help="YAML of option defaults (keys = these options' names, e.g. conf/decode.yaml); the command line wins")
+    p.add_argument(
+        "--config",
+        default=None,
+        help="YAML of option defaults (keys = these options' names, e.g. conf/decode.yaml); the command line wins",
+    )
     p.add_argument("--model", required=True, help="ASR model folder (Paraformer / BiCif-Paraformer)")
     p.add_argument("--vad_model", default=None, help="FSMN-VAD folder; without it each recording is one segment")
     p.add_argument("--punc_model", default=None, help="CT-Transformer folder; without it no punctuation")
-    p.add_argument("--spk_model", default=None, help="CAM++ folder; labels every sentence with a speaker (needs --vad_model)")
+    p.add_argument(
+        "--spk_model", default=None, help="CAM++ folder; labels every sentence with a speaker (needs --vad_model)"
+    )
     p.add_argument("--spk_mode", default="punc_segment", choices=("punc_segment", "vad_segment"))
     p.add_argument("--num_speakers", type=int, default=None, help="exact speaker count (default: estimated)")
     p.add_argument("--min_speakers", type=int, default=1)
     p.add_argument("--max_speakers", type=int, default=15)
-    p.add_argument("--no_split_at_speaker_change", action="store_true",
-                   help="keep FunASR's one speaker per sentence instead of splitting sentences at speaker changes")
+    p.add_argument(
+        "--no_split_at_speaker_change",
+        action="store_true",
+        help="keep FunASR's one speaker per sentence instead of splitting sentences at speaker changes",
+    )
     p.add_argument("--wav_scp", required=True)
-    p.add_argument("--allow_pipes", action="store_true", default=None,
-                   help="run wav.scp entries ending in '|' (Kaldi pipes: shell commands from the list); "
-                        "refused by default unless FUNASR_LITE_ALLOW_PIPES=1")
+    p.add_argument(
+        "--allow_pipes",
+        action="store_true",
+        default=None,
+        help="run wav.scp entries ending in '|' (Kaldi pipes: shell commands from the list); "
+        "refused by default unless FUNASR_LITE_ALLOW_PIPES=1",
+    )
     p.add_argument("--output_dir", required=True)
-    p.add_argument("--output_format", default="json", help="comma list of json,srt,vtt,txt,rttm or all, or none (default: %(default)s)")
+    p.add_argument(
+        "--output_format",
+        default="json",
+        help="comma list of json,srt,vtt,txt,rttm or all, or none (default: %(default)s)",
+    )
     p.add_argument("--device", default="cpu")
-    p.add_argument("--dtype", default="fp32", choices=("fp32", "bf16", "fp16"),
-                   help="ASR encoder/decoder precision (the CIF predictor stays fp32; default: %(default)s)")
-    p.add_argument("--quantize", default=None, choices=("int8",), help="int8 dynamic quantisation of the ASR linear layers (CPU)")
-    p.add_argument("--num_workers", type=int, default=0,
-                   help="processes that decode audio and run the VAD ahead of the models (default: %(default)s)")
-    p.add_argument("--window_s", type=float, default=None,
-                   help="recognise the segments of this many seconds of recordings together (default: 600 on a "
-                        "GPU; 0 on CPU: one recording at a time, so an interrupted run loses at most one recording)")
-    p.add_argument("--batch_size_s", type=float, default=300, help="padded seconds of audio per ASR batch (default: %(default)s)")
-    p.add_argument("--batch_size_threshold_s", type=float, default=60, help="segments this long go alone (default: %(default)s)")
-    p.add_argument("--max_end_silence_time", type=int, default=None, help="VAD end silence in ms (default: the model's dynamic schedule)")
+    p.add_argument(
+        "--dtype",
+        default="fp32",
+        choices=("fp32", "bf16", "fp16"),
+        help="ASR encoder/decoder precision (the CIF predictor stays fp32; default: %(default)s)",
+    )
+    p.add_argument(
+        "--quantize", default=None, choices=("int8",), help="int8 dynamic quantisation of the ASR linear layers (CPU)"
+    )
+    p.add_argument(
+        "--num_workers",
+        type=int,
+        default=0,
+        help="processes that decode audio and run the VAD ahead of the models (default: %(default)s)",
+    )
+    p.add_argument(
+        "--window_s",
+        type=float,
+        default=None,
+        help="recognise the segments of this many seconds of recordings together (default: 600 on a "
+        "GPU; 0 on CPU: one recording at a time, so an interrupted run loses at most one recording)",
+    )
+    p.add_argument(
+        "--batch_size_s", type=float, default=300, help="padded seconds of audio per ASR batch (default: %(default)s)"
+    )
+    p.add_argument(
+        "--batch_size_threshold_s", type=float, default=60, help="segments this long go alone (default: %(default)s)"
+    )
+    p.add_argument(
+        "--max_end_silence_time",
+        type=int,
+        default=None,
+        help="VAD end silence in ms (default: the model's dynamic schedule)",
+    )
     p.add_argument("--max_single_segment_time", type=int, default=None, help="VAD max segment length in ms")
     p.add_argument("--dither", type=float, default=0.0)
-    p.add_argument("--resampler", default=DEFAULT_RESAMPLER, choices=RESAMPLERS,
-                   help="for audio at other rates than a model's: funasr (torchaudio's sinc resampler, as "
-                        "FunASR) or soxr (default: %(default)s)")
+    p.add_argument(
+        "--resampler",
+        default=DEFAULT_RESAMPLER,
+        choices=RESAMPLERS,
+        help="for audio at other rates than a model's: funasr (torchaudio's sinc resampler, as "
+        "FunASR) or soxr (default: %(default)s)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--nj", type=int, default=1, help="split into N jobs run through --cmd (default: %(default)s)")
-    p.add_argument("--cmd", default=None, help="Kaldi job runner with options, e.g. 'utils/run.pl --gpu 1' or "
-                                             "'utils/slurm.pl' (default: the run.pl shipped in funasr_lite/jobs/)")
+    p.add_argument(
+        "--cmd",
+        default=None,
+        help="Kaldi job runner with options, e.g. 'utils/run.pl --gpu 1' or "
+        "'utils/slurm.pl' (default: the run.pl shipped in funasr_lite/jobs/)",
+    )
     return p
 
 
@@ -135,35 +182,64 @@ def check_output_keys(wav_scp: str) -> None:
 def run_one(args: argparse.Namespace, formats: list[str]) -> int:
     """Decode one wav.scp in this process."""
     set_seed(args.seed)
-    log.info("wav_scp=%s model=%s vad=%s punc=%s device=%s seed=%d", args.wav_scp, args.model,
-             args.vad_model, args.punc_model, args.device, args.seed)
+    log.info(
+        "wav_scp=%s model=%s vad=%s punc=%s device=%s seed=%d",
+        args.wav_scp,
+        args.model,
+        args.vad_model,
+        args.punc_model,
+        args.device,
+        args.seed,
+    )
     from funasr_lite.auto_model import build_pipeline  # noqa: PLC0415  (models load only when decoding)
 
     try:
         keys = list(read_scp(args.wav_scp))
-        pipeline = build_pipeline(args.model, args.vad_model, args.punc_model, device=args.device,
-                                  batch_size_s=args.batch_size_s, batch_size_threshold_s=args.batch_size_threshold_s,
-                                  dither=args.dither, spk_model=args.spk_model, spk_mode=args.spk_mode,
-                                  split_at_speaker_change=not args.no_split_at_speaker_change, dtype=args.dtype,
-                                  quantize=args.quantize, vad_device="cpu" if args.num_workers > 0 else None,
-                                  resampler=args.resampler)
+        pipeline = build_pipeline(
+            args.model,
+            args.vad_model,
+            args.punc_model,
+            device=args.device,
+            batch_size_s=args.batch_size_s,
+            batch_size_threshold_s=args.batch_size_threshold_s,
+            dither=args.dither,
+            spk_model=args.spk_model,
+            spk_mode=args.spk_mode,
+            split_at_speaker_change=not args.no_split_at_speaker_change,
+            dtype=args.dtype,
+            quantize=args.quantize,
+            vad_device="cpu" if args.num_workers > 0 else None,
+            resampler=args.resampler,
+        )
     except (ModelError, InputError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    vad_opts = {k: v for k, v in (("max_end_silence_time", args.max_end_silence_time),
-                                  ("max_single_segment_time", args.max_single_segment_time)) if v is not None}
+    vad_opts = {
+        k: v
+        for k, v in (
+            ("max_end_silence_time", args.max_end_silence_time),
+            ("max_single_segment_time", args.max_single_segment_time),
+        )
+        if v is not None
+    }
     out = Path(args.output_dir)
     writer = RecogWriter(out)
     errors: list[str] = []
 
     def loader(shard: tuple[int, int] | None) -> Iterator:
-        return load_wav_scp(args.wav_scp, allow_pipes=args.allow_pipes, shard=shard, skip=writer.done,
-                            **pipeline.audio_options())
+        return load_wav_scp(
+            args.wav_scp, allow_pipes=args.allow_pipes, shard=shard, skip=writer.done, **pipeline.audio_options()
+        )
 
     items = prepared(loader, pipeline.vad, vad_opts, args.num_workers)
     window_s = args.window_s if args.window_s is not None else (600.0 if pipeline.asr.device.type == "cuda" else 0.0)
-    options = DecodeOptions(sentence_timestamp=pipeline.punc is not None, num_speakers=args.num_speakers,
-                            min_speakers=args.min_speakers, max_speakers=args.max_speakers, vad_options=vad_opts)
+    options = DecodeOptions(
+        sentence_timestamp=pipeline.punc is not None,
+        num_speakers=args.num_speakers,
+        min_speakers=args.min_speakers,
+        max_speakers=args.max_speakers,
+        vad_options=vad_opts,
+    )
     results = pipeline.run_many(items, window_s, options)
     with tqdm(total=len(keys), initial=sum(k in writer.done for k in keys), desc="transcribe") as bar:
         for item, result, seg_results in results:
@@ -189,9 +265,16 @@ def run_one(args: argparse.Namespace, formats: list[str]) -> int:
 def _record(result: dict, seg_results: list, audio_s: float, punctuated: bool) -> dict:
     tokens = [t for r in seg_results for t in r.rec.tokens]
     compute = sum(r.rec.compute_s for r in seg_results)
-    rec = {"key": result["key"], "text": result.get("raw_text", result["text"]) if punctuated else result["text"],
-           "tokens": tokens, "score": sum(r.rec.score for r in seg_results), "compute_s": compute,
-           "audio_s": audio_s, "rtf": compute / audio_s if audio_s else 0.0, "timestamp": result.get("timestamp")}
+    rec = {
+        "key": result["key"],
+        "text": result.get("raw_text", result["text"]) if punctuated else result["text"],
+        "tokens": tokens,
+        "score": sum(r.rec.score for r in seg_results),
+        "compute_s": compute,
+        "audio_s": audio_s,
+        "rtf": compute / audio_s if audio_s else 0.0,
+        "timestamp": result.get("timestamp"),
+    }
     if punctuated:
         rec["text_with_punc"] = result["text"]
     return rec
@@ -208,8 +291,16 @@ def run_split(args: argparse.Namespace, argv: list[str]) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     job_argv = _without(argv, ("--nj", "--cmd", "--wav_scp", "--output_dir"))
-    job_cmd = [sys.executable, "-m", "funasr_lite.bin.inference", *job_argv,
-               "--wav_scp", str(split_dir / "wav.JOB.scp"), "--output_dir", str(split_dir / "JOB")]
+    job_cmd = [
+        sys.executable,
+        "-m",
+        "funasr_lite.bin.inference",
+        *job_argv,
+        "--wav_scp",
+        str(split_dir / "wav.JOB.scp"),
+        "--output_dir",
+        str(split_dir / "JOB"),
+    ]
     log.info("running %d jobs through %s", args.nj, args.cmd or RUN_PL)
     rc = run_jobs(args.cmd, args.nj, out / "log" / "decode.JOB.log", job_cmd)  # file names quoted for bash
     merge_jobs(out, [split_dir / str(j) for j in range(1, args.nj + 1)], list(read_scp(args.wav_scp)))
@@ -257,7 +348,9 @@ def _merged_rtf_total(totals: list[str]) -> str:
         compute += float(fields["compute_s"])
         audio += float(fields["audio_s"])
         utts += int(fields["utts"])
-    return f"TOTAL rtf={compute / audio if audio else 0.0:.4f} compute_s={compute:.3f} audio_s={audio:.3f} utts={utts}\n"
+    return (
+        f"TOTAL rtf={compute / audio if audio else 0.0:.4f} compute_s={compute:.3f} audio_s={audio:.3f} utts={utts}\n"
+    )
 
 
 def _without(argv: list[str], names: tuple[str, ...]) -> list[str]:

@@ -7,6 +7,7 @@ code-point order (one per CJK character; Latin letter runs lower-cased as whole 
 ``<unk>``. Writes ``tokens.json`` (1.x, a JSON array) and ``tokens.txt`` (0.x, one a line),
 each atomically.
 """
+
 from __future__ import annotations
 
 import argparse

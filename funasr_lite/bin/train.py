@@ -45,7 +45,8 @@ log = logging.getLogger("train")
 
 def build_parser() -> configargparse.ArgumentParser:
     p = configargparse.ArgumentParser(
-        description=__doc__, formatter_class=configargparse.RawDescriptionHelpFormatter,
+        description=__doc__,
+        formatter_class=configargparse.RawDescriptionHelpFormatter,
         auto_env_var_prefix="FUNASR_LITE_TRAIN_",
     )
     p.add_argument("--config", help="training config YAML (FunASR 1.x layout + train_conf/dataset_conf)")
@@ -75,7 +76,9 @@ def prepare(args: configargparse.Namespace, overrides: list[str]) -> tuple[dict,
             raise ModelError(md.path, f"is a {md.model_class} model, not a Paraformer")
         base, init_state, tokens = md.config, md.state_dict(), list(md.token_list or [])
         if args.token_list and read_token_list(args.token_list) != tokens:
-            raise ModelError(args.token_list, f"differs from the token list of {md.path} (finetuning keeps the model's)")
+            raise ModelError(
+                args.token_list, f"differs from the token list of {md.path} (finetuning keeps the model's)"
+            )
         if cmvn and Path(cmvn).read_bytes() != Path(md.cmvn_file).read_bytes():
             raise ModelError(cmvn, f"differs from {md.cmvn_file} (finetuning keeps the model's CMVN)")
         cmvn = str(md.cmvn_file)
@@ -100,8 +103,9 @@ def prepare(args: configargparse.Namespace, overrides: list[str]) -> tuple[dict,
 
     # model sections and freeze_param checked before any data is read
     freeze(build_model(conf, len(tokens)), list(conf["train_conf"]["freeze_param"]))
-    inputs = TrainInputs(args.train_data, args.dev_data, tokens, cmvn, args.output_dir,
-                         args.train_feats, args.dev_feats, init_state)
+    inputs = TrainInputs(
+        args.train_data, args.dev_data, tokens, cmvn, args.output_dir, args.train_feats, args.dev_feats, init_state
+    )
     return conf, inputs
 
 
@@ -121,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         if info.is_main:
             out.mkdir(parents=True, exist_ok=True)
             if not args.token_list:
-                (out / "tokens.json").write_text(json.dumps(inputs.token_list, ensure_ascii=False) + "\n", encoding="utf-8")
+                (out / "tokens.json").write_text(
+                    json.dumps(inputs.token_list, ensure_ascii=False) + "\n", encoding="utf-8"
+                )
             save_config(conf, out / "config.yaml")
             log.info("config: %s", out / "config.yaml")
         from funasr_lite.train.asr.trainer import train  # noqa: PLC0415

@@ -31,13 +31,17 @@ from funasr_lite.train.spk.trainer import TINY_CONF, TrainConfig, train
 
 def get_parser() -> argparse.ArgumentParser:
     d = TrainConfig(data="", out="")
-    p = argparse.ArgumentParser(prog="train_spk", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="train_spk", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--data", required=True, help="training data dir (wav.scp, utt2spk)")
     p.add_argument("--out", required=True, help="experiment dir (checkpoints, logs, model/)")
     p.add_argument("--tiny", action="store_true", help=f"CPU-sized CAM++ {TINY_CONF} instead of the official size")
-    p.add_argument("--model_conf", default=None,
-                   help="JSON object overriding CAMPPlus constructor arguments, e.g. '{\"init_channels\": 64}'")
+    p.add_argument(
+        "--model_conf",
+        default=None,
+        help="JSON object overriding CAMPPlus constructor arguments, e.g. '{\"init_channels\": 64}'",
+    )
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch_size", type=int, default=d.batch_size)
     p.add_argument("--steps_per_epoch", type=int, default=d.steps_per_epoch, help="0: about one pass over the audio")
@@ -56,7 +60,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=d.device, help="cpu, cuda, cuda:1, ...")
     p.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA only)")
     p.add_argument("--keep", type=int, default=d.keep, help="checkpoints to keep")
-    p.add_argument("--max_minutes", type=float, default=d.max_minutes, help="stop after the epoch that would exceed this (0: none)")
+    p.add_argument(
+        "--max_minutes", type=float, default=d.max_minutes, help="stop after the epoch that would exceed this (0: none)"
+    )
     p.add_argument("--num_threads", type=int, default=d.num_threads, help="torch CPU threads (0: default)")
     p.add_argument("--no_progress", action="store_true", help="no tqdm bars")
     return p
@@ -84,14 +90,31 @@ def main(argv: list[str] | None = None) -> int:
         if not torch.cuda.is_available():
             print("train_spk: --device cuda but torch sees no GPU", file=sys.stderr)
             return 2
-    cfg = TrainConfig(data=args.data, out=args.out, model_conf=model_conf, epochs=args.epochs,
-                      batch_size=args.batch_size, steps_per_epoch=args.steps_per_epoch,
-                      min_crop=args.min_crop, max_crop=args.max_crop, optimizer=args.optimizer, lr=args.lr,
-                      weight_decay=args.weight_decay, warmup_frac=args.warmup_frac,
-                      min_lr_ratio=args.min_lr_ratio, margin=args.margin, scale=args.scale,
-                      margin_warmup_frac=args.margin_warmup_frac, grad_clip=args.grad_clip, seed=args.seed,
-                      device=args.device, amp=args.amp, keep=args.keep, max_minutes=args.max_minutes,
-                      num_threads=args.num_threads)
+    cfg = TrainConfig(
+        data=args.data,
+        out=args.out,
+        model_conf=model_conf,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        steps_per_epoch=args.steps_per_epoch,
+        min_crop=args.min_crop,
+        max_crop=args.max_crop,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        warmup_frac=args.warmup_frac,
+        min_lr_ratio=args.min_lr_ratio,
+        margin=args.margin,
+        scale=args.scale,
+        margin_warmup_frac=args.margin_warmup_frac,
+        grad_clip=args.grad_clip,
+        seed=args.seed,
+        device=args.device,
+        amp=args.amp,
+        keep=args.keep,
+        max_minutes=args.max_minutes,
+        num_threads=args.num_threads,
+    )
     logging.getLogger("train_spk").info("command: %s", " ".join(sys.argv))
     try:
         summary = train(cfg, progress=not args.no_progress)
@@ -100,8 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if summary["history"]:
         last = summary["history"][-1]
-        print(f"train_spk: epoch {last['epoch']} loss {last['loss']:.4f} acc {last['acc']:.4f}; "
-              f"checkpoint {summary['checkpoint']}; model {summary.get('model_dir', '(not exported: rerun to finish)')}")
+        print(
+            f"train_spk: epoch {last['epoch']} loss {last['loss']:.4f} acc {last['acc']:.4f}; "
+            f"checkpoint {summary['checkpoint']}; model {summary.get('model_dir', '(not exported: rerun to finish)')}"
+        )
     return 0
 
 

@@ -15,6 +15,7 @@ and every step recorded by run.sh in ``*.cmd`` files (``<exp_dir>/train.cmd``,
 ``<decode dir>/{decode,score}.cmd``) with their elapsed time. The file is written atomically;
 the ``%CER`` lines are also printed. Exit 1 with a one-line error if a score is missing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,8 +67,9 @@ def cpu_model() -> str:
         pass
     if sys.platform == "darwin":
         try:
-            return subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True,
-                                  text=True, check=True, timeout=5).stdout.strip()
+            return subprocess.run(
+                ["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True, check=True, timeout=5
+            ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             pass
     return platform.processor() or "unknown CPU"
@@ -88,22 +90,35 @@ def hardware_line() -> str:
     """``platform; CPU: model, N cores; GPU: names | none; torch X``."""
     try:
         import torch  # noqa: PLC0415
+
         torch_v = f"torch {torch.__version__}"
     except ImportError:
         torch_v = "no torch"
     gpus = gpu_names()
     gpu = ", ".join(f"{n} x{gpus.count(n)}" for n in dict.fromkeys(gpus)) if gpus else "none"
-    return (f"{platform.platform()}; CPU: {cpu_model()}, {os.cpu_count()} logical cores; GPU: {gpu}; "
-            f"Python {platform.python_version()}, {torch_v}")
+    return (
+        f"{platform.platform()}; CPU: {cpu_model()}, {os.cpu_count()} logical cores; GPU: {gpu}; "
+        f"Python {platform.python_version()}, {torch_v}"
+    )
 
 
 def git_revision() -> str:
     """``<short hash>`` of the funasr_lite checkout (``+ local changes`` if dirty), or ``unknown``."""
     try:
-        rev = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(HERE), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, check=True, timeout=30).stdout.strip()
+        rev = subprocess.run(
+            ["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(HERE), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return rev + (" + local changes" if dirty else "")
@@ -141,13 +156,13 @@ def read_cmd_file(path: Path) -> dict:
     rec: dict = {"recipe": None, "started": None, "cwd": None, "command": [], "elapsed_s": None}
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith("# run.sh: "):
-            rec["recipe"] = line[len("# run.sh: "):]
+            rec["recipe"] = line[len("# run.sh: ") :]
         elif line.startswith("# started: "):
-            rec["started"] = line[len("# started: "):]
+            rec["started"] = line[len("# started: ") :]
         elif line.startswith("# cwd: "):
-            rec["cwd"] = line[len("# cwd: "):]
+            rec["cwd"] = line[len("# cwd: ") :]
         elif line.startswith("# elapsed_s: "):
-            rec["elapsed_s"] = line[len("# elapsed_s: "):]
+            rec["elapsed_s"] = line[len("# elapsed_s: ") :]
         elif line.strip() and not line.startswith("#"):
             rec["command"].append(line)
     return rec
@@ -161,8 +176,10 @@ def cer_line(s: Score) -> str:
     """Kaldi's ``%WER`` line shape: ``%CER 4.52 [ 47 / 1040, 1 ins, 4 del, 42 sub ] <decode dir>``."""
     m = s.summary
     partial = " [PARTIAL]" if m.get("partial") else ""
-    return (f"%CER {fmt_rate(m.get('cer'))} [ {m['errors']} / {m['n']}, {m['i']} ins, {m['d']} del, "
-            f"{m['s']} sub ]{partial} {s.decode_dir}")
+    return (
+        f"%CER {fmt_rate(m.get('cer'))} [ {m['errors']} / {m['n']}, {m['i']} ins, {m['d']} del, "
+        f"{m['s']} sub ]{partial} {s.decode_dir}"
+    )
 
 
 def collect(exp_dir: Path, sets: list[str], decodes: list[tuple[str, str, str]]) -> list[Score]:
@@ -217,21 +234,34 @@ def model_lines(label: str, model_dir: Path) -> list[str]:
     ckpt = find_checkpoint(model_dir)
     if ckpt is None:
         return [f"- `{label}`: `{model_dir}` (no checkpoint found)"]
-    lines = [f"- `{label}`: `{model_dir}`, `{ckpt.name}` sha256 `{sha256(ckpt)}` ({ckpt.stat().st_size / 2**20:.1f} MiB)"]
+    lines = [
+        f"- `{label}`: `{model_dir}`, `{ckpt.name}` sha256 `{sha256(ckpt)}` ({ckpt.stat().st_size / 2**20:.1f} MiB)"
+    ]
     info = training_info(model_dir)
     if info:
         if isinstance(info.get("averaged"), list):
-            lines.append(f"  - average of {len(info['averaged'])} checkpoint(s): "
-                         + ", ".join(averaged_lines(model_dir, info["averaged"])))
-        shown = ", ".join(f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in info.items()
-                          if k not in ("averaged", "model_dir") and not isinstance(v, (dict, list)))
+            lines.append(
+                f"  - average of {len(info['averaged'])} checkpoint(s): "
+                + ", ".join(averaged_lines(model_dir, info["averaged"]))
+            )
+        shown = ", ".join(
+            f"{k}: {json.dumps(v, ensure_ascii=False)}"
+            for k, v in info.items()
+            if k not in ("averaged", "model_dir") and not isinstance(v, (dict, list))
+        )
         if shown:
             lines.append(f"  - training record: {shown}")
     return lines
 
 
-def render(exp_dir: Path, sets: list[str], decodes: list[tuple[str, str, str]], scores: list[Score],
-           commands: list[str], title: str | None) -> str:
+def render(
+    exp_dir: Path,
+    sets: list[str],
+    decodes: list[tuple[str, str, str]],
+    scores: list[Score],
+    commands: list[str],
+    title: str | None,
+) -> str:
     out = [f"# {title or f'Results: {exp_dir}'}", ""]
     out.append(f"- date: {_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}")
     out.append(f"- hardware (the machine that wrote this file): {hardware_line()}")
@@ -252,11 +282,15 @@ def render(exp_dir: Path, sets: list[str], decodes: list[tuple[str, str, str]], 
     out.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for s in scores:
         m = s.summary
-        out.append(f"| {s.label} | {s.set} | {fmt_rate(m.get('cer'))} | {m['n']} | {m['s']} | {m['d']} | {m['i']} | "
-                   f"{m['errors']} | {m['sentences']} | {fmt_rate(m.get('ser'))} | {s.rtf or 'n/a'} |")
+        out.append(
+            f"| {s.label} | {s.set} | {fmt_rate(m.get('cer'))} | {m['n']} | {m['s']} | {m['d']} | {m['i']} | "
+            f"{m['errors']} | {m['sentences']} | {fmt_rate(m.get('ser'))} | {s.rtf or 'n/a'} |"
+        )
     out += ["", "```"] + [cer_line(s) for s in scores] + ["```", ""]
-    steps = [(path, read_cmd_file(path)) for path in
-             sorted(exp_dir.glob("*.cmd")) + [p for s in scores for p in sorted(s.decode_dir.glob("*.cmd"))]]
+    steps = [
+        (path, read_cmd_file(path))
+        for path in sorted(exp_dir.glob("*.cmd")) + [p for s in scores for p in sorted(s.decode_dir.glob("*.cmd"))]
+    ]
     steps.sort(key=lambda x: x[1]["started"] or "")
     recipe_lines = list(dict.fromkeys([rec["recipe"] for _p, rec in steps if rec["recipe"]] + commands))
     out += ["## Commands", "", "Recipe (each invocation, in order):", "", "```"] + recipe_lines + ["```", ""]
@@ -275,9 +309,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--exp_dir", required=True)
     p.add_argument("--sets", default="dev,test", help="comma list of scored sets (default: %(default)s)")
     p.add_argument("--command", action="append", default=[], help="the recipe command line (repeatable)")
-    p.add_argument("--decode", nargs=3, action="append", metavar=("LABEL", "MODEL_DIR", "DECODE_TAG"),
-                   help="a model and its decode dirs <exp_dir>/<DECODE_TAG>_<set> (repeatable; "
-                        "default: model_dir <exp_dir>/model_dir decode)")
+    p.add_argument(
+        "--decode",
+        nargs=3,
+        action="append",
+        metavar=("LABEL", "MODEL_DIR", "DECODE_TAG"),
+        help="a model and its decode dirs <exp_dir>/<DECODE_TAG>_<set> (repeatable; "
+        "default: model_dir <exp_dir>/model_dir decode)",
+    )
     p.add_argument("--title", default=None)
     p.add_argument("--out", default=None, help="default: <exp_dir>/RESULTS.md")
     args = p.parse_args(argv)

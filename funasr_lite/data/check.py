@@ -12,6 +12,7 @@ reads it (``kaldi_lists.parse_segment``: 4 fields, numeric times, ``0 <= start <
 are only counted (an info line), as ``utils/validate_data_dir.sh`` only warns about them.
 Transcripts are split into tokens by ``funasr_lite.chars.split_chars``, as ``bin/make_tokens`` does.
 """
+
 from __future__ import annotations
 
 import re
@@ -94,8 +95,9 @@ def check_data_dir(data_dir: PathLike, tokens: list[str] | None = None, audio: b
     return res
 
 
-def _compare_keys(path: Path, lines: dict[str, int], utt_path: Path, utt_lines: dict[str, int],
-                  res: CheckResult) -> None:
+def _compare_keys(
+    path: Path, lines: dict[str, int], utt_path: Path, utt_lines: dict[str, int], res: CheckResult
+) -> None:
     """Keys of ``path`` that are not utterances, and utterances missing from ``path``."""
     for key in lines.keys() - utt_lines.keys():
         res.problems.append(f"{path}:{lines[key]}: utt {key}: in {path.name} but not in {utt_path.name}")
@@ -139,8 +141,9 @@ def _problem_order(line: str) -> tuple[str, int]:
     return (m.group(1), int(m.group(2))) if m else (line, 0)
 
 
-def _check_text(path: Path, texts: dict[str, str], lines: dict[str, int],
-                tokens: list[str] | None, res: CheckResult) -> None:
+def _check_text(
+    path: Path, texts: dict[str, str], lines: dict[str, int], tokens: list[str] | None, res: CheckResult
+) -> None:
     """Empty transcripts and out-of-vocabulary characters."""
     vocab = set(tokens or ())
     oov_utts, oov_chars = 0, Counter()
@@ -159,15 +162,15 @@ def _check_text(path: Path, texts: dict[str, str], lines: dict[str, int],
                 res.problems.append(f"{where}: not in token list: {' '.join(map(repr, oov))}")
     if oov_utts > MAX_OOV_LINES:
         top = ", ".join(f"{c!r} x{n}" for c, n in oov_chars.most_common(10))
-        res.tail.append(f"{path}: {oov_utts - MAX_OOV_LINES} more utterances with tokens outside "
-                            f"the list ({len(oov_chars)} distinct; most common: {top})")
+        res.tail.append(
+            f"{path}: {oov_utts - MAX_OOV_LINES} more utterances with tokens outside "
+            f"the list ({len(oov_chars)} distinct; most common: {top})"
+        )
 
 
 def _check_audio(path: Path, wavs: dict[str, str], lines: dict[str, int], kind: str, res: CheckResult) -> None:
     """Decode every file; report failures as problems, rates/channels/durations as info."""
-    from funasr_lite.frontend.audio import (
-        load_audio,  # lazy: text-only checks stay light
-    )
+    from funasr_lite.frontend.audio import load_audio  # lazy: text-only checks stay light
 
     rates, channels, durations = Counter(), Counter(), []
     for key, src in wavs.items():
@@ -185,6 +188,8 @@ def _check_audio(path: Path, wavs: dict[str, str], lines: dict[str, int], kind: 
     if durations:
         res.info.append("sample rates: " + ", ".join(f"{r} Hz x{n}" for r, n in sorted(rates.items())))
         res.info.append("channels: " + ", ".join(f"{c} x{n}" for c, n in sorted(channels.items(), key=str)))
-        res.info.append(f"durations: {len(durations)} files, total {sum(durations):.1f} s ({sum(durations) / 3600:.2f} h), "
-                        f"min {min(durations):.2f} s, mean {sum(durations) / len(durations):.2f} s, "
-                        f"max {max(durations):.2f} s")
+        res.info.append(
+            f"durations: {len(durations)} files, total {sum(durations):.1f} s ({sum(durations) / 3600:.2f} h), "
+            f"min {min(durations):.2f} s, mean {sum(durations) / len(durations):.2f} s, "
+            f"max {max(durations):.2f} s"
+        )

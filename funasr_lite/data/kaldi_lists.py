@@ -6,6 +6,7 @@ with spaces, piped commands, transcripts). CRLF line ends and a UTF-8 byte-order
 tolerated and blank lines are skipped. Every problem raises ``InputError`` whose item is
 ``<file>:<line>``, so the message points at the line to fix.
 """
+
 from __future__ import annotations
 
 import math
@@ -72,9 +73,7 @@ def _read_table(path: PathLike, allow_empty_value: bool) -> dict[str, str]:
         if not value and not allow_empty_value:
             raise InputError(f"{path}:{number}", f"key {key!r} has no value")
         if key in table:
-            raise InputError(
-                f"{path}:{number}", f"duplicate key {key!r} (first on line {first_line[key]})"
-            )
+            raise InputError(f"{path}:{number}", f"duplicate key {key!r} (first on line {first_line[key]})")
         table[key] = value
         first_line[key] = number
     return table
@@ -112,9 +111,7 @@ def parse_segment(line: str, item: str) -> tuple[str, Segment]:
     if len(fields) == 5:
         raise InputError(item, "a channel column is not supported; expected 4 fields")
     if len(fields) != 4:
-        raise InputError(
-            item, f"expected '<seg-id> <reco-id> <start> <end>', got {len(fields)} fields"
-        )
+        raise InputError(item, f"expected '<seg-id> <reco-id> <start> <end>', got {len(fields)} fields")
     seg_id, reco_id = fields[0], fields[1]
     start = _parse_time(fields[2], "start", item)
     end = _parse_time(fields[3], "end", item)
@@ -133,9 +130,7 @@ def read_segments(path: PathLike) -> dict[str, Segment]:
         item = f"{path}:{number}"
         seg_id, segment = parse_segment(line, item)
         if seg_id in segments:
-            raise InputError(
-                item, f"duplicate segment id {seg_id!r} (first on line {first_line[seg_id]})"
-            )
+            raise InputError(item, f"duplicate segment id {seg_id!r} (first on line {first_line[seg_id]})")
         segments[seg_id] = segment
         first_line[seg_id] = number
     return segments
@@ -161,9 +156,7 @@ def write_scp(path: PathLike, items: Mapping[str, str] | Iterable[tuple[str, str
         raise InputError(path, f"cannot write: {err.strerror or err}") from None
 
 
-def iter_wav_scp(
-    wav_scp: PathLike, segments: PathLike | None = None
-) -> Iterator[tuple[str, str | SegmentSource]]:
+def iter_wav_scp(wav_scp: PathLike, segments: PathLike | None = None) -> Iterator[tuple[str, str | SegmentSource]]:
     """Yield ``(key, source)`` for ``load_audio``: one per ``wav.scp`` line, or per segment.
 
     Without ``segments`` the source is the ``wav.scp`` value (a path, URL or ``cmd |``). With
@@ -177,8 +170,6 @@ def iter_wav_scp(
     table = read_segments(segments)
     for seg_id, seg in table.items():
         if seg.reco_id not in recordings:
-            raise InputError(
-                segments, f"segment {seg_id!r}: recording {seg.reco_id!r} is not in {wav_scp}"
-            )
+            raise InputError(segments, f"segment {seg_id!r}: recording {seg.reco_id!r} is not in {wav_scp}")
     for seg_id, seg in table.items():
         yield seg_id, SegmentSource(recordings[seg.reco_id], seg.start_s, seg.end_s)

@@ -133,9 +133,13 @@ def split_sentence(sentence: dict[str, Any], turns: Sequence[Turn], min_chars: i
         cut_b = units[runs[n + 1][0]][0] if n + 1 < len(runs) else len(text)
         stamps = [t for t in ts[a:b] if t is not None]
         piece = dict(sentence)
-        piece.update(text=text[cut_a:cut_b].strip(), timestamp=list(ts[a:b]), spk=int(spk),
-                     start=stamps[0][0] if stamps else sentence["start"],
-                     end=stamps[-1][1] if stamps else sentence["end"])
+        piece.update(
+            text=text[cut_a:cut_b].strip(),
+            timestamp=list(ts[a:b]),
+            spk=int(spk),
+            start=stamps[0][0] if stamps else sentence["start"],
+            end=stamps[-1][1] if stamps else sentence["end"],
+        )
         if "sentence" in sentence:
             piece["sentence"] = piece["text"]
         if "raw_text" in sentence:
@@ -144,8 +148,9 @@ def split_sentence(sentence: dict[str, Any], turns: Sequence[Turn], min_chars: i
     return pieces
 
 
-def split_sentences_at_speaker_change(sentences: Sequence[dict[str, Any]], turns: Sequence[Turn],
-                                      min_chars: int = 1) -> list[dict[str, Any]]:
+def split_sentences_at_speaker_change(
+    sentences: Sequence[dict[str, Any]], turns: Sequence[Turn], min_chars: int = 1
+) -> list[dict[str, Any]]:
     """New sentence list with ``spk`` set; sentences spanning a speaker change are split
     (``text``, ``start``, ``end``, ``timestamp``, ``spk`` per piece)."""
     return [piece for s in sentences for piece in split_sentence(s, turns, min_chars)]

@@ -16,7 +16,8 @@ An empty segment gives no chunk.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -68,8 +69,9 @@ def slice_segment(waveform: np.ndarray, start_ms: float, end_ms: float) -> np.nd
     return waveform[beg:end]
 
 
-def chunk_vad_segments(segments_ms: Sequence[Sequence[float]], waveform: np.ndarray,
-                       fs: int = 16000) -> list[list[Chunk]]:
+def chunk_vad_segments(
+    segments_ms: Sequence[Sequence[float]], waveform: np.ndarray, fs: int = 16000
+) -> list[list[Chunk]]:
     """Chunks of each VAD segment ``[start_ms, end_ms]`` of ``waveform``, one list per segment.
 
     Concatenating the lists in segment order gives FunASR's embedding order (its chunk list

@@ -40,8 +40,8 @@ import torch
 
 Method = Literal["auto", "spectral", "umap_hdbscan", "kmeans"]
 
-MIN_CHUNKS = 20          # below this FunASR returns one speaker
-LARGE_N = 2048           # from here FunASR switches to UMAP+HDBSCAN / k-means
+MIN_CHUNKS = 20  # below this FunASR returns one speaker
+LARGE_N = 2048  # from here FunASR switches to UMAP+HDBSCAN / k-means
 PVAL = 0.022
 
 
@@ -110,13 +110,14 @@ def _sparse_laplacian(x: np.ndarray, block: int = 512) -> scipy.sparse.csr_matri
     keep = n - int((1 - _effective_pval(n)) * n)
     rows, cols, vals = [], [], []
     for b0 in range(0, n, block):
-        sim = xn[b0:b0 + block] @ xn.T
-        idx = np.argpartition(sim, n - keep, axis=1)[:, n - keep:]
+        sim = xn[b0 : b0 + block] @ xn.T
+        idx = np.argpartition(sim, n - keep, axis=1)[:, n - keep :]
         rows.append(np.repeat(np.arange(b0, b0 + sim.shape[0]), keep))
         cols.append(idx.ravel())
         vals.append(np.take_along_axis(sim, idx, axis=1).ravel())
-    a = scipy.sparse.csr_matrix((np.concatenate(vals).astype(np.float64),
-                                 (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+    a = scipy.sparse.csr_matrix(
+        (np.concatenate(vals).astype(np.float64), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
+    )
     a = 0.5 * (a + a.T)
     a.setdiag(0)
     a.eliminate_zeros()
@@ -168,16 +169,21 @@ def _sparse_eig(lap: scipy.sparse.csr_matrix, n_eig: int, seed: int = 0) -> tupl
 # ------------------------------------------------------------------ spectral clustering
 def eigengap_count(lambdas: np.ndarray, min_speakers: int = 1, max_speakers: int = 15) -> int:
     """FunASR's ``getEigenGaps``: ``argmax(λ[i+1]-λ[i])`` over ``λ[min-1 : max+1]``, plus ``min``."""
-    window = lambdas[min_speakers - 1:max_speakers + 1]
+    window = lambdas[min_speakers - 1 : max_speakers + 1]
     gaps = [float(window[i + 1]) - float(window[i]) for i in range(len(window) - 1)]
     if not gaps:
         return min_speakers
     return int(np.argmax(gaps)) + min_speakers
 
 
-def spectral_cluster(x: np.ndarray, num_speakers: int | None = None, min_speakers: int = 1,
-                     max_speakers: int = 15, random_state=None,
-                     eigensolver: Literal["auto", "dense", "sparse"] = "auto") -> np.ndarray:
+def spectral_cluster(
+    x: np.ndarray,
+    num_speakers: int | None = None,
+    min_speakers: int = 1,
+    max_speakers: int = 15,
+    random_state=None,
+    eigensolver: Literal["auto", "dense", "sparse"] = "auto",
+) -> np.ndarray:
     """FunASR's ``SpectralCluster`` (dense, bit-exact path) or its sparse large-N variant."""
     n = x.shape[0]
     n_vec = num_speakers if num_speakers is not None else max_speakers + 1
@@ -200,8 +206,13 @@ def umap_hdbscan(x: np.ndarray, random_state=None) -> np.ndarray:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        reduced = umap.UMAP(n_neighbors=20, min_dist=0.0, n_components=min(60, x.shape[0] - 2),
-                            metric="cosine", random_state=random_state).fit_transform(x)
+        reduced = umap.UMAP(
+            n_neighbors=20,
+            min_dist=0.0,
+            n_components=min(60, x.shape[0] - 2),
+            metric="cosine",
+            random_state=random_state,
+        ).fit_transform(x)
     return HDBSCAN(min_samples=10, min_cluster_size=10, allow_single_cluster=True, copy=False).fit_predict(reduced)
 
 
@@ -235,7 +246,7 @@ def _merge_once(labels: np.ndarray, emb: np.ndarray, thr: float | None) -> bool:
     s0, s1 = np.unravel_index(np.argmax(affinity), affinity.shape)
     if thr is not None and affinity[s0, s1] < thr:
         return False
-    if thr is None and s0 == s1:      # all cosines ≤ 0: take the best upper-triangle pair
+    if thr is None and s0 == s1:  # all cosines ≤ 0: take the best upper-triangle pair
         iu = np.triu_indices(len(centers), 1)
         best = int(np.argmax(np.matmul(norm, norm.T)[iu]))
         s0, s1 = iu[0][best], iu[1][best]
@@ -245,8 +256,9 @@ def _merge_once(labels: np.ndarray, emb: np.ndarray, thr: float | None) -> bool:
     return True
 
 
-def merge_by_cos(labels: np.ndarray, emb: np.ndarray, cos_thr: float = 0.78, min_speakers: int = 1,
-                 max_speakers: int | None = None) -> np.ndarray:
+def merge_by_cos(
+    labels: np.ndarray, emb: np.ndarray, cos_thr: float = 0.78, min_speakers: int = 1, max_speakers: int | None = None
+) -> np.ndarray:
     """FunASR's ``merge_by_cos`` (in place on a copy); −1 labels are ignored and kept.
 
     With the defaults (min 1, no max) it is exactly FunASR's loop. ``min_speakers`` stops merging
@@ -263,12 +275,18 @@ def merge_by_cos(labels: np.ndarray, emb: np.ndarray, cos_thr: float = 0.78, min
 
 
 # ------------------------------------------------------------------ entry point
-def cluster_embeddings(emb: np.ndarray, num_speakers: int | None = None, min_speakers: int = 1,
-                       max_speakers: int = 15, merge_thr: float = 0.78,
-                       seed: int | np.random.RandomState | None = 0, method: Method = "auto",
-                       noise: Literal["nearest", "keep"] = "nearest",
-                       eigensolver: Literal["auto", "dense", "sparse"] = "auto",
-                       min_chunks: int = MIN_CHUNKS) -> np.ndarray:
+def cluster_embeddings(
+    emb: np.ndarray,
+    num_speakers: int | None = None,
+    min_speakers: int = 1,
+    max_speakers: int = 15,
+    merge_thr: float = 0.78,
+    seed: int | np.random.RandomState | None = 0,
+    method: Method = "auto",
+    noise: Literal["nearest", "keep"] = "nearest",
+    eigensolver: Literal["auto", "dense", "sparse"] = "auto",
+    min_chunks: int = MIN_CHUNKS,
+) -> np.ndarray:
     """Speaker label (int64, 0-based) per row of ``emb`` (N, D), as FunASR's ``ClusterBackend``.
 
     ``num_speakers`` = FunASR's ``preset_spk_num`` (exact count, no merge). ``method="auto"``

@@ -60,9 +60,13 @@ class DerResult:
         return err / self.total
 
     def __add__(self, other: DerResult) -> DerResult:
-        return DerResult(self.total + other.total, self.missed + other.missed,
-                         self.false_alarm + other.false_alarm, self.confusion + other.confusion,
-                         self.scored + other.scored)
+        return DerResult(
+            self.total + other.total,
+            self.missed + other.missed,
+            self.false_alarm + other.false_alarm,
+            self.confusion + other.confusion,
+            self.scored + other.scored,
+        )
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -89,8 +93,13 @@ def _activity(turns: Sequence[Turn], n: int, frame: float) -> tuple[list[str], n
     return names, act
 
 
-def score_recording(ref: Sequence[Turn], hyp: Sequence[Turn], collar: float = COLLAR,
-                    frame: float = FRAME, uem: Sequence[tuple[float, float]] | None = None) -> DerResult:
+def score_recording(
+    ref: Sequence[Turn],
+    hyp: Sequence[Turn],
+    collar: float = COLLAR,
+    frame: float = FRAME,
+    uem: Sequence[tuple[float, float]] | None = None,
+) -> DerResult:
     """DER components (seconds) of one recording; see the module docstring for the rules."""
     if collar < 0 or frame <= 0:
         raise ValueError(f"need collar >= 0 and frame > 0, got {collar}, {frame}")
@@ -105,15 +114,15 @@ def score_recording(ref: Sequence[Turn], hyp: Sequence[Turn], collar: float = CO
     n = _to_frames(max(times), frame) + 1
     scored = np.zeros(n, dtype=bool)
     if uem is None:
-        scored[max(0, _to_frames(min(times), frame)):_to_frames(max(times), frame)] = True
+        scored[max(0, _to_frames(min(times), frame)) : _to_frames(max(times), frame)] = True
     else:
         for s, e in uem:
-            scored[max(0, _to_frames(s, frame)):_to_frames(e, frame)] = True
+            scored[max(0, _to_frames(s, frame)) : _to_frames(e, frame)] = True
     c = _to_frames(collar, frame)
     if c > 0:
         for s, e, _ in ref:
             for t in (_to_frames(s, frame), _to_frames(e, frame)):
-                scored[max(0, t - c):t + c] = False
+                scored[max(0, t - c) : t + c] = False
 
     ref_names, r = _activity(ref, n, frame)
     hyp_names, h = _activity(hyp, n, frame)
@@ -140,10 +149,13 @@ def score_recording(ref: Sequence[Turn], hyp: Sequence[Turn], collar: float = CO
     )
 
 
-def score_all(ref: Mapping[str, Sequence[Turn]], hyp: Mapping[str, Sequence[Turn]],
-              collar: float = COLLAR, frame: float = FRAME,
-              uem: Mapping[str, Sequence[tuple[float, float]]] | None = None
-              ) -> tuple[dict[str, DerResult], DerResult, list[str], list[str]]:
+def score_all(
+    ref: Mapping[str, Sequence[Turn]],
+    hyp: Mapping[str, Sequence[Turn]],
+    collar: float = COLLAR,
+    frame: float = FRAME,
+    uem: Mapping[str, Sequence[tuple[float, float]]] | None = None,
+) -> tuple[dict[str, DerResult], DerResult, list[str], list[str]]:
     """Per-recording results (reference order, sorted), the overall total, recordings with no
     hypothesis (scored as empty) and hypothesis-only recordings (not scored)."""
     per: dict[str, DerResult] = {}
@@ -157,22 +169,31 @@ def score_all(ref: Mapping[str, Sequence[Turn]], hyp: Mapping[str, Sequence[Turn
     return per, total, missing, extra
 
 
-def format_report(per: Mapping[str, DerResult], total: DerResult, collar: float,
-                  missing: Sequence[str] = (), extra: Sequence[str] = ()) -> str:
+def format_report(
+    per: Mapping[str, DerResult],
+    total: DerResult,
+    collar: float,
+    missing: Sequence[str] = (),
+    extra: Sequence[str] = (),
+) -> str:
     """Human-readable report: one line per recording, then the overall line (percentages)."""
     head = f"{'recording':<24} {'DER%':>7} {'miss%':>7} {'fa%':>7} {'conf%':>7} {'ref_s':>9}"
     lines = [f"# DER, md-eval rules, collar {collar:g} s each side, overlap scored, 10 ms frames", head]
 
     def row(name: str, r: DerResult) -> str:
         pct = (lambda x: 100.0 * x / r.total) if r.total > 0 else (lambda x: 0.0)
-        return (f"{name:<24} {100 * r.der:7.2f} {pct(r.missed):7.2f} {pct(r.false_alarm):7.2f} "
-                f"{pct(r.confusion):7.2f} {r.total:9.2f}")
+        return (
+            f"{name:<24} {100 * r.der:7.2f} {pct(r.missed):7.2f} {pct(r.false_alarm):7.2f} "
+            f"{pct(r.confusion):7.2f} {r.total:9.2f}"
+        )
 
     lines += [row(k, v) for k, v in per.items()]
     lines.append(row("OVERALL", total))
-    lines.append(f"%DER {100 * total.der:.2f} [ {total.missed + total.false_alarm + total.confusion:.2f} / "
-                 f"{total.total:.2f} s, {total.missed:.2f} miss, {total.false_alarm:.2f} fa, "
-                 f"{total.confusion:.2f} conf ] {len(per)} recordings")
+    lines.append(
+        f"%DER {100 * total.der:.2f} [ {total.missed + total.false_alarm + total.confusion:.2f} / "
+        f"{total.total:.2f} s, {total.missed:.2f} miss, {total.false_alarm:.2f} fa, "
+        f"{total.confusion:.2f} conf ] {len(per)} recordings"
+    )
     if missing:
         lines.append(f"# {len(missing)} recording(s) without hypothesis, scored as all missed: {' '.join(missing)}")
     if extra:

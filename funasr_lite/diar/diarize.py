@@ -6,8 +6,8 @@ on the transcript) and ``bin/diarize`` (RTTM only).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -26,10 +26,18 @@ class Diarization:
     chunks: int
 
 
-def diarize(model: SpeakerModel, waveform: np.ndarray, segments_ms: Sequence[Sequence[float]],
-            num_speakers: int | None = None, min_speakers: int = 1, max_speakers: int = 15,
-            merge_thr: float = 0.78, seed: int = 0, batch_size: int = 64,
-            count_may_exceed: bool = False) -> Diarization:
+def diarize(
+    model: SpeakerModel,
+    waveform: np.ndarray,
+    segments_ms: Sequence[Sequence[float]],
+    num_speakers: int | None = None,
+    min_speakers: int = 1,
+    max_speakers: int = 15,
+    merge_thr: float = 0.78,
+    seed: int = 0,
+    batch_size: int = 64,
+    count_may_exceed: bool = False,
+) -> Diarization:
     """Speaker turns of a 16 kHz ``waveform`` over its VAD ``segments_ms`` (``[[start_ms, end_ms], ...]``).
 
     ``num_speakers`` is an exact count (FunASR's ``preset_spk_num``); otherwise the count is
@@ -43,6 +51,12 @@ def diarize(model: SpeakerModel, waveform: np.ndarray, segments_ms: Sequence[Seq
     if count_may_exceed and not (num_speakers and num_speakers <= len(chunks)):
         num_speakers = None
     emb = extract_embeddings(model, chunks, batch_size)
-    labels = cluster_embeddings(emb, num_speakers=num_speakers, min_speakers=min_speakers,
-                                max_speakers=max_speakers, merge_thr=merge_thr, seed=seed)
+    labels = cluster_embeddings(
+        emb,
+        num_speakers=num_speakers,
+        min_speakers=min_speakers,
+        max_speakers=max_speakers,
+        merge_thr=merge_thr,
+        seed=seed,
+    )
     return Diarization(labels_to_turns([(c.start, c.end) for c in chunks], labels), len(chunks))

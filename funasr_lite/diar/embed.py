@@ -11,7 +11,7 @@ an embedding beyond float round-off of the batched convolutions.
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ from funasr_lite.diar.chunks import Chunk
 from funasr_lite.frontend.fbank import CAMPPLUS_OPTIONS, fbank
 from funasr_lite.models.campplus import CAMPPlus
 
-ChunkLike = Union[Chunk, np.ndarray, Tensor]
+ChunkLike = Chunk | np.ndarray | Tensor
 
 
 def _audio(chunk: ChunkLike) -> Tensor:

@@ -66,8 +66,9 @@ def smooth(turns: list[list], mindur: float = MIN_DUR) -> list[list]:
     return merge_seque(turns)
 
 
-def labels_to_turns(chunk_times: Sequence[Sequence[float]], labels: Sequence[int] | np.ndarray,
-                    mindur: float = MIN_DUR) -> list[Turn]:
+def labels_to_turns(
+    chunk_times: Sequence[Sequence[float]], labels: Sequence[int] | np.ndarray, mindur: float = MIN_DUR
+) -> list[Turn]:
     """FunASR's ``postprocess``: chunk ``(start_s, end_s)`` (sorted by start) + labels → turns."""
     if len(chunk_times) != len(labels):
         raise ValueError(f"{len(chunk_times)} chunks but {len(labels)} labels")

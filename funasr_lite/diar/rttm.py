@@ -31,31 +31,38 @@ SPEAKER_FIELDS = (9, 10)
 def check_field(value: str, what: str) -> str:
     """``value`` if it can be one RTTM field (non-empty, no whitespace), else ``ValueError``."""
     if not value or any(ch.isspace() for ch in value):
-        raise ValueError(f"RTTM {what} {value!r} is empty or contains whitespace, so it cannot be one "
-                         "RTTM field; use an id without spaces (e.g. replace them with '_')")
+        raise ValueError(
+            f"RTTM {what} {value!r} is empty or contains whitespace, so it cannot be one "
+            "RTTM field; use an id without spaces (e.g. replace them with '_')"
+        )
     return value
 
 
-def rttm_lines(rec: str, turns: Iterable[tuple[float, float, object]], channel: int = 1,
-               speaker_prefix: str = "") -> list[str]:
+def rttm_lines(
+    rec: str, turns: Iterable[tuple[float, float, object]], channel: int = 1, speaker_prefix: str = ""
+) -> list[str]:
     """One ``SPEAKER`` line per turn ``(start_s, end_s, speaker)``, sorted by start, end, speaker.
 
     The speaker field is ``speaker_prefix + str(speaker)`` (``"spk"`` and ``0`` give ``spk0``).
     """
     check_field(rec, "recording id")
-    rows = sorted(((s, e, check_field(f"{speaker_prefix}{spk}", "speaker label")) for s, e, spk in turns),
-                  key=lambda t: (t[0], t[1], t[2]))
+    rows = sorted(
+        ((s, e, check_field(f"{speaker_prefix}{spk}", "speaker label")) for s, e, spk in turns),
+        key=lambda t: (t[0], t[1], t[2]),
+    )
     return [f"SPEAKER {rec} {channel} {s:.3f} {e - s:.3f} <NA> <NA> {spk} <NA> <NA>" for s, e, spk in rows]
 
 
-def rttm_text(rec: str, turns: Iterable[tuple[float, float, object]], channel: int = 1,
-              speaker_prefix: str = "") -> str:
+def rttm_text(
+    rec: str, turns: Iterable[tuple[float, float, object]], channel: int = 1, speaker_prefix: str = ""
+) -> str:
     """:func:`rttm_lines` as file text (each line ends with a newline; empty for no turns)."""
     return "".join(f"{line}\n" for line in rttm_lines(rec, turns, channel, speaker_prefix))
 
 
-def write_rttm(path: str | os.PathLike, rec: str, turns: Iterable[tuple[float, float, object]],
-               speaker_prefix: str = "") -> None:
+def write_rttm(
+    path: str | os.PathLike, rec: str, turns: Iterable[tuple[float, float, object]], speaker_prefix: str = ""
+) -> None:
     """Write :func:`rttm_text` to ``path`` atomically (nothing is written if a field is refused)."""
     write_text_atomic(path, rttm_text(rec, turns, speaker_prefix=speaker_prefix))
 
@@ -75,8 +82,11 @@ def read_rttm(path: str | Path) -> dict[str, list[Turn]]:
         if not fields or fields[0] != "SPEAKER":
             continue
         if len(fields) not in SPEAKER_FIELDS:
-            raise InputError(path, f"line {n}: a SPEAKER line has 10 fields, this one {len(fields)} "
-                                   f"(a recording id or speaker label with a space?): {line!r}")
+            raise InputError(
+                path,
+                f"line {n}: a SPEAKER line has 10 fields, this one {len(fields)} "
+                f"(a recording id or speaker label with a space?): {line!r}",
+            )
         try:
             onset, dur = float(fields[3]), float(fields[4])
         except ValueError:

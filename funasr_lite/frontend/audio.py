@@ -44,6 +44,7 @@ filter would be too large (``resample.MAX_KERNEL_TAPS``). The waveform is not cl
 nominally in [-1, 1] (the x32768 scaling belongs to the ASR/VAD frontends). Every failure is an
 ``InputError`` naming the key and/or source.
 """
+
 from __future__ import annotations
 
 import io
@@ -64,8 +65,8 @@ import soxr
 
 from funasr_lite.data.kaldi_lists import PathLike, SegmentSource, iter_wav_scp
 from funasr_lite.errors import InputError, one_line
-from funasr_lite.frontend.resample import ResampleError, resample
 from funasr_lite.frontend.fetch import PIPE_TIMEOUT_S, URL_MAX_BYTES, URL_TIMEOUT_S, download, last_line, run_pipe
+from funasr_lite.frontend.resample import ResampleError, resample
 
 TARGET_SR = 16000  # default output rate (FunASR's frontends' default fs)
 RESAMPLERS = ("funasr", "soxr")
@@ -80,19 +81,41 @@ SEGMENT_MAX_OVERSHOOT_S = 0.5  # Kaldi extract-segments --max-overshoot default
 MIN_SAMPLE_RATE = 1000
 _URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 # schemes that are refused even without "//" (``data:audio/wav;base64,...``), unless such a file exists
-_BARE_SCHEME = re.compile(r"^(data|file|ftp|ftps|gopher|sftp|scp|smb|tftp|dict|ldap|telnet|jar|javascript|mailto):",
-                          re.IGNORECASE)
+_BARE_SCHEME = re.compile(
+    r"^(data|file|ftp|ftps|gopher|sftp|scp|smb|tftp|dict|ldap|telnet|jar|javascript|mailto):", re.IGNORECASE
+)
 ALLOW_PIPES_ENV = "FUNASR_LITE_ALLOW_PIPES"
-_SIGNATURES = [(0, b"RIFF", "wav"), (0, b"RIFX", "wav"), (0, b"RF64", "wav"),
-               (0, b"BW64", "wav"), (0, b"fLaC", "flac"), (0, b"OggS", "ogg"), (0, b"ID3", "mp3"),
-               (0, b"FORM", "aiff"), (0, b".snd", "au"), (0, b"caff", "caf"),
-               (4, b"ftyp", "m4a"), (0, b"\x1a\x45\xdf\xa3", "webm")]
+_SIGNATURES = [
+    (0, b"RIFF", "wav"),
+    (0, b"RIFX", "wav"),
+    (0, b"RF64", "wav"),
+    (0, b"BW64", "wav"),
+    (0, b"fLaC", "flac"),
+    (0, b"OggS", "ogg"),
+    (0, b"ID3", "mp3"),
+    (0, b"FORM", "aiff"),
+    (0, b".snd", "au"),
+    (0, b"caff", "caf"),
+    (4, b"ftyp", "m4a"),
+    (0, b"\x1a\x45\xdf\xa3", "webm"),
+]
 # file suffix -> (libsndfile major format, subtype that must be available or None)
-_SOUNDFILE_FORMATS = {"wav": ("WAV", None), "wave": ("WAV", None), "flac": ("FLAC", None),
-                      "ogg": ("OGG", None), "oga": ("OGG", None), "opus": ("OGG", "OPUS"),
-                      "mp3": ("MP3", None), "aif": ("AIFF", None), "aiff": ("AIFF", None),
-                      "au": ("AU", None), "snd": ("AU", None), "caf": ("CAF", None),
-                      "w64": ("W64", None), "rf64": ("RF64", None)}
+_SOUNDFILE_FORMATS = {
+    "wav": ("WAV", None),
+    "wave": ("WAV", None),
+    "flac": ("FLAC", None),
+    "ogg": ("OGG", None),
+    "oga": ("OGG", None),
+    "opus": ("OGG", "OPUS"),
+    "mp3": ("MP3", None),
+    "aif": ("AIFF", None),
+    "aiff": ("AIFF", None),
+    "au": ("AU", None),
+    "snd": ("AU", None),
+    "caf": ("CAF", None),
+    "w64": ("W64", None),
+    "rf64": ("RF64", None),
+}
 
 # str | os.PathLike | bytes | bytearray | np.ndarray | torch.Tensor | (source, start_s, end_s)
 AudioSource = Any
@@ -246,8 +269,7 @@ def _describe(source: Any) -> str:
     if isinstance(source, tuple):
         return f"<segment of {_describe(source[0]) if source else '?'}>"
     shape = getattr(source, "shape", None)
-    return f"<{type(source).__name__} shape {tuple(shape)}>" if shape is not None else \
-        f"<{type(source).__name__}>"
+    return f"<{type(source).__name__} shape {tuple(shape)}>" if shape is not None else f"<{type(source).__name__}>"
 
 
 def _item_name(source: Any, key: str | None) -> str:
@@ -300,8 +322,11 @@ def _decode(source: Any, fs: int | None, item: str, limits: _Limits) -> _Decoded
     if isinstance(source, str):
         if source.rstrip().endswith("|"):
             if not limits.allow_pipes:
-                raise InputError(item, "piped command refused: 'cmd |' entries run shell commands; enable "
-                                       f"them with --allow_pipes, allow_pipes=True or {ALLOW_PIPES_ENV}=1")
+                raise InputError(
+                    item,
+                    "piped command refused: 'cmd |' entries run shell commands; enable "
+                    f"them with --allow_pipes, allow_pipes=True or {ALLOW_PIPES_ENV}=1",
+                )
             data = run_pipe(source.rstrip()[:-1].strip(), item, limits.pipe_timeout_s)
             return _decode_container(data, item, _container_format(data) or "")
         match = _URL_SCHEME.match(source)
@@ -327,9 +352,7 @@ def _decode(source: Any, fs: int | None, item: str, limits: _Limits) -> _Decoded
     raise InputError(item, f"unsupported audio source type {type(source).__name__}")
 
 
-def _decode_or_error(
-    source: Any, fs: int | None, item: str, limits: _Limits
-) -> _Decoded | InputError:
+def _decode_or_error(source: Any, fs: int | None, item: str, limits: _Limits) -> _Decoded | InputError:
     """``_decode`` that returns its ``InputError`` instead of raising (for caching)."""
     try:
         return _decode(source, fs, item, limits)
@@ -388,7 +411,7 @@ def _decode_container(data: bytes, item: str, fmt: str) -> _Decoded:
 def _container_format(data: bytes) -> str | None:
     """The container a byte string starts like (FunASR's signatures plus AIFF/AU/CAF)."""
     for offset, magic, fmt in _SIGNATURES:
-        if data[offset:offset + len(magic)] == magic:
+        if data[offset : offset + len(magic)] == magic:
             return fmt
     return None
 
@@ -444,11 +467,13 @@ def _no_ffmpeg_error(item: str, fmt: str, sf_problem: str) -> InputError:
     if reads:  # soundfile reads this format: the data itself is bad
         return InputError(item, f"cannot decode {fmt}: {sf_problem} (corrupt or truncated?)")
     if reads is False:  # a format libsndfile knows, but not this build
-        return InputError(item, f"cannot decode {fmt}: no {fmt} decoder (libsndfile "
-                                f"{soundfile.__libsndfile_version__} lacks it and ffmpeg is not "
-                                "installed); install ffmpeg")
-    return InputError(item, f"cannot decode {fmt or 'audio'} (soundfile: {sf_problem}); "
-                            "install ffmpeg")
+        return InputError(
+            item,
+            f"cannot decode {fmt}: no {fmt} decoder (libsndfile "
+            f"{soundfile.__libsndfile_version__} lacks it and ffmpeg is not "
+            "installed); install ffmpeg",
+        )
+    return InputError(item, f"cannot decode {fmt or 'audio'} (soundfile: {sf_problem}); install ffmpeg")
 
 
 def _decode_with_ffmpeg(path: Path, item: str, sf_problem: str, fmt: str) -> _Decoded:
@@ -456,17 +481,31 @@ def _decode_with_ffmpeg(path: Path, item: str, sf_problem: str, fmt: str) -> _De
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         raise _no_ffmpeg_error(item, fmt, sf_problem)
-    command = [ffmpeg, "-nostdin", "-v", "error", "-i", f"file:{path.resolve()}", "-vn",
-               "-f", "wav", "-c:a", "pcm_f32le", "-"]
+    command = [
+        ffmpeg,
+        "-nostdin",
+        "-v",
+        "error",
+        "-i",
+        f"file:{path.resolve()}",
+        "-vn",
+        "-f",
+        "wav",
+        "-c:a",
+        "pcm_f32le",
+        "-",
+    ]
     try:
-        proc = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=PIPE_TIMEOUT_S, check=False)
+        proc = subprocess.run(
+            command, stdin=subprocess.DEVNULL, capture_output=True, timeout=PIPE_TIMEOUT_S, check=False
+        )
     except (OSError, subprocess.TimeoutExpired) as err:
         raise InputError(item, f"ffmpeg failed: {one_line(err)}") from None
     if proc.returncode != 0 or not proc.stdout:
         ff_problem = last_line(proc.stderr).replace(f"file:{path.resolve()}: ", "")  # the item is named already
-        raise InputError(item, f"cannot decode {fmt or 'audio'}: soundfile: {sf_problem}; "
-                               f"ffmpeg: {ff_problem or 'no output'}")
+        raise InputError(
+            item, f"cannot decode {fmt or 'audio'}: soundfile: {sf_problem}; ffmpeg: {ff_problem or 'no output'}"
+        )
     try:
         return _soundfile_read(io.BytesIO(proc.stdout))
     except Exception as err:  # ffmpeg produced something unreadable
@@ -492,8 +531,11 @@ def _from_array(array: Any, fs: int | None, item: str) -> _Decoded:
     if samples.ndim == 1:
         samples = samples[:, None]
     elif samples.ndim != 2 or not 1 <= samples.shape[1] <= MAX_CHANNELS:
-        raise InputError(item, f"expected shape (samples,) or (samples, channels<={MAX_CHANNELS}), "
-                               f"got {array.shape}; transpose (channels, samples) arrays")
+        raise InputError(
+            item,
+            f"expected shape (samples,) or (samples, channels<={MAX_CHANNELS}), "
+            f"got {array.shape}; transpose (channels, samples) arrays",
+        )
     return _Decoded(np.ascontiguousarray(samples), int(fs or DEFAULT_FS))
 
 
@@ -507,12 +549,10 @@ def _cut(decoded: _Decoded, start_s: float, end_s: float, item: str) -> _Decoded
     start = round(start_s * rate)
     end = total if end_s == -1 else round(end_s * rate)
     if start >= total:
-        raise InputError(item, f"segment start {start_s} s is past the end of the audio "
-                               f"({total / rate:.3f} s)")
+        raise InputError(item, f"segment start {start_s} s is past the end of the audio ({total / rate:.3f} s)")
     if end > total:
         if end >= total + int(SEGMENT_MAX_OVERSHOOT_S * rate):
-            raise InputError(item, f"segment end {end_s} s is past the end of the audio "
-                                   f"({total / rate:.3f} s)")
+            raise InputError(item, f"segment end {end_s} s is past the end of the audio ({total / rate:.3f} s)")
         end = total
     return _Decoded(samples[start:end], rate)
 
@@ -523,15 +563,14 @@ def _finish(decoded: _Decoded, channel: int | None, item: str, out: _Output = _O
     if rate <= 0:
         raise InputError(item, f"bad sample rate {rate}")
     if rate < MIN_SAMPLE_RATE:
-        raise InputError(item, f"implausible sample rate {rate} Hz (below {MIN_SAMPLE_RATE} Hz: "
-                               "a damaged header or a wrong fs?)")
+        raise InputError(
+            item, f"implausible sample rate {rate} Hz (below {MIN_SAMPLE_RATE} Hz: a damaged header or a wrong fs?)"
+        )
     n_channels = samples.shape[1]
     if channel is None:
         mono = samples[:, 0] if n_channels == 1 else samples.mean(axis=1, dtype=np.float32)
-    elif isinstance(channel, bool) or not isinstance(channel, (int, np.integer)) \
-            or not 0 <= channel < n_channels:
-        raise InputError(item, f"channel {channel!r} out of range: audio has {n_channels} "
-                               f"channel(s)")
+    elif isinstance(channel, bool) or not isinstance(channel, (int, np.integer)) or not 0 <= channel < n_channels:
+        raise InputError(item, f"channel {channel!r} out of range: audio has {n_channels} channel(s)")
     else:
         mono = samples[:, channel]
     if mono.size == 0:
@@ -540,16 +579,19 @@ def _finish(decoded: _Decoded, channel: int | None, item: str, out: _Output = _O
     if not np.isfinite(peak):
         raise InputError(item, "samples contain NaN or Inf")
     if peak > MAX_FLOAT_PEAK:
-        raise InputError(item, f"samples reach {peak:g}, expected floats in [-1, 1] "
-                               "(pass 16-bit data as int16 or divide by 32768)")
+        raise InputError(
+            item, f"samples reach {peak:g}, expected floats in [-1, 1] (pass 16-bit data as int16 or divide by 32768)"
+        )
     mono = np.ascontiguousarray(mono, dtype=np.float32)
     others = {r: resample_audio(mono, rate, r, out.resampler, item) for r in out.also_at}
-    return AudioResult(resample_audio(mono, rate, out.sample_rate, out.resampler, item), int(rate),
-                       out.sample_rate, others)
+    return AudioResult(
+        resample_audio(mono, rate, out.sample_rate, out.resampler, item), int(rate), out.sample_rate, others
+    )
 
 
-def resample_audio(mono: np.ndarray, rate: int, target: int, resampler: str = DEFAULT_RESAMPLER,
-                   item: str = "waveform") -> np.ndarray:
+def resample_audio(
+    mono: np.ndarray, rate: int, target: int, resampler: str = DEFAULT_RESAMPLER, item: str = "waveform"
+) -> np.ndarray:
     """``mono`` (float32) from ``rate`` to ``target`` with ``resampler`` (``"funasr"`` or ``"soxr"``);
     the same array at equal rates. Raises ``InputError`` naming ``item`` when it cannot."""
     if resampler not in RESAMPLERS:
@@ -565,8 +607,11 @@ def resample_audio(mono: np.ndarray, rate: int, target: int, resampler: str = DE
         try:
             out = resample(mono, rate, target)
         except ResampleError as err:
-            raise InputError(item, f"cannot resample from {rate} Hz to {target} Hz: {one_line(err)}; "
-                                   "convert the audio to a common rate first") from None
+            raise InputError(
+                item,
+                f"cannot resample from {rate} Hz to {target} Hz: {one_line(err)}; "
+                "convert the audio to a common rate first",
+            ) from None
     if out.size == 0:
         raise InputError(item, f"no samples left after resampling from {rate} Hz")
     return np.ascontiguousarray(out, dtype=np.float32)

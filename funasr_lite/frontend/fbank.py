@@ -210,9 +210,7 @@ def _dither_noise(
     noise = like.new_zeros((len(counts), n_frames, size))
     for b, count in enumerate(counts):
         if count > 0:
-            noise[b, :count] = torch.randn(
-                (count, size), generator=generator, device=like.device, dtype=like.dtype
-            )
+            noise[b, :count] = torch.randn((count, size), generator=generator, device=like.device, dtype=like.dtype)
     return noise
 
 
@@ -249,7 +247,7 @@ def fbank(
     out_dtype = waveforms.dtype
     if out_dtype in (torch.float16, torch.bfloat16):  # no half rfft on CPU: compute in float32
         waveforms = waveforms.to(torch.float32)
-    device, dtype = waveforms.device, waveforms.dtype
+    device = waveforms.device
     batch, total = waveforms.shape
     if lengths is None:
         lengths = torch.full((batch,), total, dtype=torch.long, device=device)
@@ -272,14 +270,19 @@ def fbank(
     for b, count in enumerate(counts.tolist()):
         if count > 0:
             n = int(lengths[b])
-            item = _fbank_frames(waveforms[b : b + 1, :n].clone(), lengths[b : b + 1], counts[b : b + 1],
-                                 count, opts, generator)
+            item = _fbank_frames(
+                waveforms[b : b + 1, :n].clone(), lengths[b : b + 1], counts[b : b + 1], count, opts, generator
+            )
             feats[b, :count] = item[0]
     return feats.to(out_dtype), counts
 
 
 def _fbank_frames(
-    waveforms: Tensor, lengths: Tensor, counts: Tensor, n_frames: int, opts: FbankOptions,
+    waveforms: Tensor,
+    lengths: Tensor,
+    counts: Tensor,
+    n_frames: int,
+    opts: FbankOptions,
     generator: torch.Generator | None,
 ) -> Tensor:
     """The filterbank of a ``(B, N)`` batch with ``counts`` frames per item, ``(B, n_frames, dim)``."""
@@ -314,8 +317,13 @@ def _fbank_frames(
     if opts.use_power:
         spectrum = spectrum.pow_(2.0)
     banks = mel_banks(
-        opts.num_mel_bins, opts.padded_window_size, float(opts.samp_freq),
-        float(opts.low_freq), float(opts.high_freq), device, dtype,
+        opts.num_mel_bins,
+        opts.padded_window_size,
+        float(opts.samp_freq),
+        float(opts.low_freq),
+        float(opts.high_freq),
+        device,
+        dtype,
     )
     # One mm per item over its own frames, with the banks as a transposed view (torchaudio's call).
     full = bool((counts == n_frames).all())  # every item has n_frames: no padding rows to zero

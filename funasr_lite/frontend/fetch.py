@@ -8,6 +8,7 @@ bytes (each read within the socket time-out) cannot stretch it. A body shorter t
 ``Content-Length`` (the server closed early) is an error, not a shorter file. Every failure is an
 ``InputError`` naming the item.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -35,9 +36,14 @@ def run_pipe(command: str, item: str, timeout_s: float | None) -> bytes:
     if not command:
         raise InputError(item, "empty piped command")
     try:
-        proc = subprocess.Popen(command, shell=True, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            command,
+            shell=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
     except OSError as err:
         raise InputError(item, f"cannot run command: {one_line(err)}") from None
     with proc:
@@ -51,8 +57,7 @@ def run_pipe(command: str, item: str, timeout_s: float | None) -> bytes:
             proc.communicate()
             raise InputError(item, f"command timed out after {timeout_s} s") from None
     if proc.returncode != 0:
-        raise InputError(item, f"command exited with status {proc.returncode}: "
-                               f"{last_line(err) or 'no message'}")
+        raise InputError(item, f"command exited with status {proc.returncode}: {last_line(err) or 'no message'}")
     if not out:
         raise InputError(item, f"command produced no output: {last_line(err) or 'no message'}")
     return out
@@ -83,7 +88,7 @@ class _Deadline:
         self._timer = threading.Timer(max(0.0, seconds), self._expire)
         self._timer.daemon = True
 
-    def __enter__(self) -> "_Deadline":
+    def __enter__(self) -> _Deadline:
         self._timer.start()
         return self
 
@@ -162,28 +167,28 @@ def _download(url: str, item: str, timeout_s: float, max_bytes: int, deadline: _
         with opener.open(request, timeout=timeout_s) as response:
             declared = response.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > max_bytes:
-                raise InputError(item, f"download too big: {declared} bytes "
-                                       f"> limit {max_bytes}")
+                raise InputError(item, f"download too big: {declared} bytes > limit {max_bytes}")
             chunks, total = [], 0
             while chunk := response.read1(_CHUNK):
                 total += len(chunk)
                 if total > max_bytes:
-                    raise InputError(item, f"download too big: over limit "
-                                           f"{max_bytes} bytes")
+                    raise InputError(item, f"download too big: over limit {max_bytes} bytes")
                 if deadline.expired:
                     raise InputError(item, f"download timed out after {timeout_s} s")
                 chunks.append(chunk)
             if deadline.expired:
                 raise InputError(item, f"download timed out after {timeout_s} s")
             if declared.isdigit() and total != int(declared):
-                raise InputError(item, f"download incomplete: {total} of {declared} bytes "
-                                       "(the server closed the connection early)")
+                raise InputError(
+                    item, f"download incomplete: {total} of {declared} bytes (the server closed the connection early)"
+                )
     except InputError:
         raise
     except urllib.error.HTTPError as err:
         if 300 <= err.code < 400 and "infinite loop" in str(err.msg):
-            raise InputError(item, f"HTTP {err.code}: too many redirects "
-                                   f"(limit {MAX_REDIRECTS}) or a redirect loop") from None
+            raise InputError(
+                item, f"HTTP {err.code}: too many redirects (limit {MAX_REDIRECTS}) or a redirect loop"
+            ) from None
         raise InputError(item, f"HTTP error {err.code} {one_line(err.reason)}") from None
     except urllib.error.URLError as err:
         if isinstance(err.reason, TimeoutError):

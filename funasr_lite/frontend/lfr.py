@@ -30,9 +30,7 @@ def apply_lfr(feats: Tensor, lfr_m: int, lfr_n: int) -> Tensor:
     return out[0]
 
 
-def apply_lfr_batch(
-    feats: Tensor, lengths: Tensor | None, lfr_m: int, lfr_n: int
-) -> tuple[Tensor, Tensor]:
+def apply_lfr_batch(feats: Tensor, lengths: Tensor | None, lfr_m: int, lfr_n: int) -> tuple[Tensor, Tensor]:
     """Batched LFR of ``(B, T, D)`` frames with ``(B,)`` valid lengths (``None``: all ``T``).
 
     Each item pads with its own first and last valid frames, so padding frames never leak.

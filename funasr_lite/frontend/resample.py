@@ -71,8 +71,9 @@ class SincKernel:
     weights: np.ndarray  # (new, 2 * width + 2) float32
 
 
-def sinc_kernel(orig_freq: int, new_freq: int, lowpass_filter_width: int = LOWPASS_FILTER_WIDTH,
-                rolloff: float = ROLLOFF) -> SincKernel:
+def sinc_kernel(
+    orig_freq: int, new_freq: int, lowpass_filter_width: int = LOWPASS_FILTER_WIDTH, rolloff: float = ROLLOFF
+) -> SincKernel:
     """torchaudio's ``_get_sinc_resample_kernel`` (``sinc_interp_hann``, ``dtype=None``), compact."""
     if orig_freq <= 0 or new_freq <= 0 or int(orig_freq) != orig_freq or int(new_freq) != new_freq:
         raise ResampleError(f"rates must be positive integers, got {orig_freq} and {new_freq}")
@@ -85,8 +86,10 @@ def sinc_kernel(orig_freq: int, new_freq: int, lowpass_filter_width: int = LOWPA
     width = math.ceil(lowpass_filter_width * orig / base_freq)
     taps = 2 * width + 2
     if new * taps > MAX_KERNEL_TAPS:
-        raise ResampleError(f"the rate ratio {orig}:{new} (after dividing by the gcd) needs a {new} x {taps} "
-                            f"filter (more than {MAX_KERNEL_TAPS} taps)")
+        raise ResampleError(
+            f"the rate ratio {orig}:{new} (after dividing by the gcd) needs a {new} x {taps} "
+            f"filter (more than {MAX_KERNEL_TAPS} taps)"
+        )
     offsets = np.arange(new, dtype=np.int64) * orig // new
     column = (offsets[:, None] + np.arange(taps, dtype=np.int64)).reshape(-1)  # torchaudio's column m
     phase = np.repeat(np.arange(new, dtype=np.int64), taps)
@@ -98,8 +101,9 @@ def sinc_kernel(orig_freq: int, new_freq: int, lowpass_filter_width: int = LOWPA
     return SincKernel(orig, new, width, offsets, weights.reshape(new, taps))
 
 
-def _kernel_values(j: np.ndarray, m: np.ndarray, orig: int, new: int, width: int, base_freq: float,
-                   lowpass_filter_width: int) -> np.ndarray:
+def _kernel_values(
+    j: np.ndarray, m: np.ndarray, orig: int, new: int, width: int, base_freq: float, lowpass_filter_width: int
+) -> np.ndarray:
     """torchaudio's kernel at rows ``j``, columns ``m``: its float64 operations, in its order."""
     idx = (m - width).astype(np.float64) / orig  # arange(-width, width + orig, float64) / orig
     t = (-j).astype(np.float32) / np.float32(new)  # arange(0, -new, -1) / new: int64 / int gives float32
@@ -147,7 +151,7 @@ def apply_kernel(waveform: np.ndarray, kernel: SincKernel) -> np.ndarray:
         local = np.zeros((k1 - k0 - 1) * orig + span_extra, dtype=np.float64)
         a, b = max(lo, 0), min(lo + len(local), n)
         if b > a:
-            local[a - lo: b - lo] = x[a:b]
+            local[a - lo : b - lo] = x[a:b]
         p = pos[: k1 - k0]
         acc = np.zeros(p.shape, dtype=np.float64)
         tmp = np.empty_like(acc)
@@ -159,8 +163,13 @@ def apply_kernel(waveform: np.ndarray, kernel: SincKernel) -> np.ndarray:
     return out.reshape(-1)[:target]
 
 
-def resample(waveform: Any, orig_freq: int, new_freq: int,
-             lowpass_filter_width: int = LOWPASS_FILTER_WIDTH, rolloff: float = ROLLOFF) -> np.ndarray:
+def resample(
+    waveform: Any,
+    orig_freq: int,
+    new_freq: int,
+    lowpass_filter_width: int = LOWPASS_FILTER_WIDTH,
+    rolloff: float = ROLLOFF,
+) -> np.ndarray:
     """``torchaudio.transforms.Resample(orig_freq, new_freq)(waveform)`` for a 1-D float32 waveform.
 
     Returns float32 numpy; equal rates return the samples unchanged. Raises ``ResampleError``

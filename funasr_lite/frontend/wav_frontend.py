@@ -12,9 +12,10 @@ Deviation: FunASR crashes on items of 0 or 1 samples; here they give 0 frames.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -24,8 +25,17 @@ from funasr_lite.frontend.fbank import FbankOptions, fbank, num_frames
 from funasr_lite.frontend.lfr import apply_lfr_batch
 
 _CONFIG_KEYS = {
-    "fs", "window", "n_mels", "frame_length", "frame_shift", "lfr_m", "lfr_n", "dither",
-    "snip_edges", "upsacle_samples", "cmvn_file",
+    "fs",
+    "window",
+    "n_mels",
+    "frame_length",
+    "frame_shift",
+    "lfr_m",
+    "lfr_n",
+    "dither",
+    "snip_edges",
+    "upsacle_samples",
+    "cmvn_file",
 }
 _IGNORED_KEYS = {"filter_length_min", "filter_length_max"}
 
@@ -74,7 +84,7 @@ class WavFrontend:
             raise ValueError(f"{cmvn_file}: CMVN has {self.cmvn.dim} dims, features have {self.output_size()}")
 
     @classmethod
-    def from_config(cls, frontend_conf: dict[str, Any], cmvn_file: str | Path | None = None) -> "WavFrontend":
+    def from_config(cls, frontend_conf: dict[str, Any], cmvn_file: str | Path | None = None) -> WavFrontend:
         """Build from a FunASR ``frontend_conf`` dict; ``cmvn_file`` overrides one in the dict."""
         conf = dict(frontend_conf)
         unknown = set(conf) - _CONFIG_KEYS - _IGNORED_KEYS
@@ -105,8 +115,7 @@ class WavFrontend:
         return min(self.frame_length, num_samples / self.fs * 1000)
 
     def compute_fbank(
-        self, waveforms: Tensor, lengths: Tensor | Sequence[int] | None = None,
-        generator: torch.Generator | None = None,
+        self, waveforms: Tensor, lengths: Tensor | Sequence[int] | None = None, generator: torch.Generator | None = None
     ) -> tuple[Tensor, Tensor]:
         """Scaled fbank before LFR/CMVN: ``(B, T, n_mels)`` and frame counts."""
         if waveforms.dim() != 2:
@@ -155,8 +164,7 @@ class WavFrontend:
         return fbank(waveforms[:, : max(lens)], lengths, opts, generator)
 
     def __call__(
-        self, waveforms: Tensor, lengths: Tensor | Sequence[int] | None = None,
-        generator: torch.Generator | None = None,
+        self, waveforms: Tensor, lengths: Tensor | Sequence[int] | None = None, generator: torch.Generator | None = None
     ) -> tuple[Tensor, Tensor]:
         """``(B, N)`` waveforms in [-1, 1] -> features ``(B, T, output_size)`` zero-padded, and lengths.
 

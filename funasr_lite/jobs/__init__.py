@@ -46,4 +46,4 @@ def runpl_quote(arg: str) -> str:
         return shlex.quote(arg)  # no whitespace in the quoted form either: passed as is
     if '"' in arg:
         return arg.replace("'", "'\\''")  # run.pl adds the outer '...'
-    return re.sub(r'([\\$`])', r"\\\1", arg)  # run.pl adds the outer "..."
+    return re.sub(r"([\\$`])", r"\\\1", arg)  # run.pl adds the outer "..."

@@ -16,11 +16,12 @@ is missing from utt2spk, or a file cannot be read; 2 on usage errors.
 Standard library only, so it runs without the funasr_lite package. It ships in the package
 (funasr_lite/jobs/split_scp.py; utils/split_scp.py links here), which splits lists with it in-process.
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 PROG = "split_scp.py"
 
@@ -63,7 +64,7 @@ def group_by_speaker(lines: list[str], utt2spk: dict[str, str], scp: str) -> lis
     """Lines grouped into contiguous per-speaker runs, in file order."""
     groups: list[list[str]] = []
     seen: set[str] = set()
-    last: Optional[str] = None
+    last: str | None = None
     for lineno, line in enumerate(lines, start=1):
         key = line.split()[0]
         if key not in utt2spk:
@@ -97,7 +98,7 @@ def speaker_chunks(groups: list[list[str]], parts: int) -> list[list[str]]:
     return [[ln for g in groups[a:b] for ln in g] for a, b in zip(bounds, bounds[1:])]
 
 
-def split_lines(lines: list[str], parts: int, utt2spk: Optional[dict[str, str]], scp: str) -> list[list[str]]:
+def split_lines(lines: list[str], parts: int, utt2spk: dict[str, str] | None, scp: str) -> list[list[str]]:
     """All ``parts`` chunks of ``lines``."""
     if parts < 1:
         raise SplitError("number of chunks must be at least 1")
@@ -107,12 +108,12 @@ def split_lines(lines: list[str], parts: int, utt2spk: Optional[dict[str, str]],
         raise SplitError(f"refusing to split {len(lines)} line(s) of {scp} into {parts} chunks: a chunk would be empty")
     chunks, start = [], 0
     for size in even_sizes(len(lines), parts):
-        chunks.append(lines[start:start + size])
+        chunks.append(lines[start : start + size])
         start += size
     return chunks
 
 
-def write_chunk(path: Optional[str], lines: list[str]) -> None:
+def write_chunk(path: str | None, lines: list[str]) -> None:
     """Write lines to ``path`` (None or '-': stdout)."""
     if path is None or path == "-":
         sys.stdout.writelines(lines)
@@ -126,8 +127,12 @@ def write_chunk(path: Optional[str], lines: list[str]) -> None:
 
 def get_parser() -> argparse.ArgumentParser:
     """Command-line parser."""
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
-                                epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--utt2spk", metavar="FILE", default=None, help="keep each speaker's lines in one chunk")
     p.add_argument("-j", nargs=2, type=int, metavar=("N", "JOB"), default=None, help="write only chunk JOB of N")
     p.add_argument("--one-based", action="store_true", help="with -j: JOB counts from 1 (default: from 0)")
@@ -135,7 +140,7 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     parser = get_parser()
     args = parser.parse_args(argv)
@@ -150,7 +155,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if len(outs) > 1:
             parser.error("with -j give at most one output file")
         if parts < 1 or not 0 <= job < parts:
-            parser.error(f"job id {args.j[1]} out of range for {parts} jobs ({'1-based' if args.one_based else '0-based'})")
+            parser.error(
+                f"job id {args.j[1]} out of range for {parts} jobs ({'1-based' if args.one_based else '0-based'})"
+            )
     try:
         utt2spk = read_utt2spk(args.utt2spk) if args.utt2spk else None
         chunks = split_lines(read_lines(scp), parts, utt2spk, scp)

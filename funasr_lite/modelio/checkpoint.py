@@ -12,8 +12,8 @@ import contextlib
 import pickle
 import warnings
 import zipfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Iterator, Mapping
 
 import torch
 
@@ -51,7 +51,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         state[name] = value
     for prefix in _PREFIXES:
         if all(k.startswith(prefix) for k in state):
-            state = {k[len(prefix):]: v for k, v in state.items()}
+            state = {k[len(prefix) :]: v for k, v in state.items()}
     return state
 
 
@@ -87,8 +87,7 @@ def _load_mmap_or_plain(path: Path, map_location: str | torch.device) -> object:
 
 
 def state_dict_mismatches(
-    expected: Mapping[str, torch.Size | tuple[int, ...]],
-    got: Mapping[str, torch.Tensor],
+    expected: Mapping[str, torch.Size | tuple[int, ...]], got: Mapping[str, torch.Tensor]
 ) -> tuple[list[str], list[str], list[str]]:
     """Return (missing, unexpected, wrong-shape descriptions) between a module's shapes and a checkpoint."""
     missing = sorted(k for k in expected if k not in got)
@@ -122,8 +121,16 @@ def format_mismatch(missing: list[str], unexpected: list[str], wrong: list[str],
     return " ".join(parts)
 
 
-_RANDOM_INITS = ("uniform_", "normal_", "trunc_normal_", "kaiming_uniform_", "kaiming_normal_",
-                 "xavier_uniform_", "xavier_normal_", "orthogonal_")
+_RANDOM_INITS = (
+    "uniform_",
+    "normal_",
+    "trunc_normal_",
+    "kaiming_uniform_",
+    "kaiming_normal_",
+    "xavier_uniform_",
+    "xavier_normal_",
+    "orthogonal_",
+)
 
 
 @contextlib.contextmanager

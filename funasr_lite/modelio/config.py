@@ -31,8 +31,16 @@ _0X_NAMES: dict[str, dict[str, str]] = {
 }
 # Blocks whose value must be a mapping when present.
 CONF_BLOCKS = (
-    "model_conf", "encoder_conf", "decoder_conf", "predictor_conf", "frontend_conf",
-    "specaug_conf", "tokenizer_conf", "ctc_conf", "vad_post_conf", "punctuation_conf",
+    "model_conf",
+    "encoder_conf",
+    "decoder_conf",
+    "predictor_conf",
+    "frontend_conf",
+    "specaug_conf",
+    "tokenizer_conf",
+    "ctc_conf",
+    "vad_post_conf",
+    "punctuation_conf",
 )
 
 
@@ -43,7 +51,9 @@ def check_types(config: dict[str, Any], source: str | Path) -> None:
             raise ModelError(source, f"config key {block!r} must be a mapping, got {type(config[block]).__name__}")
     for name in ("model", "encoder", "decoder", "predictor", "frontend", "specaug", "tokenizer"):
         if name in config and config[name] is not None and not isinstance(config[name], str):
-            raise ModelError(source, f"config key {name!r} must be a class name string, got {type(config[name]).__name__}")
+            raise ModelError(
+                source, f"config key {name!r} must be a class name string, got {type(config[name]).__name__}"
+            )
 
 
 def is_0x(config: dict[str, Any]) -> bool:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 
@@ -86,7 +87,9 @@ def open_model_dir(path: str | Path) -> ModelDir:
         layout = "0.x"
 
     frontend_conf = config.get("frontend_conf") or {}
-    cmvn_hint = _basename(metas.get("frontend_conf", {}).get("cmvn_file") if isinstance(metas.get("frontend_conf"), dict) else None)
+    cmvn_hint = _basename(
+        metas.get("frontend_conf", {}).get("cmvn_file") if isinstance(metas.get("frontend_conf"), dict) else None
+    )
     cmvn_file = _find(root, [cmvn_hint, _basename(frontend_conf.get("cmvn_file"))] + list(_CMVN_NAMES))
 
     md = ModelDir(path=root, model_class="", config=config, layout=layout, checkpoint=checkpoint, cmvn_file=cmvn_file)
@@ -94,7 +97,9 @@ def open_model_dir(path: str | Path) -> ModelDir:
     md.token_list = _tokens(root, config, metas, md.model_class)
     if md.model_class in ("Paraformer", "BiCifParaformer", "FsmnVAD") and md.cmvn_file is None:
         # FunASR silently skips CMVN without the file and then decodes garbage; refuse instead.
-        raise ModelError(root, f"no CMVN file found (looked for {', '.join(_CMVN_NAMES)}); {md.model_class} needs am.mvn")
+        raise ModelError(
+            root, f"no CMVN file found (looked for {', '.join(_CMVN_NAMES)}); {md.model_class} needs am.mvn"
+        )
     return md
 
 
@@ -122,11 +127,17 @@ def _resolve_class(md: ModelDir) -> str:
         raise ModelError(md.path, f"unsupported model class {name!r} in config (supported: {', '.join(MODEL_CLASSES)})")
     from_keys = detect_class_from_keys(md.state_dict().keys())
     if from_keys is None and from_config is None:
-        raise ModelError(md.checkpoint, "cannot tell the model class: config has no 'model' key and the checkpoint keys match none of " + ", ".join(MODEL_CLASSES))
+        raise ModelError(
+            md.checkpoint,
+            "cannot tell the model class: config has no 'model' key and the checkpoint keys match none of "
+            + ", ".join(MODEL_CLASSES),
+        )
     if from_config is None or from_keys is None or from_config == from_keys:
         return from_config or from_keys  # type: ignore[return-value]
     if {from_config, from_keys} == {"Paraformer", "BiCifParaformer"} and from_keys == "BiCifParaformer":
-        log.warning("%s: config says Paraformer but the checkpoint has the BiCif timestamp head; using BiCifParaformer", md.path)
+        log.warning(
+            "%s: config says Paraformer but the checkpoint has the BiCif timestamp head; using BiCifParaformer", md.path
+        )
         return from_keys
     raise ModelError(md.checkpoint, f"checkpoint holds a {from_keys} model but config.yaml says {name!r}")
 
@@ -134,7 +145,9 @@ def _resolve_class(md: ModelDir) -> str:
 def _tokens(root: Path, config: dict[str, Any], metas: dict[str, Any], model_class: str) -> list[str] | None:
     if model_class in ("FsmnVAD", "CAMPPlus"):
         return None
-    tok_meta = metas.get("tokenizer_conf", {}).get("token_list") if isinstance(metas.get("tokenizer_conf"), dict) else None
+    tok_meta = (
+        metas.get("tokenizer_conf", {}).get("token_list") if isinstance(metas.get("tokenizer_conf"), dict) else None
+    )
     tok_conf = (config.get("tokenizer_conf") or {}).get("token_list")
     path = _find(root, [tok_meta, _basename(tok_conf if isinstance(tok_conf, str) else None)] + list(_TOKEN_NAMES))
     if path is not None:

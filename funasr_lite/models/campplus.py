@@ -117,14 +117,23 @@ class FCM(nn.Module):
 class TDNNLayer(nn.Module):
     """Conv1d + nonlinearity; ``padding=-1`` means 'same' padding for the odd kernel."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
-                 padding: int = 0, dilation: int = 1, bias: bool = False,
-                 config_str: str = "batchnorm-relu") -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        padding: int = 0,
+        dilation: int = 1,
+        bias: bool = False,
+        config_str: str = "batchnorm-relu",
+    ) -> None:
         super().__init__()
         if padding < 0:
             padding = (kernel_size - 1) // 2 * dilation
-        self.linear = nn.Conv1d(in_channels, out_channels, kernel_size, stride=stride,
-                                padding=padding, dilation=dilation, bias=bias)
+        self.linear = nn.Conv1d(
+            in_channels, out_channels, kernel_size, stride=stride, padding=padding, dilation=dilation, bias=bias
+        )
         self.nonlinear = get_nonlinear(config_str, out_channels)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -143,11 +152,21 @@ def seg_pooling(x: Tensor, seg_len: int = SEG_LEN) -> Tensor:
 class CAMLayer(nn.Module):
     """Context-aware masking: local conv output times a sigmoid mask from global + segment context."""
 
-    def __init__(self, bn_channels: int, out_channels: int, kernel_size: int, stride: int,
-                 padding: int, dilation: int, bias: bool, reduction: int = 2) -> None:
+    def __init__(
+        self,
+        bn_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int,
+        padding: int,
+        dilation: int,
+        bias: bool,
+        reduction: int = 2,
+    ) -> None:
         super().__init__()
-        self.linear_local = nn.Conv1d(bn_channels, out_channels, kernel_size, stride=stride,
-                                      padding=padding, dilation=dilation, bias=bias)
+        self.linear_local = nn.Conv1d(
+            bn_channels, out_channels, kernel_size, stride=stride, padding=padding, dilation=dilation, bias=bias
+        )
         self.linear1 = nn.Conv1d(bn_channels, bn_channels // reduction, 1)
         self.relu = nn.ReLU(inplace=True)
         self.linear2 = nn.Conv1d(bn_channels // reduction, out_channels, 1)
@@ -163,9 +182,17 @@ class CAMLayer(nn.Module):
 class CAMDenseTDNNLayer(nn.Module):
     """BN-ReLU-Conv1x1 bottleneck, BN-ReLU, then a CAM layer (one D-TDNN layer)."""
 
-    def __init__(self, in_channels: int, out_channels: int, bn_channels: int, kernel_size: int,
-                 stride: int = 1, dilation: int = 1, bias: bool = False,
-                 config_str: str = "batchnorm-relu") -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        bn_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        dilation: int = 1,
+        bias: bool = False,
+        config_str: str = "batchnorm-relu",
+    ) -> None:
         super().__init__()
         if kernel_size % 2 != 1:
             raise ValueError(f"CAM++ needs an odd kernel size, got {kernel_size}")
@@ -173,8 +200,9 @@ class CAMDenseTDNNLayer(nn.Module):
         self.nonlinear1 = get_nonlinear(config_str, in_channels)
         self.linear1 = nn.Conv1d(in_channels, bn_channels, 1, bias=False)
         self.nonlinear2 = get_nonlinear(config_str, bn_channels)
-        self.cam_layer = CAMLayer(bn_channels, out_channels, kernel_size, stride=stride,
-                                  padding=padding, dilation=dilation, bias=bias)
+        self.cam_layer = CAMLayer(
+            bn_channels, out_channels, kernel_size, stride=stride, padding=padding, dilation=dilation, bias=bias
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.linear1(self.nonlinear1(x))
@@ -184,14 +212,33 @@ class CAMDenseTDNNLayer(nn.Module):
 class CAMDenseTDNNBlock(nn.ModuleList):
     """Densely connected D-TDNN layers ``tdnnd1..N``; each output is concatenated to its input."""
 
-    def __init__(self, num_layers: int, in_channels: int, out_channels: int, bn_channels: int,
-                 kernel_size: int, stride: int = 1, dilation: int = 1, bias: bool = False,
-                 config_str: str = "batchnorm-relu") -> None:
+    def __init__(
+        self,
+        num_layers: int,
+        in_channels: int,
+        out_channels: int,
+        bn_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        dilation: int = 1,
+        bias: bool = False,
+        config_str: str = "batchnorm-relu",
+    ) -> None:
         super().__init__()
         for i in range(num_layers):
-            self.add_module(f"tdnnd{i + 1}", CAMDenseTDNNLayer(
-                in_channels + i * out_channels, out_channels, bn_channels, kernel_size,
-                stride=stride, dilation=dilation, bias=bias, config_str=config_str))
+            self.add_module(
+                f"tdnnd{i + 1}",
+                CAMDenseTDNNLayer(
+                    in_channels + i * out_channels,
+                    out_channels,
+                    bn_channels,
+                    kernel_size,
+                    stride=stride,
+                    dilation=dilation,
+                    bias=bias,
+                    config_str=config_str,
+                ),
+            )
 
     def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
         for layer in self:
@@ -202,8 +249,9 @@ class CAMDenseTDNNBlock(nn.ModuleList):
 class TransitLayer(nn.Module):
     """BN-ReLU then Conv1x1 (halves the channels between blocks)."""
 
-    def __init__(self, in_channels: int, out_channels: int, bias: bool = True,
-                 config_str: str = "batchnorm-relu") -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, bias: bool = True, config_str: str = "batchnorm-relu"
+    ) -> None:
         super().__init__()
         self.nonlinear = get_nonlinear(config_str, in_channels)
         self.linear = nn.Conv1d(in_channels, out_channels, 1, bias=bias)
@@ -222,8 +270,9 @@ class StatsPool(nn.Module):
 class DenseLayer(nn.Module):
     """Conv1x1 on a (B, C) vector + nonlinearity (``batchnorm_`` = BatchNorm1d without affine)."""
 
-    def __init__(self, in_channels: int, out_channels: int, bias: bool = False,
-                 config_str: str = "batchnorm-relu") -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, bias: bool = False, config_str: str = "batchnorm-relu"
+    ) -> None:
         super().__init__()
         self.linear = nn.Conv1d(in_channels, out_channels, 1, bias=bias)
         self.nonlinear = get_nonlinear(config_str, out_channels)
@@ -239,9 +288,17 @@ class DenseLayer(nn.Module):
 class CAMPPlus(nn.Module):
     """CAM++ (segment level): ``(B, T, feat_dim)`` fbank -> ``(B, embedding_size)``."""
 
-    def __init__(self, feat_dim: int = 80, embedding_size: int = 192, growth_rate: int = 32,
-                 bn_size: int = 4, init_channels: int = 128, config_str: str = "batchnorm-relu",
-                 memory_efficient: bool = True, output_level: str = "segment") -> None:
+    def __init__(
+        self,
+        feat_dim: int = 80,
+        embedding_size: int = 192,
+        growth_rate: int = 32,
+        bn_size: int = 4,
+        init_channels: int = 128,
+        config_str: str = "batchnorm-relu",
+        memory_efficient: bool = True,
+        output_level: str = "segment",
+    ) -> None:
         super().__init__()
         if output_level != "segment":
             raise ValueError(f"only output_level 'segment' is supported, got {output_level!r}")
@@ -250,18 +307,34 @@ class CAMPPlus(nn.Module):
         self.embedding_size = embedding_size
         self.head = FCM(feat_dim=feat_dim)
         channels = self.head.out_channels
-        self.xvector = nn.Sequential(OrderedDict([
-            ("tdnn", TDNNLayer(channels, init_channels, 5, stride=2, dilation=1, padding=-1,
-                               config_str=config_str)),
-        ]))
+        self.xvector = nn.Sequential(
+            OrderedDict(
+                [
+                    (
+                        "tdnn",
+                        TDNNLayer(channels, init_channels, 5, stride=2, dilation=1, padding=-1, config_str=config_str),
+                    )
+                ]
+            )
+        )
         channels = init_channels
         for i, (num_layers, kernel_size, dilation) in enumerate(zip((12, 24, 16), (3, 3, 3), (1, 2, 2))):
-            self.xvector.add_module(f"block{i + 1}", CAMDenseTDNNBlock(
-                num_layers, channels, growth_rate, bn_size * growth_rate, kernel_size,
-                dilation=dilation, config_str=config_str))
+            self.xvector.add_module(
+                f"block{i + 1}",
+                CAMDenseTDNNBlock(
+                    num_layers,
+                    channels,
+                    growth_rate,
+                    bn_size * growth_rate,
+                    kernel_size,
+                    dilation=dilation,
+                    config_str=config_str,
+                ),
+            )
             channels += num_layers * growth_rate
-            self.xvector.add_module(f"transit{i + 1}",
-                                    TransitLayer(channels, channels // 2, bias=False, config_str=config_str))
+            self.xvector.add_module(
+                f"transit{i + 1}", TransitLayer(channels, channels // 2, bias=False, config_str=config_str)
+            )
             channels //= 2
         self.xvector.add_module("out_nonlinear", get_nonlinear(config_str, channels))
         self.xvector.add_module("stats", StatsPool())

@@ -33,8 +33,17 @@ from funasr_lite.punc import (
 )
 
 SPLIT_SIZE = 20  # FunASR's default `split_size` (words per window before carry-over)
-_MODEL_KEYS = {"embed_unit", "att_unit", "punc_list", "punc_weight", "sentence_end_id", "ignore_id", "sos", "eos",
-               "dropout_rate"}
+_MODEL_KEYS = {
+    "embed_unit",
+    "att_unit",
+    "punc_list",
+    "punc_weight",
+    "sentence_end_id",
+    "ignore_id",
+    "sos",
+    "eos",
+    "dropout_rate",
+}
 log = logging.getLogger(__name__)
 
 
@@ -91,11 +100,19 @@ def config_1x(config: dict[str, Any]) -> dict[str, Any]:
         mc.setdefault("embed_unit", pc.get("embed_unit", 128))
         mc.setdefault("att_unit", pc.get("att_unit", 256))
         out.setdefault("encoder", "SANMEncoder")
-        out.setdefault("encoder_conf", {
-            "input_size": mc["embed_unit"], "output_size": mc["att_unit"], "attention_heads": pc.get("head", 2),
-            "linear_units": pc.get("unit", 1024), "num_blocks": pc.get("layer", 4), "input_layer": "pe",
-            "kernel_size": 11, "sanm_shfit": 0,
-        })
+        out.setdefault(
+            "encoder_conf",
+            {
+                "input_size": mc["embed_unit"],
+                "output_size": mc["att_unit"],
+                "attention_heads": pc.get("head", 2),
+                "linear_units": pc.get("unit", 1024),
+                "num_blocks": pc.get("layer", 4),
+                "input_layer": "pe",
+                "kernel_size": 11,
+                "sanm_shfit": 0,
+            },
+        )
     if "punc_list" not in mc and "punc_list" in out:
         mc["punc_list"] = out["punc_list"]
     if not isinstance(mc.get("punc_list"), list) or not mc["punc_list"]:
@@ -107,9 +124,15 @@ def config_1x(config: dict[str, Any]) -> dict[str, Any]:
 class CTTransformerPunc:
     """A loaded punctuation model: ``punctuate(text)`` runs FunASR's windowed inference."""
 
-    def __init__(self, model: CTTransformer, token_list: list[str], punc_list: list[str],
-                 sentence_end_id: int = 3, cut: Callable[[str], Iterable[str]] | None = None,
-                 unk_symbol: str = "<unk>") -> None:
+    def __init__(
+        self,
+        model: CTTransformer,
+        token_list: list[str],
+        punc_list: list[str],
+        sentence_end_id: int = 3,
+        cut: Callable[[str], Iterable[str]] | None = None,
+        unk_symbol: str = "<unk>",
+    ) -> None:
         self.model = model.eval()
         self.token_list = token_list
         self.token2id = {t: i for i, t in enumerate(token_list)}
@@ -189,7 +212,7 @@ class CTTransformerPunc:
                 cut = find_cut(labels, self.punc_list)
                 if cut.forced:
                     labels[cut.keep - 1] = self.sentence_end_id
-                window, carry, labels = window[:cut.keep], window[cut.keep:], labels[:cut.keep]
+                window, carry, labels = window[: cut.keep], window[cut.keep :], labels[: cut.keep]
             out_text += render_window([w for w, _ in window], labels, self.punc_list)
             if n == len(windows) - 1:
                 out_text, relabel = finish_text(out_text)
@@ -223,8 +246,9 @@ def load_punc_model(model_dir: str | Path, device: str | torch.device = "cpu") -
     unk = str((config.get("tokenizer_conf") or {}).get("unk_symbol", "<unk>"))
     dict_path = jieba_dict_path(md.path, md.layout, config)
     cut = jieba_cutter(dict_path) if dict_path is not None else None
-    return CTTransformerPunc(model, list(md.token_list), list(mc["punc_list"]),
-                             int(mc.get("sentence_end_id", 3)), cut, unk)
+    return CTTransformerPunc(
+        model, list(md.token_list), list(mc["punc_list"]), int(mc.get("sentence_end_id", 3)), cut, unk
+    )
 
 
 def jieba_dict_path(root: Path, layout: str, config: dict[str, Any]) -> Path | None:
@@ -254,7 +278,9 @@ def jieba_cutter(dict_path: Path) -> Callable[[str], Iterable[str]]:
     try:
         import jieba
     except ImportError:
-        raise ModelError(dict_path, "this word-level punctuation model needs jieba (pip install jieba==0.42.1)") from None
+        raise ModelError(
+            dict_path, "this word-level punctuation model needs jieba (pip install jieba==0.42.1)"
+        ) from None
     tokenizer = jieba.Tokenizer()
     jieba_log = logging.getLogger("jieba")
     level = jieba_log.level

@@ -25,6 +25,7 @@ from funasr_lite.vad.decision import chunk_frame_ends, decide_segments
 from funasr_lite.vad.frame_state import frame_decibels, needs_decibels, speech_flags
 from funasr_lite.vad.options import VadOptions
 
+
 class _Linear(nn.Module):
     """FunASR's ``AffineTransform`` / ``LinearTransform``: a wrapped ``nn.Linear`` (key ``.linear``)."""
 
@@ -101,10 +102,21 @@ class FsmnBlock(nn.Module):
 class FSMN(nn.Module):
     """FunASR's ``FSMN`` encoder: (B, T, 400) features -> (B, T, 248) softmax posteriors."""
 
-    def __init__(self, input_dim: int = 400, input_affine_dim: int = 140, fsmn_layers: int = 4,
-                 linear_dim: int = 250, proj_dim: int = 128, lorder: int = 20, rorder: int = 0,
-                 lstride: int = 1, rstride: int = 0, output_affine_dim: int = 140,
-                 output_dim: int = 248, use_softmax: bool = True) -> None:
+    def __init__(
+        self,
+        input_dim: int = 400,
+        input_affine_dim: int = 140,
+        fsmn_layers: int = 4,
+        linear_dim: int = 250,
+        proj_dim: int = 128,
+        lorder: int = 20,
+        rorder: int = 0,
+        lstride: int = 1,
+        rstride: int = 0,
+        output_affine_dim: int = 140,
+        output_dim: int = 248,
+        use_softmax: bool = True,
+    ) -> None:
         super().__init__()
         if rorder:
             raise ValueError(f"rorder={rorder}: only causal FSMN (rorder 0) is supported")
@@ -159,8 +171,9 @@ class FsmnVAD(nn.Module):
         return next(self.parameters()).device
 
     @torch.no_grad()
-    def frame_scores(self, waveform: np.ndarray, chunk_size_ms: int = 60000,
-                     sil_pdf_ids: tuple[int, ...] = (0,)) -> VadScores:
+    def frame_scores(
+        self, waveform: np.ndarray, chunk_size_ms: int = 60000, sil_pdf_ids: tuple[int, ...] = (0,)
+    ) -> VadScores:
         """Score every 10 ms frame as FunASR's offline driver does (``chunk_size_ms`` chunks + cache)."""
         wav = _as_waveform(waveform)
         n = len(wav)
@@ -232,8 +245,9 @@ class FsmnVAD(nn.Module):
             return (x + shift).mul_(scale)
         return x.contiguous()
 
-    def segments_from_scores(self, scores: VadScores, waveform: np.ndarray,
-                             options: VadOptions | None = None, **overrides: Any) -> list[list[int]]:
+    def segments_from_scores(
+        self, scores: VadScores, waveform: np.ndarray, options: VadOptions | None = None, **overrides: Any
+    ) -> list[list[int]]:
         """Decisions only (see ``segments``), reusing ``frame_scores`` output."""
         opts = (options or self.options).resolve_call(overrides)
         return self._decide(scores, _as_waveform(waveform), opts)
@@ -254,8 +268,7 @@ class FsmnVAD(nn.Module):
         flags = speech_flags(np.asarray(p), opts, thres, db)
         return decide_segments(flags, opts, scores.chunk_ends)
 
-    def segments(self, waveform: np.ndarray, options: VadOptions | None = None,
-                 **overrides: Any) -> list[list[int]]:
+    def segments(self, waveform: np.ndarray, options: VadOptions | None = None, **overrides: Any) -> list[list[int]]:
         """``[[start_ms, end_ms], ...]`` for a float waveform in [-1, 1] at ``sample_rate``, as FunASR's ``generate``.
 
         ``options`` replaces the model's configured options; ``overrides`` are call-time options
@@ -296,12 +309,16 @@ def load_fsmn_vad(model_dir: str | Path, device: str | torch.device = "cpu") -> 
     fe_conf.setdefault("lfr_n", 1)
     try:
         frontend = WavFrontend.from_config(fe_conf, cmvn_file=md.cmvn_file)
-        model = FsmnVAD(dict(conf.get("encoder_conf") or {}), frontend,
-                        VadOptions.from_config(conf.get("model_conf")))
+        model = FsmnVAD(dict(conf.get("encoder_conf") or {}), frontend, VadOptions.from_config(conf.get("model_conf")))
     except (TypeError, ValueError) as e:
         raise ModelError(md.path, f"bad FSMN-VAD config: {e}") from e
-    if model.options.sample_rate != model.sample_rate:  # FunASR: "VAD score frames and waveform samples are not aligned"
-        raise ModelError(md.path, f"bad FSMN-VAD config: model_conf.sample_rate {model.options.sample_rate} "
-                                  f"differs from frontend_conf.fs {model.sample_rate}")
+    if (
+        model.options.sample_rate != model.sample_rate
+    ):  # FunASR: "VAD score frames and waveform samples are not aligned"
+        raise ModelError(
+            md.path,
+            f"bad FSMN-VAD config: model_conf.sample_rate {model.options.sample_rate} "
+            f"differs from frontend_conf.fs {model.sample_rate}",
+        )
     load_state_dict_strict(model, md.state_dict(), md.checkpoint)
     return model.to(device).eval()

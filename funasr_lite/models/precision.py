@@ -32,8 +32,9 @@ def parse_dtype(name: str) -> torch.dtype:
     return DTYPES[key]
 
 
-def set_precision(modules: Iterable[nn.Module], dtype: str = "fp32", quantize: str | None = None,
-                  device: str | torch.device = "cpu") -> None:
+def set_precision(
+    modules: Iterable[nn.Module], dtype: str = "fp32", quantize: str | None = None, device: str | torch.device = "cpu"
+) -> None:
     """Cast ``modules`` to ``dtype`` or quantise their Linear layers to int8, in place."""
     if quantize not in QUANTIZE:
         raise ValueError(f"unknown quantize {quantize!r} (choose from int8)")

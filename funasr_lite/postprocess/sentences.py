@@ -15,8 +15,9 @@ given the words themselves (see ``docs/compatibility.md``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import zip_longest
-from typing import Any, Sequence
+from typing import Any
 
 PUNC_MARKS = ("，", "。", "？", "、")
 
@@ -25,14 +26,24 @@ def _is_latin(ch: str) -> bool:
     return "a" <= ch <= "z" or "A" <= ch <= "Z"
 
 
-def build_sentences(punc_ids: Sequence[int] | None, timestamps: Sequence[Sequence[int]],
-                    words: Sequence[str], return_raw_text: bool = False) -> list[dict[str, Any]]:
+def build_sentences(
+    punc_ids: Sequence[int] | None,
+    timestamps: Sequence[Sequence[int]],
+    words: Sequence[str],
+    return_raw_text: bool = False,
+) -> list[dict[str, Any]]:
     """``[{"text", "start", "end", "timestamp"[, "raw_text"]}, ...]`` as FunASR's ``timestamp_sentence``."""
     if not timestamps or not words:
         return []
     if punc_ids is None or len(punc_ids) == 0:
-        return [{"text": list(words), "start": timestamps[0][0], "end": timestamps[-1][1],
-                 "timestamp": [list(t) for t in timestamps]}]
+        return [
+            {
+                "text": list(words),
+                "start": timestamps[0][0],
+                "end": timestamps[-1][1],
+                "timestamp": [list(t) for t in timestamps],
+            }
+        ]
     sentences: list[dict[str, Any]] = []
     text, raw, ts_list = "", "", []
     start: int | None = timestamps[0][0]

@@ -72,4 +72,4 @@ def split_to_mini_sentence(words: list[T], word_limit: int = 20) -> list[list[T]
         raise ValueError(f"split_size must be > 1, got {word_limit}")
     if len(words) <= word_limit:
         return [list(words)]
-    return [list(words[i:i + word_limit]) for i in range(0, len(words), word_limit)]
+    return [list(words[i : i + word_limit]) for i in range(0, len(words), word_limit)]

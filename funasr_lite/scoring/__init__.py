@@ -5,6 +5,7 @@ before tokenising), ``align`` (Levenshtein alignment and C/S/D/I counts), ``file
 (read Kaldi text files, write outputs atomically), ``cer`` (score two key->text maps),
 ``report`` (render the WeNet/Kaldi text report and the JSON summary).
 """
+
 from funasr_lite.scoring.align import AlignedPair, ErrorCounts, align, count_ops
 from funasr_lite.scoring.cer import MODES, CerReport, UttScore, score_files, score_texts
 from funasr_lite.scoring.normalize import TAG_KINDS, NormalizeOptions, normalize

@@ -13,10 +13,11 @@ reports: ``a b`` vs ``b c`` is ``D C I``. (Kaldi's ``LevenshteinAlignment``, use
 ``align-text`` and ``compute-wer``'s detail output, breaks ties the other way round and
 can disagree with its own counts; we show the alignment that the counts come from.)
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Optional, Sequence
 
 CORRECT, SUB, DEL, INS = "C", "S", "D", "I"
 
@@ -26,8 +27,8 @@ class AlignedPair:
     """One alignment column: ``op`` is C/S/D/I; ``ref``/``hyp`` is None on the empty side."""
 
     op: str
-    ref: Optional[str]
-    hyp: Optional[str]
+    ref: str | None
+    hyp: str | None
 
 
 @dataclass
@@ -46,7 +47,7 @@ class ErrorCounts:
         return self.s + self.d + self.i
 
     @property
-    def rate(self) -> Optional[float]:
+    def rate(self) -> float | None:
         """Error rate in percent; 0.0 when there are no errors; None (undefined) when n == 0 < errors."""
         if self.errors == 0:
             return 0.0
@@ -54,7 +55,7 @@ class ErrorCounts:
             return None
         return 100.0 * self.errors / self.n
 
-    def __iadd__(self, other: "ErrorCounts") -> "ErrorCounts":
+    def __iadd__(self, other: ErrorCounts) -> ErrorCounts:
         self.n += other.n
         self.c += other.c
         self.s += other.s

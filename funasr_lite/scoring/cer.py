@@ -10,10 +10,10 @@ Missing-hypothesis policy (``mode``, Kaldi ``compute-wer --mode`` names):
 Hypotheses whose key is not in the reference are ignored in every mode and counted.
 Utterances are reported in reference-file order.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 from funasr_lite.errors import InputError
 from funasr_lite.scoring.align import AlignedPair, ErrorCounts, align, count_ops
@@ -55,7 +55,7 @@ class CerReport:
         return self.mode == "present" and bool(self.missing_hyp)
 
 
-def score_pair(key: str, ref: str, hyp: Optional[str], opts: NormalizeOptions, char: bool) -> UttScore:
+def score_pair(key: str, ref: str, hyp: str | None, opts: NormalizeOptions, char: bool) -> UttScore:
     """Normalise, tokenise and align one utterance (``hyp=None``: missing, scored as empty)."""
     ref_tokens = tokenize(normalize(ref, opts), char=char)
     hyp_tokens = tokenize(normalize(hyp, opts), char=char) if hyp is not None else []

@@ -1,13 +1,13 @@
 """Read Kaldi ``text`` files (``<key> <transcript>``) and write report files atomically."""
+
 from __future__ import annotations
 
 import os
-from typing import Union
 
 from funasr_lite.data.kaldi_lists import read_text
 from funasr_lite.fileio import write_text_atomic
 
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike
 
 
 def read_kaldi_text(path: PathLike) -> dict[str, str]:

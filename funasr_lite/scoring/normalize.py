@@ -22,6 +22,7 @@ Steps, in this order, each switchable (defaults in brackets):
    ``tr -d " "``. This glues Latin words together (``hello world`` -> ``helloworld``),
    so it only makes sense for pure-CJK text or with character tokenisation.
 """
+
 from __future__ import annotations
 
 import re

@@ -19,9 +19,10 @@ other East-Asian wide characters count 2 columns); the empty side of a deletion 
 insertion is blank (or ``_`` with ``padding="_"``). A rate is ``x.xx``; when N=0 and
 there are errors (insertions against an empty reference) it is ``inf``.
 """
+
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from funasr_lite.chars import is_wide
 from funasr_lite.scoring.align import ErrorCounts
@@ -36,17 +37,14 @@ def display_width(text: str) -> int:
     return sum(2 if is_wide(ch) else 1 for ch in text)
 
 
-def format_rate(rate: Optional[float]) -> str:
+def format_rate(rate: float | None) -> str:
     """``x.xx``, or ``inf`` for an undefined rate (errors against zero reference tokens)."""
     return "inf" if rate is None else f"{rate:.2f}"
 
 
 def format_counts(counts: ErrorCounts) -> str:
     """``x.xx % N=.. C=.. S=.. D=.. I=..`` (WeNet)."""
-    return (
-        f"{format_rate(counts.rate)} % N={counts.n} C={counts.c} "
-        f"S={counts.s} D={counts.d} I={counts.i}"
-    )
+    return f"{format_rate(counts.rate)} % N={counts.n} C={counts.c} S={counts.s} D={counts.d} I={counts.i}"
 
 
 def format_alignment(utt: UttScore, padding: str = " ") -> tuple[str, str]:

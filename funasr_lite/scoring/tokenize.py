@@ -15,6 +15,7 @@ Default (mixed CJK/Latin) rules, scanning left to right:
 ``char=True`` makes every non-whitespace character a token (English scored per
 letter too).
 """
+
 from __future__ import annotations
 
 import re

@@ -5,6 +5,11 @@ from funasr_lite.vad.frame_state import frame_decibels, needs_decibels, speech_f
 from funasr_lite.vad.options import DEFAULT_SILENCE_SCHEDULE, VadOptions
 
 __all__ = [
-    "VadOptions", "DEFAULT_SILENCE_SCHEDULE", "decide_segments", "chunk_frame_ends",
-    "speech_flags", "frame_decibels", "needs_decibels",
+    "VadOptions",
+    "DEFAULT_SILENCE_SCHEDULE",
+    "decide_segments",
+    "chunk_frame_ends",
+    "speech_flags",
+    "frame_decibels",
+    "needs_decibels",
 ]

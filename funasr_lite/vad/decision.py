@@ -42,7 +42,7 @@ class _Window:
     b: int
 
     @classmethod
-    def build(cls, flags: np.ndarray, w: int, a: int, b: int) -> "_Window":
+    def build(cls, flags: np.ndarray, w: int, a: int, b: int) -> _Window:
         prefix = np.zeros(len(flags) + 1, dtype=np.int64)
         np.cumsum(flags, out=prefix[1:])
         t = np.arange(len(flags))
@@ -67,8 +67,9 @@ class _Window:
         return None
 
 
-def chunk_frame_ends(num_samples: int, num_frames: int, chunk_samples: int,
-                     frame_len: int = 400, shift: int = 160, lfr_hold: int = 2) -> list[int]:
+def chunk_frame_ends(
+    num_samples: int, num_frames: int, chunk_samples: int, frame_len: int = 400, shift: int = 160, lfr_hold: int = 2
+) -> list[int]:
     """Cumulative frames FunASR has scored after each chunk of its offline driver.
 
     ``WavFrontendOnline`` emits ``fbank_frames(samples so far) - lfr_hold`` frames after a
@@ -111,8 +112,9 @@ def decide_segments(flags: np.ndarray, opts: VadOptions, chunk_ends: list[int]) 
         return []
     f_ms = opts.frame_in_ms
     w = int(opts.window_size_ms / f_ms)
-    win = _Window.build(flags.astype(np.int8), w, int(opts.sil_to_speech_time_thres / f_ms),
-                        int(opts.speech_to_sil_time_thres / f_ms))
+    win = _Window.build(
+        flags.astype(np.int8), w, int(opts.sil_to_speech_time_thres / f_ms), int(opts.speech_to_sil_time_thres / f_ms)
+    )
     look = int(opts.lookahead_time_end_point / f_ms)
     latency = w + (int(opts.lookback_time_start_point / f_ms) if opts.do_extend else 0)
     max_seg = math.floor(opts.max_single_segment_time / f_ms)  # cut when t - start >= this

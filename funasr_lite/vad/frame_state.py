@@ -21,8 +21,9 @@ _MIN_SNR = -90.0
 _TIE = 1e-9
 
 
-def frame_decibels(waveform: np.ndarray, num_frames: int, frame_len: int = 400, shift: int = 160,
-                   block: int = 8192) -> np.ndarray:
+def frame_decibels(
+    waveform: np.ndarray, num_frames: int, frame_len: int = 400, shift: int = 160, block: int = 8192
+) -> np.ndarray:
     """FunASR's ``ComputeDecibel`` (float32 numpy, same ops), computed in blocks of frames."""
     wav = np.ascontiguousarray(waveform, dtype=np.float32)
     out = np.empty(num_frames, dtype=np.float32)
@@ -69,8 +70,9 @@ def _noise_before(decibels: np.ndarray, updates: np.ndarray, n_avg: int) -> np.n
     return before
 
 
-def speech_flags(sil_probs: np.ndarray, opts: VadOptions, speech_noise_thres: float,
-                 decibels: np.ndarray | None = None) -> np.ndarray:
+def speech_flags(
+    sil_probs: np.ndarray, opts: VadOptions, speech_noise_thres: float, decibels: np.ndarray | None = None
+) -> np.ndarray:
     """Boolean speech flag per frame. ``decibels`` is needed only if ``needs_decibels(opts)``."""
     prob_ok = _prob_speech(sil_probs, float(opts.speech_2_noise_ratio), float(speech_noise_thres))
     if not needs_decibels(opts):

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 # FunASR 1.4.16 ``DEFAULT_SILENCE_SCHEDULE`` (fsmn_vad_streaming/model.py): (speech ms so far,
 # end-silence ms). ``inf`` is written as ``None`` so the dataclass stays JSON-friendly.
 DEFAULT_SILENCE_SCHEDULE: tuple[tuple[float | None, int], ...] = (
-    (10000, 2000), (20000, 1000), (30000, 800), (40000, 600), (50000, 400), (60000, 200), (None, 100),
+    (10000, 2000),
+    (20000, 1000),
+    (30000, 800),
+    (40000, 600),
+    (50000, 400),
+    (60000, 200),
+    (None, 100),
 )
 
 
@@ -72,21 +79,19 @@ class VadOptions:
         return tuple(f.name for f in dataclasses.fields(cls))
 
     @classmethod
-    def from_config(cls, model_conf: Mapping[str, Any] | None) -> "VadOptions":
+    def from_config(cls, model_conf: Mapping[str, Any] | None) -> VadOptions:
         """From a FunASR ``model_conf`` (unknown keys are ignored, as ``VADXOptions(**kw)`` does)."""
         names = set(cls.field_names())
         return cls(**{k: v for k, v in (model_conf or {}).items() if k in names})
 
-    def replace(self, **overrides: Any) -> "VadOptions":
+    def replace(self, **overrides: Any) -> VadOptions:
         """A copy with ``overrides``; an unknown name raises ``TypeError`` listing the valid ones."""
         unknown = sorted(set(overrides) - set(self.field_names()))
         if unknown:
-            raise TypeError(
-                f"unknown VAD option(s) {unknown}; valid options: {', '.join(self.field_names())}"
-            )
+            raise TypeError(f"unknown VAD option(s) {unknown}; valid options: {', '.join(self.field_names())}")
         return dataclasses.replace(self, **overrides)
 
-    def resolve_call(self, overrides: Mapping[str, Any]) -> "VadOptions":
+    def resolve_call(self, overrides: Mapping[str, Any]) -> VadOptions:
         """Apply call-time ``overrides`` with FunASR's rules, and resolve ``dynamic_silence``.
 
         As FunASR: passing ``max_end_silence_time`` turns the schedule off (unless
@@ -122,7 +127,13 @@ class VadOptions:
             raise ValueError(f"chunk_size_ms must be >= 15000 (offline mode), got {self.chunk_size_ms}")
         if not self.silence_schedule:
             raise ValueError("silence_schedule must not be empty")
-        for name in ("speech_noise_thres", "speech_2_noise_ratio", "max_end_silence_time", "snr_thres", "decibel_thres"):
+        for name in (
+            "speech_noise_thres",
+            "speech_2_noise_ratio",
+            "max_end_silence_time",
+            "snr_thres",
+            "decibel_thres",
+        ):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise ValueError(f"{name} must be a number, got {value!r}")

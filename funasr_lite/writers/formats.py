@@ -51,10 +51,14 @@ def check_file_key(key: str) -> str:
     return key
 
 
-
-def write_outputs(results: Iterable[dict[str, Any]], out_dir: str | Path,
-                  formats: str | Iterable[str] = FORMATS, *, cue_options: CueOptions | None = None,
-                  text_options: dict[str, Any] | None = None) -> dict[str, list[Path]]:
+def write_outputs(
+    results: Iterable[dict[str, Any]],
+    out_dir: str | Path,
+    formats: str | Iterable[str] = FORMATS,
+    *,
+    cue_options: CueOptions | None = None,
+    text_options: dict[str, Any] | None = None,
+) -> dict[str, list[Path]]:
     """Write each result dict (or schema document) in each format; returns the paths per format.
 
     ``cue_options`` controls SRT/VTT cue splitting; ``text_options`` are ``render_text`` keyword

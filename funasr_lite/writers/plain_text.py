@@ -25,8 +25,13 @@ def _lines(doc: dict[str, Any]) -> list[tuple[str, Any, int | None, int | None]]
     return [tuple(line) for line in lines]
 
 
-def render_text(doc_or_result: dict[str, Any], sentence_per_line: bool = False, speakers: bool = True,
-                times: bool = False, speaker_label: str = "SPEAKER_{spk}") -> str:
+def render_text(
+    doc_or_result: dict[str, Any],
+    sentence_per_line: bool = False,
+    speakers: bool = True,
+    times: bool = False,
+    speaker_label: str = "SPEAKER_{spk}",
+) -> str:
     """The transcript text.
 
     Default: the punctuated ``text`` as one line. ``sentence_per_line``: one sentence per line

@@ -24,8 +24,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from funasr_lite.chars import is_han
 from funasr_lite.fileio import write_text_atomic
@@ -72,15 +73,19 @@ class RecogWriter:
         compute = sum(r["compute_s"] for r in recs)
         audio = sum(r["audio_s"] for r in recs)
         rtf_lines = [f"{r['key']} {r['rtf']:.4f}\n" for r in recs]
-        rtf_lines.append(f"TOTAL rtf={compute / audio if audio else 0.0:.4f} compute_s={compute:.3f} "
-                         f"audio_s={audio:.3f} utts={len(recs)}\n")
+        rtf_lines.append(
+            f"TOTAL rtf={compute / audio if audio else 0.0:.4f} compute_s={compute:.3f} "
+            f"audio_s={audio:.3f} utts={len(recs)}\n"
+        )
         write_text_atomic(self.dir / "rtf", "".join(rtf_lines))
         if any("text_with_punc" in r for r in recs):
-            write_text_atomic(self.dir / "text_with_punc", "".join(
-                f"{_kv(r['key'], r.get('text_with_punc', ''))}\n" for r in recs))
+            write_text_atomic(
+                self.dir / "text_with_punc", "".join(f"{_kv(r['key'], r.get('text_with_punc', ''))}\n" for r in recs)
+            )
         if any(r.get("timestamp") is not None for r in recs):
-            write_text_atomic(self.dir / "time_stamp", "".join(
-                f"{r['key']} {json.dumps(r.get('timestamp') or [])}\n" for r in recs))
+            write_text_atomic(
+                self.dir / "time_stamp", "".join(f"{r['key']} {json.dumps(r.get('timestamp') or [])}\n" for r in recs)
+            )
 
 
 def cer_ready_text(text: str) -> str:

@@ -103,8 +103,13 @@ def _sentence(text: str, start: Any, end: Any, spk: Any, chars: list[dict[str, A
     if chars:
         start_ms = chars[0]["start_ms"] if start_ms is None else start_ms
         end_ms = chars[-1]["end_ms"] if end_ms is None else end_ms
-    return {"text": text, "start_ms": start_ms, "end_ms": end_ms,
-            "speaker": spk if spk is None or isinstance(spk, str) else int(spk), "chars": chars}
+    return {
+        "text": text,
+        "start_ms": start_ms,
+        "end_ms": end_ms,
+        "speaker": spk if spk is None or isinstance(spk, str) else int(spk),
+        "chars": chars,
+    }
 
 
 def _clauses(text: str) -> list[tuple[str, int, int]]:
@@ -113,9 +118,9 @@ def _clauses(text: str) -> list[tuple[str, int, int]]:
     out: list[tuple[str, int, int]] = []
     first = 0
     for i, tok in enumerate(tokens):
-        closes = text[tok.stop:tok.end].strip() != ""
+        closes = text[tok.stop : tok.end].strip() != ""
         if closes or i == len(tokens) - 1:
-            out.append((text[tokens[first].start:tok.end].strip(), first, i + 1 - first))
+            out.append((text[tokens[first].start : tok.end].strip(), first, i + 1 - first))
             first = i + 1
     return out
 
@@ -130,7 +135,7 @@ def _sentences_from_text(result: dict[str, Any], key: str) -> list[dict[str, Any
         return [_sentence(text.strip(), stamps[0][0], stamps[-1][1], None, [])] if text.strip() else []
     out = []
     for clause, first, count in _clauses(text):
-        chars = _chars(tokens[first:first + count], stamps[first:first + count], key) if timed else []
+        chars = _chars(tokens[first : first + count], stamps[first : first + count], key) if timed else []
         out.append(_sentence(clause, None, None, None, chars))
     return out
 

@@ -110,12 +110,14 @@ def _timed_tokens(sentence: dict[str, Any]) -> list[tuple[Token, int, int]]:
     return out
 
 
-def _greedy(text: str, toks: list[tuple[Token, int, int]], limit: float, max_ms: int) -> list[list[tuple[Token, int, int]]]:
+def _greedy(
+    text: str, toks: list[tuple[Token, int, int]], limit: float, max_ms: int
+) -> list[list[tuple[Token, int, int]]]:
     pieces: list[list[tuple[Token, int, int]]] = []
     for item in toks:
         if pieces:
             cur = pieces[-1]
-            width = display_width(text[cur[0][0].start:item[0].end].strip())
+            width = display_width(text[cur[0][0].start : item[0].end].strip())
             if width <= limit + 1e-9 and item[2] - cur[0][1] <= max_ms:
                 cur.append(item)
                 continue
@@ -123,9 +125,11 @@ def _greedy(text: str, toks: list[tuple[Token, int, int]], limit: float, max_ms:
     return pieces
 
 
-def _split_clause(text: str, toks: list[tuple[Token, int, int]], opts: CueOptions) -> list[list[tuple[Token, int, int]]]:
+def _split_clause(
+    text: str, toks: list[tuple[Token, int, int]], opts: CueOptions
+) -> list[list[tuple[Token, int, int]]]:
     """Cut a clause into the fewest pieces within the limits, as even in width as possible."""
-    width = display_width(text[toks[0][0].start:toks[-1][0].end].strip())
+    width = display_width(text[toks[0][0].start : toks[-1][0].end].strip())
     duration = toks[-1][2] - toks[0][1]
     if width <= opts.max_chars and duration <= opts.max_duration_ms:
         return [toks]
@@ -144,16 +148,24 @@ def _pieces(sentence: dict[str, Any], index: int, opts: CueOptions) -> list[_Pie
     clauses: list[list[tuple[Token, int, int]]] = [[]]
     for item in toks:
         clauses[-1].append(item)
-        if text[item[0].stop:item[0].end].strip():
+        if text[item[0].stop : item[0].end].strip():
             clauses.append([])
     out = []
     for clause in filter(None, clauses):
         for piece in _split_clause(text, clause, opts):
             first, last = piece[0][0], piece[-1][0]
-            tail = text[last.stop:last.end]
-            out.append(_Piece(text[first.start:last.end].strip(), piece[0][1], piece[-1][2],
-                              sentence.get("speaker"), any(c in SENTENCE_END for c in tail), index,
-                              (first.start, last.end)))
+            tail = text[last.stop : last.end]
+            out.append(
+                _Piece(
+                    text[first.start : last.end].strip(),
+                    piece[0][1],
+                    piece[-1][2],
+                    sentence.get("speaker"),
+                    any(c in SENTENCE_END for c in tail),
+                    index,
+                    (first.start, last.end),
+                )
+            )
     return out
 
 
@@ -170,11 +182,14 @@ def build_cues(doc_or_result: dict[str, Any], opts: CueOptions | None = None) ->
             if cues and last is not None and not last.hard_end and p.speaker == cues[-1].speaker:
                 cur = cues[-1]
                 if last.sentence == p.sentence and cue_sentence == p.sentence:  # keep the original spacing
-                    joined = sentence["text"][first_span[0]:p.span[1]].strip()
+                    joined = sentence["text"][first_span[0] : p.span[1]].strip()
                 else:
                     joined = join_text(cur.text, p.text)
-                if (p.start_ms - cur.end_ms <= opts.merge_gap_ms and display_width(joined) <= opts.max_chars
-                        and p.end_ms - cur.start_ms <= opts.max_duration_ms):
+                if (
+                    p.start_ms - cur.end_ms <= opts.merge_gap_ms
+                    and display_width(joined) <= opts.max_chars
+                    and p.end_ms - cur.start_ms <= opts.max_duration_ms
+                ):
                     cur.text, cur.end_ms = joined, max(cur.end_ms, p.end_ms)
                     last = p
                     continue
@@ -234,8 +249,10 @@ def render_srt(doc_or_result: dict[str, Any], opts: CueOptions | None = None) ->
     opts = opts or CueOptions()
     cues = build_cues(doc_or_result, opts)
     texts = _with_speaker(cues, opts, vtt=False)
-    return "".join(f"{n}\n{format_time(c.start_ms)} --> {format_time(c.end_ms)}\n{t}\n\n"
-                   for n, (c, t) in enumerate(zip(cues, texts), 1))
+    return "".join(
+        f"{n}\n{format_time(c.start_ms)} --> {format_time(c.end_ms)}\n{t}\n\n"
+        for n, (c, t) in enumerate(zip(cues, texts), 1)
+    )
 
 
 def render_vtt(doc_or_result: dict[str, Any], opts: CueOptions | None = None) -> str:
@@ -243,8 +260,9 @@ def render_vtt(doc_or_result: dict[str, Any], opts: CueOptions | None = None) ->
     opts = opts or CueOptions()
     cues = build_cues(doc_or_result, opts)
     texts = _with_speaker(cues, opts, vtt=True)
-    return "WEBVTT\n\n" + "".join(f"{format_time(c.start_ms, '.')} --> {format_time(c.end_ms, '.')}\n{t}\n\n"
-                                  for c, t in zip(cues, texts))
+    return "WEBVTT\n\n" + "".join(
+        f"{format_time(c.start_ms, '.')} --> {format_time(c.end_ms, '.')}\n{t}\n\n" for c, t in zip(cues, texts)
+    )
 
 
 def write_srt(doc_or_result: dict[str, Any], path: str | Path, opts: CueOptions | None = None) -> None:

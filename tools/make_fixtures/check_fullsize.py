@@ -25,6 +25,7 @@ zero biases) is perturbed with a seeded generator (as make_models.py does), and 
 head is adjusted deterministically (`cif_alpha_adjust`, see below) so that 3..15 tokens fire per
 clip instead of a degenerate count.
 """
+
 import argparse
 import json
 import logging
@@ -61,12 +62,19 @@ BUILD_VERSION = 1  # bump when the folder recipe changes
 
 
 def configuration_json(name):
-    return {"framework": "pytorch", "task": "auto-speech-recognition", "model": {"type": "funasr"},
-            "pipeline": {"type": "funasr-pipeline"},
-            "model_name_in_hub": {"ms": f"funasr_lite/check_fullsize/{name}", "hf": ""},
-            "file_path_metas": {"init_param": "model.pt", "config": "config.yaml",
-                                "tokenizer_conf": {"token_list": "tokens.json", "seg_dict_file": "seg_dict"},
-                                "frontend_conf": {"cmvn_file": "am.mvn"}}}
+    return {
+        "framework": "pytorch",
+        "task": "auto-speech-recognition",
+        "model": {"type": "funasr"},
+        "pipeline": {"type": "funasr-pipeline"},
+        "model_name_in_hub": {"ms": f"funasr_lite/check_fullsize/{name}", "hf": ""},
+        "file_path_metas": {
+            "init_param": "model.pt",
+            "config": "config.yaml",
+            "tokenizer_conf": {"token_list": "tokens.json", "seg_dict_file": "seg_dict"},
+            "frontend_conf": {"cmvn_file": "am.mvn"},
+        },
+    }
 
 
 def token_list():
@@ -113,17 +121,22 @@ def dump_yaml(path, obj):
 
 
 def funasr_automodel(d, seed=0):
-    return FunASRAutoModel(model=d, device="cpu", disable_update=True, disable_pbar=True,
-                           log_level="ERROR", seed=seed)
+    return FunASRAutoModel(model=d, device="cpu", disable_update=True, disable_pbar=True, log_level="ERROR", seed=seed)
 
 
 def build_folder(work, name, rebuild):
     model, seed, pseed, (scale, bias) = MODELS[name]
     d = os.path.join(work, name)
     stamp_path = os.path.join(d, "build_stamp.json")
-    stamp = {"version": BUILD_VERSION, "model": model, "seed": seed, "perturb_seed": pseed,
-             "cif_scale": scale, "cif_bias": bias,
-             "funasr": _funasr_version()}
+    stamp = {
+        "version": BUILD_VERSION,
+        "model": model,
+        "seed": seed,
+        "perturb_seed": pseed,
+        "cif_scale": scale,
+        "cif_bias": bias,
+        "funasr": _funasr_version(),
+    }
     if not rebuild and os.path.isfile(stamp_path):
         with open(stamp_path) as f:
             if json.load(f) == stamp and os.path.isfile(os.path.join(d, "model.pt")):
@@ -145,24 +158,29 @@ def build_folder(work, name, rebuild):
     del am
     torch.save(sd, os.path.join(d, "model.pt"))
     n = sum(v.numel() for v in sd.values())
-    print(f"[build] {name}: {len(sd)} tensors, {n:,} parameters, "
-          f"{os.path.getsize(os.path.join(d, 'model.pt')):,} bytes, {time.perf_counter() - t0:.1f} s")
+    print(
+        f"[build] {name}: {len(sd)} tensors, {n:,} parameters, "
+        f"{os.path.getsize(os.path.join(d, 'model.pt')):,} bytes, {time.perf_counter() - t0:.1f} s"
+    )
     write_json(stamp_path, stamp)
     return d
 
 
 def _funasr_version():
     import funasr
+
     return funasr.__version__
 
 
 # ------------------------------------------------------------------------------------------
 def clips():
     """name -> float32 16 kHz waveform on the 16-bit grid (espeak-ng Mandarin, 1.4 .. 5.6 s)."""
-    spec = [("espeak_1p4s", "你好", 160, 22400, 31),
-            ("espeak_2p6s", "今天天气很好", 200, 41600, 32),
-            ("espeak_4p4s", "我们明天一起去公园散步吧", 180, 70400, 33),
-            ("espeak_5p6s", "欢迎使用语音识别工具，这是一个完整的测试句子。", 230, 89600, 34)]
+    spec = [
+        ("espeak_1p4s", "你好", 160, 22400, 31),
+        ("espeak_2p6s", "今天天气很好", 200, 41600, 32),
+        ("espeak_4p4s", "我们明天一起去公园散步吧", 180, 70400, 33),
+        ("espeak_5p6s", "欢迎使用语音识别工具，这是一个完整的测试句子。", 230, 89600, 34),
+    ]
     out = {}
     for name, text, speed, n, seed in spec:
         w = espeak_mandarin(text, seed=seed, speed=speed, n_samples=n)
@@ -208,9 +226,13 @@ def lite_intermediates(lite, wave):
         w = torch.from_numpy(wave)[None]
         feats, lens = rec.frontend(w, torch.tensor([len(wave)]))
         out = rec.model.forward_outputs(feats, lens)
-    r = {"feats": feats[0, : int(lens[0])], "encoder_out": out.encoder_out[0],
-         "alphas": out.alphas[0], "token_num": out.token_num[0],
-         "pre_token_length": int(out.pre_token_length[0])}
+    r = {
+        "feats": feats[0, : int(lens[0])],
+        "encoder_out": out.encoder_out[0],
+        "alphas": out.alphas[0],
+        "token_num": out.token_num[0],
+        "pre_token_length": int(out.pre_token_length[0]),
+    }
     if out.decoder_logp is not None:
         r["decoder_logp"] = out.decoder_logp[0, : r["pre_token_length"]]
     if out.us_alphas is not None:
@@ -236,8 +258,10 @@ def run_model(name, d, waves, rows, diffs):
     load_state_dict_strict(net, md.state_dict(), md.checkpoint)
     n_lite = len(net.state_dict())
     n_params = sum(v.numel() for v in net.state_dict().values())
-    print(f"funasr_lite open_model_dir: class {md.model_class}, layout {md.layout}, "
-          f"{len(md.token_list)} tokens; strict load OK: {n_lite} tensors, {n_params:,} parameters")
+    print(
+        f"funasr_lite open_model_dir: class {md.model_class}, layout {md.layout}, "
+        f"{len(md.token_list)} tokens; strict load OK: {n_lite} tensors, {n_params:,} parameters"
+    )
     del net, md
 
     lite = LiteAutoModel(model=d, device="cpu")
@@ -264,29 +288,41 @@ def run_model(name, d, waves, rows, diffs):
                 d_row[k] = _maxdiff(fi[k], li[k]) if (k in fi and k in li) else "missing on one side"
         d_row["tokens"] = f"{fi['pre_token_length']}/{li['pre_token_length']}"
         diffs.append(d_row)
-        rows.append({
-            "model": name, "clip": cname, "sec": len(w) / 16000,
-            "funasr_text": f["text"], "lite_text": l1["text"],
-            "text_eq": f["text"] == l1["text"], "batched_text_eq": f["text"] == b["text"],
-            "ts_eq": f.get("timestamp") == l1.get("timestamp"),
-            "batched_ts_eq": f.get("timestamp") == b.get("timestamp"),
-            "has_ts": "timestamp" in f,
-            "funasr_ts": f.get("timestamp"), "lite_ts": l1.get("timestamp"),
-            "t_funasr": t_fun[cname], "t_lite": t_lite[cname],
-        })
+        rows.append(
+            {
+                "model": name,
+                "clip": cname,
+                "sec": len(w) / 16000,
+                "funasr_text": f["text"],
+                "lite_text": l1["text"],
+                "text_eq": f["text"] == l1["text"],
+                "batched_text_eq": f["text"] == b["text"],
+                "ts_eq": f.get("timestamp") == l1.get("timestamp"),
+                "batched_ts_eq": f.get("timestamp") == b.get("timestamp"),
+                "has_ts": "timestamp" in f,
+                "funasr_ts": f.get("timestamp"),
+                "lite_ts": l1.get("timestamp"),
+                "t_funasr": t_fun[cname],
+                "t_lite": t_lite[cname],
+            }
+        )
     print(f"funasr_lite batched call ({len(waves)} clips in one generate()): {t_batch:.2f} s")
     del am, lite
     return t_batch
 
 
 def print_tables(rows, diffs, t_batches):
-    print("\n| model | clip | FunASR text | funasr_lite text | text equal (1-by-1 / batched) "
-          "| timestamps equal (1-by-1 / batched) | FunASR s | funasr_lite s |")
+    print(
+        "\n| model | clip | FunASR text | funasr_lite text | text equal (1-by-1 / batched) "
+        "| timestamps equal (1-by-1 / batched) | FunASR s | funasr_lite s |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        ts = (f"{r['ts_eq']} / {r['batched_ts_eq']}" if r["has_ts"] else "n/a (no timestamps)")
-        print(f"| {r['model']} | {r['clip']} | {r['funasr_text']} | {r['lite_text']} "
-              f"| {r['text_eq']} / {r['batched_text_eq']} | {ts} | {r['t_funasr']:.2f} | {r['t_lite']:.2f} |")
+        ts = f"{r['ts_eq']} / {r['batched_ts_eq']}" if r["has_ts"] else "n/a (no timestamps)"
+        print(
+            f"| {r['model']} | {r['clip']} | {r['funasr_text']} | {r['lite_text']} "
+            f"| {r['text_eq']} / {r['batched_text_eq']} | {ts} | {r['t_funasr']:.2f} | {r['t_lite']:.2f} |"
+        )
     for m, t in t_batches.items():
         print(f"\nfunasr_lite, {m}: all clips in one batched generate(): {t:.2f} s")
     print("\nTimestamps (FunASR; funasr_lite identical unless marked):")
@@ -315,8 +351,10 @@ def main():
     if work == REPO or work.startswith(REPO + os.sep):
         sys.exit("--work must be outside the repository")
     os.makedirs(work, exist_ok=True)
-    print(f"funasr {_funasr_version()}, torch {torch.__version__}, funasr_lite {funasr_lite.__version__}, "
-          f"threads {torch.get_num_threads()}")
+    print(
+        f"funasr {_funasr_version()}, torch {torch.__version__}, funasr_lite {funasr_lite.__version__}, "
+        f"threads {torch.get_num_threads()}"
+    )
 
     waves = clips()
     print("clips: " + ", ".join(f"{k} ({len(w) / 16000:.2f} s)" for k, w in waves.items()))

@@ -26,6 +26,7 @@ Example::
           --wav_scp /tmp/export_check/wav.scp --expect /tmp/export_check/${m}_expect.json
     done
 """
+
 import argparse
 import json
 import logging
@@ -64,16 +65,23 @@ def make_demo(work):
             sf.write(wav, load_audio(raw).waveform, 16000, subtype="PCM_16")  # 16 kHz: no resampler difference
             os.remove(raw)
             scp.write(f"{key} {wav}\n")
-    for name, fixture, seed, (scale, bias) in (("paraformer", "paraformer_tiny", 3, (-4.0, -2.55)),
-                                               ("bicif", "bicif_paraformer_tiny", 4, (-4.0, -2.3))):
+    for name, fixture, seed, (scale, bias) in (
+        ("paraformer", "paraformer_tiny", 3, (-4.0, -2.55)),
+        ("bicif", "bicif_paraformer_tiny", 4, (-4.0, -2.3)),
+    ):
         src = os.path.join(TINY, fixture)
         with open(os.path.join(src, "config.yaml"), encoding="utf-8") as f:
             config = yaml.safe_load(f)
         # what a resolved training config holds: file paths, dither on, training blocks
         config["frontend_conf"].update(dither=1.0, cmvn_file=os.path.join(src, "am.mvn"))
         config["tokenizer_conf"]["token_list"] = os.path.join(src, "tokens.json")
-        config.update(optim="adam", optim_conf={"lr": 0.0005}, scheduler="warmuplr",
-                      scheduler_conf={"warmup_steps": 30000}, train_data_set_list="data/train/data.jsonl")
+        config.update(
+            optim="adam",
+            optim_conf={"lr": 0.0005},
+            scheduler="warmuplr",
+            scheduler_conf={"warmup_steps": 30000},
+            train_data_set_list="data/train/data.jsonl",
+        )
         with open(os.path.join(src, "tokens.json"), encoding="utf-8") as f:
             tokens = json.load(f)
         torch.manual_seed(seed)
@@ -118,15 +126,24 @@ def check(model_dir, wav_scp, expect):
     logging.disable(logging.WARNING)
     from funasr import AutoModel
 
-    am = AutoModel(model=model_dir, disable_update=True, device="cpu", disable_pbar=True, log_level="ERROR",
-                   hub="ms", frontend_conf={"dither": 0.0})
+    am = AutoModel(
+        model=model_dir,
+        disable_update=True,
+        device="cpu",
+        disable_pbar=True,
+        log_level="ERROR",
+        hub="ms",
+        frontend_conf={"dither": 0.0},
+    )
     assert am.kwargs["frontend"].dither == 0.0, "dither override not applied"
     problems = []
     saved = torch.load(os.path.join(model_dir, "model.pt"), map_location="cpu", weights_only=True)
     got = am.model.state_dict()
     if saved.keys() != got.keys() or not all(torch.equal(saved[k], got[k]) for k in saved):
-        problems.append(f"FunASR's {type(am.model).__name__} does not hold model.pt exactly "
-                        f"(missing {sorted(saved.keys() - got.keys())}, extra {sorted(got.keys() - saved.keys())})")
+        problems.append(
+            f"FunASR's {type(am.model).__name__} does not hold model.pt exactly "
+            f"(missing {sorted(saved.keys() - got.keys())}, extra {sorted(got.keys() - saved.keys())})"
+        )
     print(f"FunASR built {type(am.model).__name__} with {len(got)} tensors; equal to model.pt: {not problems}")
     # token ids: recorded where Paraformer.inference turns them into tokens (the class method is
     # patched: generate() works on a copy of the tokenizer object)
@@ -150,8 +167,11 @@ def check(model_dir, wav_scp, expect):
         if e is None:
             problems.append(f"{key}: not in {expect}")
         else:
-            for field, a, b in (("text", r.get("text"), e["text"]), ("token_ids", ids, e["token_ids"]),
-                                ("timestamp", r.get("timestamp"), e.get("timestamp"))):
+            for field, a, b in (
+                ("text", r.get("text"), e["text"]),
+                ("token_ids", ids, e["token_ids"]),
+                ("timestamp", r.get("timestamp"), e.get("timestamp")),
+            ):
                 if a != b:
                     problems.append(f"{key}: {field} differs: funasr {a!r} vs funasr_lite {b!r}")
         print(line + ("" if e is None else f" | funasr_lite {e['text']!r} ids={e['token_ids']}"))

@@ -3,6 +3,7 @@
 These scripts run ONLY in the side virtualenv tools/funasr_venv (FunASR 1.4.16 is the
 reference implementation).  funasr_lite itself never imports funasr.
 """
+
 import io
 import json
 import os
@@ -50,26 +51,26 @@ def _patch_serialization_id(path):
     info = infos[0]
     data = bytearray(open(path, "rb").read())
     off = info.header_offset
-    assert data[off:off + 4] == b"PK\x03\x04"
-    assert struct.unpack("<H", data[off + 8:off + 10])[0] == 0, "expected a stored record"
-    n_name, n_extra = struct.unpack("<HH", data[off + 26:off + 30])
+    assert data[off : off + 4] == b"PK\x03\x04"
+    assert struct.unpack("<H", data[off + 8 : off + 10])[0] == 0, "expected a stored record"
+    n_name, n_extra = struct.unpack("<HH", data[off + 26 : off + 30])
     start = off + 30 + n_name + n_extra
     size = info.file_size
     new = b"0" * size
     old_crc = struct.pack("<I", info.CRC)
     new_crc = struct.pack("<I", zlib.crc32(new) & 0xFFFFFFFF)
-    data[start:start + size] = new
+    data[start : start + size] = new
     patched = 0
-    if data[off + 14:off + 18] == old_crc:
-        data[off + 14:off + 18] = new_crc
+    if data[off + 14 : off + 18] == old_crc:
+        data[off + 14 : off + 18] = new_crc
         patched += 1
-    flags = struct.unpack("<H", data[off + 6:off + 8])[0]
+    flags = struct.unpack("<H", data[off + 6 : off + 8])[0]
     if flags & 0x8:  # data descriptor after the data
         dd = start + size
-        if data[dd:dd + 4] == b"PK\x07\x08":
+        if data[dd : dd + 4] == b"PK\x07\x08":
             dd += 4
-        assert data[dd:dd + 4] == old_crc
-        data[dd:dd + 4] = new_crc
+        assert data[dd : dd + 4] == old_crc
+        data[dd : dd + 4] = new_crc
         patched += 1
     assert patched >= 1
     # central directory entry
@@ -78,10 +79,10 @@ def _patch_serialization_id(path):
     while True:
         pos = data.find(b"PK\x01\x02", pos)
         assert pos >= 0, "central directory entry not found"
-        nlen = struct.unpack("<H", data[pos + 28:pos + 30])[0]
-        if bytes(data[pos + 46:pos + 46 + nlen]) == name:
-            assert data[pos + 16:pos + 20] == old_crc
-            data[pos + 16:pos + 20] = new_crc
+        nlen = struct.unpack("<H", data[pos + 28 : pos + 30])[0]
+        if bytes(data[pos + 46 : pos + 46 + nlen]) == name:
+            assert data[pos + 16 : pos + 20] == old_crc
+            data[pos + 16 : pos + 20] = new_crc
             break
         pos += 4
     with open(path, "wb") as f:
@@ -158,7 +159,7 @@ def speech_like(n_samples, seed, gaps=True):
         sig = np.zeros(end - pos)
         formant = rng.uniform(500, 2500)
         for h in range(1, 16):
-            amp = np.exp(-((h * f0.mean() - formant) ** 2) / (2 * 600.0 ** 2)) + 0.05 / h
+            amp = np.exp(-((h * f0.mean() - formant) ** 2) / (2 * 600.0**2)) + 0.05 / h
             sig += amp * np.sin(h * phase + rng.uniform(0, 2 * np.pi))
         env = np.sin(np.pi * np.linspace(0, 1, end - pos)) ** 0.7
         out[pos:end] += 0.25 * env * sig / 4.0
@@ -182,8 +183,12 @@ def espeak_mandarin(text="你好，世界。", seed=0, speed=160, n_samples=None
 
     with tempfile.TemporaryDirectory() as d:
         wav = os.path.join(d, "tts.wav")
-        subprocess.run([exe, "-v", "cmn", "-s", str(speed), "-w", wav, text], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [exe, "-v", "cmn", "-s", str(speed), "-w", wav, text],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         x, sr = sf.read(wav, dtype="float32")
     if x.ndim > 1:
         x = x.mean(axis=1)
@@ -218,8 +223,22 @@ def write_am_mvn(path, mean_stats, var_stats, total_frames):
     var = 1.0 / np.sqrt(var_stats / total_frames - mean * mean)
     dims = mean.shape[0]
     with open(path, "w") as fout:
-        fout.write("<Nnet>" + "\n" + "<Splice> " + str(dims) + " " + str(dims) + "\n" + "[ 0 ]" + "\n"
-                   + "<AddShift> " + str(dims) + " " + str(dims) + "\n")
+        fout.write(
+            "<Nnet>"
+            + "\n"
+            + "<Splice> "
+            + str(dims)
+            + " "
+            + str(dims)
+            + "\n"
+            + "[ 0 ]"
+            + "\n"
+            + "<AddShift> "
+            + str(dims)
+            + " "
+            + str(dims)
+            + "\n"
+        )
         fout.write("<LearnRateCoef> 0 [ " + " ".join([str(item) for item in mean]) + " ]\n")
         fout.write("<Rescale> " + str(dims) + " " + str(dims) + "\n")
         fout.write("<LearnRateCoef> 0 [ " + " ".join([str(item) for item in var]) + " ]\n")

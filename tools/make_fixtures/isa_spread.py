@@ -30,6 +30,7 @@ turn on the last ulp.
 tests/test_frontend_fixtures.py and tests/test_train_loss.py bound funasr_lite's output by what
 this prints (docs/compatibility.md).
 """
+
 import argparse
 import json
 import os
@@ -40,7 +41,6 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 from common import FIXTURES  # noqa: E402
-
 from funasr.frontends.wav_frontend import WavFrontend  # noqa: E402
 from funasr.models.campplus.utils import extract_feature  # noqa: E402
 
@@ -77,18 +77,30 @@ def main() -> None:
             rows[name[:-4]] = (float(np.abs(new - fix).max()), None)
             continue
         conf = json.loads(str(case["config"]))
-        fe = WavFrontend(cmvn_file=None, **{k: conf[k] for k in
-                         ("fs", "window", "n_mels", "frame_length", "frame_shift", "dither")}, lfr_m=1, lfr_n=1)
+        fe = WavFrontend(
+            cmvn_file=None,
+            **{k: conf[k] for k in ("fs", "window", "n_mels", "frame_length", "frame_shift", "dither")},
+            lfr_m=1,
+            lfr_n=1,
+        )
         feats, n = fe(wave[None], [wave.shape[0]])
-        ours, n_ours = LiteFrontend.from_config({k: conf[k] for k in conf if k not in ("cmvn_file", "frontend", "call")}
-                                                ).compute_fbank(wave[None])
+        ours, n_ours = LiteFrontend.from_config(
+            {k: conf[k] for k in conf if k not in ("cmvn_file", "frontend", "call")}
+        ).compute_fbank(wave[None])
         same[name[:-4]] = bool(torch.equal(ours[0, : int(n_ours[0])], feats[0, : int(n[0])]))
         rows[name[:-4]] = spread(feats[0, : int(n[0])].numpy(), case["fbank"])
-    print(json.dumps({"setting": args.label, "torch": torch.__version__,
-                      "cases": {k: {"abs": a, "rel": r} for k, (a, r) in rows.items()},
-                      "same_as_funasr": same,
-                      "train_loss": train_loss_spread(),
-                      "paraformer": paraformer_spread()}))
+    print(
+        json.dumps(
+            {
+                "setting": args.label,
+                "torch": torch.__version__,
+                "cases": {k: {"abs": a, "rel": r} for k, (a, r) in rows.items()},
+                "same_as_funasr": same,
+                "train_loss": train_loss_spread(),
+                "paraformer": paraformer_spread(),
+            }
+        )
+    )
 
 
 def paraformer_spread() -> dict[str, float]:
@@ -110,8 +122,13 @@ def paraformer_spread() -> dict[str, float]:
             embeds, token_num, alphas, peaks = m.calc_predictor(enc, enc_lens)
             ptl = token_num.round().long()
             dec, _ = m.cal_decoder_with_predictor(enc, enc_lens, embeds, ptl)
-            got = {"encoder_out": enc[0], "alphas_tail": alphas[0], "cif_peak": peaks[0],
-                   "pre_acoustic_embeds": embeds[0], "decoder_logp": dec[0]}
+            got = {
+                "encoder_out": enc[0],
+                "alphas_tail": alphas[0],
+                "cif_peak": peaks[0],
+                "pre_acoustic_embeds": embeds[0],
+                "decoder_logp": dec[0],
+            }
             if "us_alphas" in d.files:
                 _, _, us_alphas, us_peaks = m.calc_predictor_timestamp(enc, enc_lens, ptl)
                 got.update(us_alphas=us_alphas[0], us_peaks=us_peaks[0])
@@ -144,7 +161,7 @@ def train_loss_spread() -> dict[str, float]:
             refs = [res] if not isinstance(res, list) else res
             for i, r in zip(items, refs):
                 if isinstance(i, int):
-                    args = (feats[i:i + 1, :flens[i]], flens[i:i + 1], ys[i:i + 1, :ylens[i]], ylens[i:i + 1])
+                    args = (feats[i : i + 1, : flens[i]], flens[i : i + 1], ys[i : i + 1, : ylens[i]], ylens[i : i + 1])
                 else:
                     args = (feats, flens, ys, ylens)
                 out = mtl.run(model, *args, ratio, seed)

@@ -6,24 +6,25 @@
 Deterministic: fixed seeds, fixed zip timestamps in the .npz files and a zeroed
 torch serialization_id in the checkpoints, so a re-run reproduces identical bytes.
 """
+
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+import make_campplus  # noqa: E402
+import make_cluster  # noqa: E402
 import make_frontend  # noqa: E402
 import make_keys  # noqa: E402
 import make_models  # noqa: E402
 import make_paraformer  # noqa: E402
-import make_punc  # noqa: E402
-import make_train_loss  # noqa: E402
-import make_specaug  # noqa: E402
-import make_campplus  # noqa: E402
-import make_cluster  # noqa: E402
 import make_pipeline  # noqa: E402
 import make_pipeline_spk  # noqa: E402
-import make_vad  # noqa: E402
+import make_punc  # noqa: E402
 import make_resample  # noqa: E402
+import make_specaug  # noqa: E402
+import make_train_loss  # noqa: E402
+import make_vad  # noqa: E402
 
 
 def main():
@@ -32,19 +33,19 @@ def main():
     import torchaudio
 
     print(f"funasr {funasr.__version__}, torch {torch.__version__}, torchaudio {torchaudio.__version__}")
-    make_frontend.main()   # must run first: writes am_560.mvn / am_400.mvn used by the models
+    make_frontend.main()  # must run first: writes am_560.mvn / am_400.mvn used by the models
     make_models.main()
     make_keys.main()
     make_paraformer.main()  # needs the paraformer_tiny / bicif_paraformer_tiny folders
-    make_punc.main()        # needs ct_transformer_tiny; builds ct_transformer_cnen_tiny
-    make_vad.main()         # needs the real checkpoint: bash tools/fetch_fsmn_vad.sh
-    make_pipeline.main()    # needs the VAD checkpoint and the tiny ASR/punctuation folders
-    make_campplus.main()    # needs the VAD checkpoint and campplus_tiny
+    make_punc.main()  # needs ct_transformer_tiny; builds ct_transformer_cnen_tiny
+    make_vad.main()  # needs the real checkpoint: bash tools/fetch_fsmn_vad.sh
+    make_pipeline.main()  # needs the VAD checkpoint and the tiny ASR/punctuation folders
+    make_campplus.main()  # needs the VAD checkpoint and campplus_tiny
     make_cluster.main()
     make_pipeline_spk.main()  # needs the VAD checkpoint and the tiny ASR/punctuation/CAM++ folders
     make_train_loss.main()  # needs paraformer_tiny / bicif_paraformer_tiny
     make_specaug.main()
-    make_resample.main()    # needs the VAD checkpoint; builds models/fsmn_vad_8k_tiny (espeak-ng, sox)
+    make_resample.main()  # needs the VAD checkpoint; builds models/fsmn_vad_8k_tiny (espeak-ng, sox)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@
    max_end_silence_time=800)`, with `postprocess` wrapped to record what FunASR clusters: the chunk
    list `all_segments` (times, sha256) and the embedding matrix, plus the VAD segments.
 """
+
 import hashlib
 import logging
 import os
@@ -84,8 +85,16 @@ def funasr_chunks(wave, segments_ms):
 
 
 def describe(chunks):
-    return [{"start": repr(c[0]), "end": repr(c[1]), "n_samples": int(c[2].shape[0]),
-             "dtype": str(c[2].dtype), "sha256": sha(c[2])} for c in chunks]
+    return [
+        {
+            "start": repr(c[0]),
+            "end": repr(c[1]),
+            "n_samples": int(c[2].shape[0]),
+            "dtype": str(c[2].dtype),
+            "sha256": sha(c[2]),
+        }
+        for c in chunks
+    ]
 
 
 def embed(am, chunk_audio, **kw):
@@ -106,17 +115,23 @@ def pipeline_capture(wave):
 
     def chunk(vad_segments, *a, **kw):
         captured.setdefault("sv_chunk_calls", []).append(
-            [repr(vad_segments[0][0]), repr(vad_segments[0][1]), int(len(vad_segments[0][2]))])
+            [repr(vad_segments[0][0]), repr(vad_segments[0][1]), int(len(vad_segments[0][2]))]
+        )
         return orig_chunk(vad_segments, *a, **kw)
 
     auto_model_mod.postprocess, auto_model_mod.sv_chunk = post, chunk
     try:
-        am = AutoModel(model=os.path.join(MODELS, "bicif_paraformer_tiny"), vad_model=VAD_DIR,
-                       punc_model=os.path.join(MODELS, "ct_transformer_tiny"),
-                       spk_model=os.path.join(MODELS, "campplus_tiny"),
-                       device="cpu", disable_update=True, disable_pbar=True, log_level="ERROR")
-        vad = AutoModel(model=VAD_DIR, device="cpu", disable_update=True, disable_pbar=True,
-                        log_level="ERROR")
+        am = AutoModel(
+            model=os.path.join(MODELS, "bicif_paraformer_tiny"),
+            vad_model=VAD_DIR,
+            punc_model=os.path.join(MODELS, "ct_transformer_tiny"),
+            spk_model=os.path.join(MODELS, "campplus_tiny"),
+            device="cpu",
+            disable_update=True,
+            disable_pbar=True,
+            log_level="ERROR",
+        )
+        vad = AutoModel(model=VAD_DIR, device="cpu", disable_update=True, disable_pbar=True, log_level="ERROR")
         vad_segments = vad.generate(input=wave, max_end_silence_time=800)[0]["value"]
         res = am.generate(input=wave, max_end_silence_time=800)[0]
     finally:
@@ -138,19 +153,27 @@ def main():
 
     # 2) embeddings of case "multi" through FunASR's CAM++ model
     multi = funasr_chunks(wave, CASES["multi"])
-    am = AutoModel(model=os.path.join(MODELS, "campplus_tiny"), device="cpu", disable_update=True,
-                   disable_pbar=True, log_level="ERROR")
+    am = AutoModel(
+        model=os.path.join(MODELS, "campplus_tiny"),
+        device="cpu",
+        disable_update=True,
+        disable_pbar=True,
+        log_level="ERROR",
+    )
     am.model.eval()
     assert am.kwargs.get("batch_size", 1) == 1
     emb = embed(am, [c[2] for c in multi])
     emb_batched = embed(am, [c[2] for c in multi], batch_size=len(multi))
     # the same through CAMPPlus.inference directly, one chunk at a time (what generate() does)
     with torch.no_grad():
-        direct = np.concatenate([am.model.inference([c[2]], device="cpu")[0][0]["spk_embedding"].numpy()
-                                 for c in multi])
+        direct = np.concatenate(
+            [am.model.inference([c[2]], device="cpu")[0][0]["spk_embedding"].numpy() for c in multi]
+        )
     assert np.array_equal(direct, emb)
-    notes.append(f"multi embeddings {emb.shape}; batch {len(multi)} vs batch 1 max|diff| "
-                 f"{float(np.abs(emb_batched - emb).max()):.3g}")
+    notes.append(
+        f"multi embeddings {emb.shape}; batch {len(multi)} vs batch 1 max|diff| "
+        f"{float(np.abs(emb_batched - emb).max()):.3g}"
+    )
 
     # 3) the real pipeline
     captured, vad_segments, res = pipeline_capture(wave)
@@ -159,29 +182,37 @@ def main():
     assert [sha(c[2]) for c in ours] == [sha(s[2]) for s in captured["all_segments"]]
     pipe_direct = embed(am, [s[2] for s in captured["all_segments"]])
     pipe_diff = float(np.abs(pipe_direct - captured["embeddings"]).max())
-    notes.append(f"pipeline: VAD {vad_segments}, {len(captured['all_segments'])} chunks, labels "
-                 f"{captured['labels']}; standalone generate vs pipeline embeddings max|diff| {pipe_diff:.3g}")
+    notes.append(
+        f"pipeline: VAD {vad_segments}, {len(captured['all_segments'])} chunks, labels "
+        f"{captured['labels']}; standalone generate vs pipeline embeddings max|diff| {pipe_diff:.3g}"
+    )
 
-    write_json(os.path.join(OUT, "chunks.json"), {
-        "funasr": funasr.__version__,
-        "fs": FS,
-        "waveform": "embeddings.npz: waveform_int16 / 32768 as float32",
-        "cases": cases,
-        "pipeline": {
-            "call": "AutoModel(model=bicif_paraformer_tiny, vad_model=tools/fsmn_vad, punc_model="
-                    "ct_transformer_tiny, spk_model=campplus_tiny).generate(input=wave, "
-                    "max_end_silence_time=800)",
-            "vad_segments": vad_segments,
-            "sv_chunk_calls": captured["sv_chunk_calls"],
-            "all_segments": describe(captured["all_segments"]),
-            "labels": captured["labels"],
-            "text": res.get("text"),
+    write_json(
+        os.path.join(OUT, "chunks.json"),
+        {
+            "funasr": funasr.__version__,
+            "fs": FS,
+            "waveform": "embeddings.npz: waveform_int16 / 32768 as float32",
+            "cases": cases,
+            "pipeline": {
+                "call": "AutoModel(model=bicif_paraformer_tiny, vad_model=tools/fsmn_vad, punc_model="
+                "ct_transformer_tiny, spk_model=campplus_tiny).generate(input=wave, "
+                "max_end_silence_time=800)",
+                "vad_segments": vad_segments,
+                "sv_chunk_calls": captured["sv_chunk_calls"],
+                "all_segments": describe(captured["all_segments"]),
+                "labels": captured["labels"],
+                "text": res.get("text"),
+            },
         },
-    })
-    save_npz(os.path.join(OUT, "embeddings.npz"),
-             waveform_int16=np.round(wave.astype(np.float64) * 32768).astype(np.int16),
-             multi_embeddings=emb, multi_embeddings_batched=emb_batched,
-             pipeline_embeddings=captured["embeddings"])
+    )
+    save_npz(
+        os.path.join(OUT, "embeddings.npz"),
+        waveform_int16=np.round(wave.astype(np.float64) * 32768).astype(np.int16),
+        multi_embeddings=emb,
+        multi_embeddings_batched=emb_batched,
+        pipeline_embeddings=captured["embeddings"],
+    )
     print("\n".join(notes))
 
 

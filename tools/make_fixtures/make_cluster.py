@@ -8,6 +8,7 @@ Runs FunASR 1.4.16's own ``ClusterBackend`` (default ``merge_thr`` 0.78), ``post
 Usage: tools/funasr_venv/bin/python tools/make_fixtures/make_cluster.py
 Writes tests/fixtures/cluster/<case>.npz (see tests/fixtures/cluster/README.md).
 """
+
 import os
 import sys
 
@@ -32,11 +33,11 @@ CASES = {
     "k4_n200": (4, 200, 32, 0.8, None, 4),
     "k5_n300": (5, 300, 24, 0.7, None, 5),
     "k6_n160_d64": (6, 160, 64, 0.6, None, 6),
-    "k3_close_n150": (3, 150, 32, 0.35, 0.9, 7),     # speakers 0 and 1 merge (cos ≥ 0.78)
+    "k3_close_n150": (3, 150, 32, 0.35, 0.9, 7),  # speakers 0 and 1 merge (cos ≥ 0.78)
     "k4_noisy_n180": (4, 180, 32, 1.3, None, 8),
     "k3_oracle7_n200": (3, 200, 32, 0.9, None, 10),  # oracle 7 > 3 speakers: seed-dependent split
-    "k5_hard_n250": (5, 250, 32, 2.2, None, 11),     # heavily overlapping speakers
-    "k3_n2100_d16": (3, 2100, 16, 0.5, None, 9),      # N ≥ 2048: k-means (oracle) / UMAP+HDBSCAN
+    "k5_hard_n250": (5, 250, 32, 2.2, None, 11),  # heavily overlapping speakers
+    "k3_n2100_d16": (3, 2100, 16, 0.5, None, 9),  # N ≥ 2048: k-means (oracle) / UMAP+HDBSCAN
 }
 
 
@@ -46,7 +47,7 @@ def centres(k, dim, close, rs):
     if close is not None:
         o = c[1] - (c[1] @ c[0]) * c[0]
         o /= np.linalg.norm(o)
-        c[1] = close * c[0] + np.sqrt(1 - close ** 2) * o
+        c[1] = close * c[0] + np.sqrt(1 - close**2) * o
     return c
 
 
@@ -116,6 +117,7 @@ def run(emb, chunks, sents, oracle, seed):
         # unseeded UMAP numbers the clusters differently from run to run: store them renumbered by
         # first appearance (FunASR's own correct_labels, which postprocess applies anyway)
         from funasr.models.campplus.utils import correct_labels
+
         labels = correct_labels(labels)
     keys, pos, has_gauss, cached = state[1:]
     rec = {
@@ -153,8 +155,10 @@ def main():
         for tag, oracle in (("none", None), ("oracle", ORACLE.get(name, k))):
             rec = run(emb, chunks, sents, oracle, seed=seed * 10 + (oracle is not None))
             arrays.update({f"{tag}_{key}": v for key, v in rec.items()})
-            print(f"{name:16s} {tag:6s} N={len(emb)} speakers={len(set(rec['labels'].tolist()))} "
-                  f"noise={int((rec['labels'] < 0).sum())} turns={len(rec['turns_spk'])}")
+            print(
+                f"{name:16s} {tag:6s} N={len(emb)} speakers={len(set(rec['labels'].tolist()))} "
+                f"noise={int((rec['labels'] < 0).sum())} turns={len(rec['turns_spk'])}"
+            )
         save_npz(os.path.join(OUT, f"{name}.npz"), **arrays)
 
 

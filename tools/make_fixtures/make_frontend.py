@@ -2,6 +2,7 @@
 
 Run with the reference venv:  tools/funasr_venv/bin/python tools/make_fixtures/make_frontend.py
 """
+
 import json
 import os
 import sys
@@ -10,24 +11,17 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import FIXTURES, FS, espeak_mandarin, save_npz, speech_like, write_am_mvn  # noqa: E402
-
 import torchaudio.compliance.kaldi as ta_kaldi  # noqa: E402
-from funasr.frontends.wav_frontend import (  # noqa: E402
-    WavFrontend,
-    WavFrontendOnline,
-    apply_cmvn,
-    apply_lfr,
-    load_cmvn,
-)
+from common import FIXTURES, FS, espeak_mandarin, save_npz, speech_like, write_am_mvn  # noqa: E402
+from funasr.frontends.wav_frontend import WavFrontend, WavFrontendOnline, apply_cmvn, apply_lfr, load_cmvn  # noqa: E402
 from funasr.models.campplus.utils import extract_feature  # noqa: E402
 
 OUT = os.path.join(FIXTURES, "frontend")
 
-PARAFORMER_CONF = dict(fs=16000, window="hamming", n_mels=80, frame_length=25, frame_shift=10,
-                       lfr_m=7, lfr_n=6, dither=0.0)
-VAD_CONF = dict(fs=16000, window="hamming", n_mels=80, frame_length=25, frame_shift=10,
-                lfr_m=5, lfr_n=1, dither=0.0)
+PARAFORMER_CONF = dict(
+    fs=16000, window="hamming", n_mels=80, frame_length=25, frame_shift=10, lfr_m=7, lfr_n=6, dither=0.0
+)
+VAD_CONF = dict(fs=16000, window="hamming", n_mels=80, frame_length=25, frame_shift=10, lfr_m=5, lfr_n=1, dither=0.0)
 
 NOTES = []  # observations, printed at the end (and copied into the README by hand)
 
@@ -94,9 +88,17 @@ def paraformer_case(name, wave, mvn560):
 
     # cross-checks against FunASR's building blocks and plain torchaudio
     n = len(wave)
-    ta = ta_kaldi.fbank(torch.from_numpy(wave)[None] * (1 << 15), num_mel_bins=80,
-                        frame_length=min(25, n / FS * 1000), frame_shift=10, dither=0.0,
-                        energy_floor=0.0, window_type="hamming", sample_frequency=FS, snip_edges=True)
+    ta = ta_kaldi.fbank(
+        torch.from_numpy(wave)[None] * (1 << 15),
+        num_mel_bins=80,
+        frame_length=min(25, n / FS * 1000),
+        frame_shift=10,
+        dither=0.0,
+        energy_floor=0.0,
+        window_type="hamming",
+        sample_frequency=FS,
+        snip_edges=True,
+    )
     assert torch.equal(ta, fbank), f"{name}: torchaudio fbank != WavFrontend fbank"
     lfr2 = apply_lfr(fbank.clone(), 7, 6)
     assert torch.equal(lfr2, lfr), f"{name}: apply_lfr mismatch"
@@ -108,8 +110,14 @@ def paraformer_case(name, wave, mvn560):
     assert lfr.shape == (int(np.ceil(T / 6)), 560)
 
     cfg = {**conf, "cmvn_file": os.path.basename(mvn560), "frontend": "WavFrontend"}
-    save_npz(os.path.join(OUT, name + ".npz"), waveform=wave, fbank=fbank.numpy(), lfr=lfr.numpy(),
-             feats=feats.numpy(), config=np.array(json.dumps(cfg, sort_keys=True)))
+    save_npz(
+        os.path.join(OUT, name + ".npz"),
+        waveform=wave,
+        fbank=fbank.numpy(),
+        lfr=lfr.numpy(),
+        feats=feats.numpy(),
+        config=np.array(json.dumps(cfg, sort_keys=True)),
+    )
     NOTES.append(f"{name}: N={n} samples, fbank {tuple(fbank.shape)}, lfr {tuple(lfr.shape)}")
 
 
@@ -135,14 +143,26 @@ def vad_case(name, wave, mvn400):
     off_feats = run_wavfrontend(wave, conf, mvn400)
     same = (torch.equal(off_fbank, fbank), torch.equal(off_lfr, lfr), torch.equal(off_feats, feats))
     maxdiff = float((off_feats - feats).abs().max()) if off_feats.shape == feats.shape else None
-    NOTES.append(f"{name}: WavFrontendOnline(one final chunk) vs WavFrontend(lfr 5/1): "
-                 f"fbank equal={same[0]}, lfr equal={same[1]}, feats equal={same[2]} "
-                 f"(max |diff| feats={maxdiff}); shapes fbank {tuple(fbank.shape)} lfr {tuple(lfr.shape)}")
+    NOTES.append(
+        f"{name}: WavFrontendOnline(one final chunk) vs WavFrontend(lfr 5/1): "
+        f"fbank equal={same[0]}, lfr equal={same[1]}, feats equal={same[2]} "
+        f"(max |diff| feats={maxdiff}); shapes fbank {tuple(fbank.shape)} lfr {tuple(lfr.shape)}"
+    )
     assert torch.equal(apply_lfr(fbank.clone(), 5, 1), lfr) or True
-    cfg = {**conf, "cmvn_file": os.path.basename(mvn400), "frontend": "WavFrontendOnline",
-           "call": "one forward() with is_final=True on a fresh cache (as FsmnVADStreaming does for <=60 s)"}
-    save_npz(os.path.join(OUT, name + ".npz"), waveform=wave, fbank=fbank.numpy(), lfr=lfr.numpy(),
-             feats=feats.numpy(), config=np.array(json.dumps(cfg, sort_keys=True)))
+    cfg = {
+        **conf,
+        "cmvn_file": os.path.basename(mvn400),
+        "frontend": "WavFrontendOnline",
+        "call": "one forward() with is_final=True on a fresh cache (as FsmnVADStreaming does for <=60 s)",
+    }
+    save_npz(
+        os.path.join(OUT, name + ".npz"),
+        waveform=wave,
+        fbank=fbank.numpy(),
+        lfr=lfr.numpy(),
+        feats=feats.numpy(),
+        config=np.array(json.dumps(cfg, sort_keys=True)),
+    )
 
 
 def campplus_case(name, wave):

@@ -25,6 +25,7 @@ generate(input=[4 clips], batch_size=4) per model, compared with batch 1), postp
 
 Run:  tools/funasr_venv/bin/python tools/make_fixtures/make_paraformer.py
 """
+
 import copy
 import logging
 import os
@@ -67,8 +68,9 @@ def clips():
 
 
 def build(name):
-    am = AutoModel(model=os.path.join(MODELS, name), disable_update=True, device="cpu",
-                   disable_pbar=True, log_level="ERROR")
+    am = AutoModel(
+        model=os.path.join(MODELS, name), disable_update=True, device="cpu", disable_pbar=True, log_level="ERROR"
+    )
     assert not am.model.training
     return am
 
@@ -86,9 +88,13 @@ class Recorder:
         def g(*args, **kw):
             out = f(*args, **kw)
             self.calls.setdefault(n, []).append(
-                (tuple(a.clone() if torch.is_tensor(a) else a for a in args),
-                 tuple(o.clone() if torch.is_tensor(o) else o for o in out)))
+                (
+                    tuple(a.clone() if torch.is_tensor(a) else a for a in args),
+                    tuple(o.clone() if torch.is_tensor(o) else o for o in out),
+                )
+            )
             return out
+
         return g
 
     def reset(self):
@@ -136,8 +142,9 @@ def step_by_step(am, wave):
             T3 = int(enc_lens[0]) * 3
             # ts_prediction_lfr6_standard rescales its alphas argument IN PLACE when the peak
             # count != len(tokens)+1, so hand it copies (generate() hands it views).
-            _, ts_raw = ts_prediction_lfr6_standard(us_alphas[0][:T3].clone(), us_peaks[0][:T3].clone(),
-                                                    copy.copy(tokens), vad_offset=0)
+            _, ts_raw = ts_prediction_lfr6_standard(
+                us_alphas[0][:T3].clone(), us_peaks[0][:T3].clone(), copy.copy(tokens), vad_offset=0
+            )
             text, ts, words = postprocess_utils.sentence_postprocess(tokens, ts_raw)
             r["timestamp_raw"], r["timestamp"], r["text"] = ts_raw, ts, text
         else:
@@ -148,22 +155,22 @@ def step_by_step(am, wave):
 
 def check_recorded(rec, r, is_bicif, b=0, n_b=1):
     """Bit-exact comparison of what generate() computed with the step-by-step tensors."""
-    ((speech, lens), (enc, enc_lens)), = rec.calls["encode"]
+    (((speech, lens), (enc, enc_lens)),) = rec.calls["encode"]
     assert torch.equal(speech[b, : int(lens[b])], r["speech"][0]), "feats"
     L = int(enc_lens[b])
     d = {}
     d["encoder_out"] = (enc[b, :L] - r["encoder_out"][0]).abs().max().item()
-    (_, (emb, tn, alphas, peaks)), = rec.calls["calc_predictor"]
+    ((_, (emb, tn, alphas, peaks)),) = rec.calls["calc_predictor"]
     d["alphas"] = (alphas[b, :L] - r["alphas_tail"][0, :L]).abs().max().item()
     d["alphas_tail"] = (alphas[b, L] - r["alphas_tail"][0, L]).abs().item()
     d["token_num"] = abs(float(tn[b]) - float(r["token_num"][0]))
     N = int(r["pre_token_length_long"][0])
     if int(tn[b].round()) == N:
         d["pre_acoustic_embeds"] = (emb[b, :N] - r["pre_acoustic_embeds"][0]).abs().max().item()
-        (_, (dec, _)), = rec.calls["cal_decoder_with_predictor"]
+        ((_, (dec, _)),) = rec.calls["cal_decoder_with_predictor"]
         d["decoder_logp"] = (dec[b, :N] - r["decoder_logp"][0]).abs().max().item()
         if is_bicif:
-            (_, (_, _, us_a, us_p)), = rec.calls["calc_predictor_timestamp"]
+            ((_, (_, _, us_a, us_p)),) = rec.calls["calc_predictor_timestamp"]
             d["us_alphas"] = (us_a[b, : 3 * L] - r["us_alphas"][0]).abs().max().item()
     if n_b == 1:
         assert all(v == 0.0 for v in d.values()), d
@@ -232,10 +239,15 @@ def model_fixtures(name, waves, gen_json, batched_json, meta):
         n_bpe = sum("@@" in t for t in r["token_list"])
         dropped = [x for x in r["yseq"].tolist() if x in (0, 1, 2)]
         meta["clips"][key] = {
-            "samples": int(len(w)), "feats_frames": int(arrays["feats"].shape[0]), "encoder_out_lens": T,
+            "samples": int(len(w)),
+            "feats_frames": int(arrays["feats"].shape[0]),
+            "encoder_out_lens": T,
             "sum_alphas_tail": float(arrays["alphas_tail"].astype(np.float64).sum()),
-            "num_tokens": N, "n_token_ids_after_filter": len(r["token_ids"]),
-            "dropped_ids": dropped, "n_unk": n_unk, "n_bpe_pieces": n_bpe,
+            "num_tokens": N,
+            "n_token_ids_after_filter": len(r["token_ids"]),
+            "dropped_ids": dropped,
+            "n_unk": n_unk,
+            "n_bpe_pieces": n_bpe,
             "cif_prefix_sum_min_dist_to_int": round(cif_margin(arrays["alphas_tail"]), 6),
             "score": float(arrays["score"]),
         }
@@ -245,10 +257,12 @@ def model_fixtures(name, waves, gen_json, batched_json, meta):
             # ts_prediction_lfr6_standard rescales alphas and re-runs cif_wo_hidden when
             # the number of fires != len(tokens) + 1
             meta["clips"][key]["ts_renormalized"] = n_fire != len(r["token_list"]) + 1
-        NOTES.append(f"{key}: T={T} N={N} ids={r['token_ids']} tokens={' '.join(r['token_list'])!r} "
-                     f"text={g['text']!r} unk={n_unk} bpe={n_bpe} dropped={dropped} "
-                     f"tie-margin={cif_margin(arrays['alphas_tail']):.4f} "
-                     f"sum={arrays['alphas_tail'].astype(np.float64).sum():.3f}")
+        NOTES.append(
+            f"{key}: T={T} N={N} ids={r['token_ids']} tokens={' '.join(r['token_list'])!r} "
+            f"text={g['text']!r} unk={n_unk} bpe={n_bpe} dropped={dropped} "
+            f"tie-margin={cif_margin(arrays['alphas_tail']):.4f} "
+            f"sum={arrays['alphas_tail'].astype(np.float64).sum():.3f}"
+        )
 
     # ---- batched generate(): all clips in one batch
     keys = [f"{name}_{c}" for c in waves]
@@ -264,19 +278,25 @@ def model_fixtures(name, waves, gen_json, batched_json, meta):
         out[key] = g
         r1 = per_clip[clip]
         diffs = check_recorded(rec, r1, is_bicif, b=b, n_b=len(keys))
-        c = {"text_equal": g["text"] == r1["text"], "max_abs_diff_vs_batch1": diffs,
-             "num_tokens_batch1": int(r1["pre_token_length_long"][0]),
-             "num_tokens_batched": int(rec.calls["calc_predictor"][0][1][1][b].round())}
+        c = {
+            "text_equal": g["text"] == r1["text"],
+            "max_abs_diff_vs_batch1": diffs,
+            "num_tokens_batch1": int(r1["pre_token_length_long"][0]),
+            "num_tokens_batched": int(rec.calls["calc_predictor"][0][1][1][b].round()),
+        }
         if is_bicif:
             c["timestamp_equal"] = g["timestamp"] == r1["timestamp"]
             if len(g["timestamp"]) == len(r1["timestamp"]):
-                c["timestamp_max_abs_diff_ms"] = int(np.max(np.abs(
-                    np.asarray(g["timestamp"]) - np.asarray(r1["timestamp"])))) if g["timestamp"] else 0
+                c["timestamp_max_abs_diff_ms"] = (
+                    int(np.max(np.abs(np.asarray(g["timestamp"]) - np.asarray(r1["timestamp"]))))
+                    if g["timestamp"]
+                    else 0
+                )
         comp[key] = c
         NOTES.append(f"batched {key}: {c}")
     batched_json[name] = {
         "call": f"AutoModel(model=tests/fixtures/models/{name}, device='cpu').generate("
-                f"input=[{', '.join(waves)}] (numpy waveforms, in this order), batch_size={len(keys)})",
+        f"input=[{', '.join(waves)}] (numpy waveforms, in this order), batch_size={len(keys)})",
         "results": out,
         "comparison_with_batch1": comp,
     }
@@ -336,12 +356,20 @@ def postprocess_fixtures(tokenizer):
         case = {"name": name, "tokens": list(toks), "timestamp_in": copy.deepcopy(ts_in)}
         if with_ts:
             text, ts_out, words = postprocess_utils.sentence_postprocess(list(toks), copy.deepcopy(ts_in))
-            case.update(text=text, timestamp_out=ts_out, words=words,
-                        function="funasr.utils.postprocess_utils.sentence_postprocess(tokens, timestamp)")
+            case.update(
+                text=text,
+                timestamp_out=ts_out,
+                words=words,
+                function="funasr.utils.postprocess_utils.sentence_postprocess(tokens, timestamp)",
+            )
         else:
             text, words = postprocess_utils.sentence_postprocess(list(toks))
-            case.update(text=text, timestamp_out=None, words=words,
-                        function="funasr.utils.postprocess_utils.sentence_postprocess(tokens)")
+            case.update(
+                text=text,
+                timestamp_out=None,
+                words=words,
+                function="funasr.utils.postprocess_utils.sentence_postprocess(tokens)",
+            )
         # what Paraformer.inference computes first (and then overwrites for a CharTokenizer)
         case["char_tokenizer_tokens2text"] = tokenizer.tokens2text(list(toks))
         cases.append(case)
@@ -353,8 +381,8 @@ def main():
     waves = clips()
     gen_json, batched_json = {}, {}
     import funasr
-    meta = {"funasr": funasr.__version__, "torch": torch.__version__,
-            "clips": {}, "clip_order": list(waves)}
+
+    meta = {"funasr": funasr.__version__, "torch": torch.__version__, "clips": {}, "clip_order": list(waves)}
     for name in MODEL_NAMES:
         model_fixtures(name, waves, gen_json, batched_json, meta)
     write_json(os.path.join(OUT, "generate.json"), gen_json)
@@ -362,14 +390,14 @@ def main():
 
     # 0.x folder: can FunASR 1.x load it? (plain, then pointing init_param at model.pb)
     d0 = os.path.join(MODELS, "paraformer_tiny_0x")
-    attempts = {"AutoModel(model=<0x dir>)": {},
-                "AutoModel(model=<0x dir>, init_param=<0x dir>/model.pb)":
-                    {"init_param": os.path.join(d0, "model.pb")}}
+    attempts = {
+        "AutoModel(model=<0x dir>)": {},
+        "AutoModel(model=<0x dir>, init_param=<0x dir>/model.pb)": {"init_param": os.path.join(d0, "model.pb")},
+    }
     meta["paraformer_tiny_0x"] = {}
     for call, extra in attempts.items():
         try:
-            am0 = AutoModel(model=d0, disable_update=True, device="cpu", disable_pbar=True,
-                            log_level="ERROR", **extra)
+            am0 = AutoModel(model=d0, disable_update=True, device="cpu", disable_pbar=True, log_level="ERROR", **extra)
             r0 = am0.generate(input=waves[list(waves)[0]], key="paraformer_tiny_0x")
             meta["paraformer_tiny_0x"][call] = {"loaded": True, "result": r0}
         except Exception as e:  # noqa: BLE001

@@ -25,6 +25,7 @@ Outputs:
   AutoModel substituted `{"text": ""}`), `punc_input` / `punc_text` / `punc_array` = the
   punctuation model's input text (FunASR's `_join_vad_texts`) and output.
 """
+
 from __future__ import annotations
 
 import copy
@@ -58,19 +59,59 @@ SENTENCES = mv.SENTENCES
 # with max_end_silence_time=800, so the two modes give different segments on every clip.
 CLIPS = {
     "talk_16k": {
-        "source_rate": 16000, "noise_std": 0.002, "hum": 0.0, "seed": 11, "lead_s": 0.6,
-        "parts": [[0, 165, 0.4], [1, 170, 2.2], [2, 160, 0.3], [3, 175, 0.7], [4, 160, 2.6], [5, 170, 0.5],
-                  [6, 160, 1.9], [7, 165, 0.35], [8, 170, 1.2], [9, 160, 2.4], [10, 175, 0.6], [11, 165, 0.5]],
+        "source_rate": 16000,
+        "noise_std": 0.002,
+        "hum": 0.0,
+        "seed": 11,
+        "lead_s": 0.6,
+        "parts": [
+            [0, 165, 0.4],
+            [1, 170, 2.2],
+            [2, 160, 0.3],
+            [3, 175, 0.7],
+            [4, 160, 2.6],
+            [5, 170, 0.5],
+            [6, 160, 1.9],
+            [7, 165, 0.35],
+            [8, 170, 1.2],
+            [9, 160, 2.4],
+            [10, 175, 0.6],
+            [11, 165, 0.5],
+        ],
     },
     "phone_8k": {
-        "source_rate": 8000, "noise_std": 0.01, "hum": 0.02, "seed": 12, "lead_s": 1.0,
-        "parts": [[5, 160, 1.4], [8, 170, 2.4], [0, 155, 0.3], [10, 165, 2.8], [3, 170, 0.8], [11, 160, 2.2],
-                  [7, 165, 2.5], [1, 170, 0.6]],
+        "source_rate": 8000,
+        "noise_std": 0.01,
+        "hum": 0.02,
+        "seed": 12,
+        "lead_s": 1.0,
+        "parts": [
+            [5, 160, 1.4],
+            [8, 170, 2.4],
+            [0, 155, 0.3],
+            [10, 165, 2.8],
+            [3, 170, 0.8],
+            [11, 160, 2.2],
+            [7, 165, 2.5],
+            [1, 170, 0.6],
+        ],
     },
     "blips_44k": {  # single fast syllables between sentences: short VAD segments
-        "source_rate": 44100, "noise_std": 0.003, "hum": 0.0, "seed": 13, "lead_s": 0.5,
-        "parts": [["啊", 300, 2.6], [6, 170, 0.9], ["好", 320, 2.8], [2, 180, 0.4], ["嗯", 300, 3.0],
-                  [9, 175, 1.0], ["对", 320, 2.7], [4, 170, 0.5]],
+        "source_rate": 44100,
+        "noise_std": 0.003,
+        "hum": 0.0,
+        "seed": 13,
+        "lead_s": 0.5,
+        "parts": [
+            ["啊", 300, 2.6],
+            [6, 170, 0.9],
+            ["好", 320, 2.8],
+            [2, 180, 0.4],
+            ["嗯", 300, 3.0],
+            [9, 175, 1.0],
+            ["对", 320, 2.7],
+            [4, 170, 0.5],
+        ],
     },
 }
 
@@ -81,8 +122,12 @@ VAD = "tools/fsmn_vad"
 # run name -> AutoModel folders (relative to the repo) and the generate() call options
 RUNS = {
     "bicif_vad_punc_default": {"model": BICIF, "vad_model": VAD, "punc_model": PUNC, "call": {}},
-    "bicif_vad_punc_classic800": {"model": BICIF, "vad_model": VAD, "punc_model": PUNC,
-                                  "call": {"max_end_silence_time": 800}},
+    "bicif_vad_punc_classic800": {
+        "model": BICIF,
+        "vad_model": VAD,
+        "punc_model": PUNC,
+        "call": {"max_end_silence_time": 800},
+    },
     "paraformer_vad_punc_default": {"model": PARAFORMER, "vad_model": VAD, "punc_model": PUNC, "call": {}},
     "bicif_vad_nopunc_default": {"model": BICIF, "vad_model": VAD, "punc_model": None, "call": {}},
 }
@@ -119,6 +164,7 @@ def _compact(x) -> str:
 def write_json_compact(path: str, obj) -> None:
     """Nested dicts indented one key a line; lists on one line, except `sentence_info` and
     `segments` (one item a line). About a third of the size of indent=2."""
+
     def fmt(x, ind: int, key: str | None = None) -> str:
         pad = " " * (ind + 1)
         if isinstance(x, dict) and x:
@@ -207,8 +253,9 @@ class Capture:
 
     def _on_punc(self, res, a, k):
         r = jsonable(copy.deepcopy(res[0]))[0]
-        self.punc.append({"input": k.get("data_in", a[0] if a else None), "text": r["text"],
-                          "punc_array": r.get("punc_array")})
+        self.punc.append(
+            {"input": k.get("data_in", a[0] if a else None), "text": r["text"], "punc_array": r.get("punc_array")}
+        )
 
     def remove(self):
         self.fam.slice_padding_audio_samples = self.orig_slice
@@ -229,10 +276,15 @@ def main() -> None:
     clips = {name: synth_clip(r) for name, r in CLIPS.items()}
     for name, r in CLIPS.items():  # determinism check
         assert sha256(synth_clip(r)) == sha256(clips[name]), name
-    write_json(os.path.join(OUT, "recipe.json"), {
-        "sentences": SENTENCES, "clips": CLIPS,
-        "sha256": {k: sha256(v) for k, v in clips.items()},
-        "samples": {k: len(v) for k, v in clips.items()}})
+    write_json(
+        os.path.join(OUT, "recipe.json"),
+        {
+            "sentences": SENTENCES,
+            "clips": CLIPS,
+            "sha256": {k: sha256(v) for k, v in clips.items()},
+            "samples": {k: len(v) for k, v in clips.items()},
+        },
+    )
 
     runs_out = {}
     for run, cfg in RUNS.items():

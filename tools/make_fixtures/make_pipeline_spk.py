@@ -37,6 +37,7 @@ Outputs:
   (rows in chunk order); identical in every run (checked; a run that differed would be stored
   as `<run>/<clip>`).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -79,17 +80,41 @@ VOICES = {
 # voices in one VAD segment (speaker changes inside segments and sentences); long ones split.
 CLIPS = {
     "dialog2": {
-        "seed": 21, "noise_std": 0.002, "lead_s": 0.5,
-        "parts": [[0, "A", 220, 0.4], ["好的，没问题。", "B", 200, 0.3], [2, "A", 220, 1.6], [1, "B", 220, 0.4],
-                  ["对，我也这么想。", "A", 200, 2.2], [6, "B", 220, 0.3], [5, "A", 220, 0.5],
-                  ["明白了。", "B", 200, 2.4], [11, "A", 220, 0.4], [9, "B", 220, 0.8]],
+        "seed": 21,
+        "noise_std": 0.002,
+        "lead_s": 0.5,
+        "parts": [
+            [0, "A", 220, 0.4],
+            ["好的，没问题。", "B", 200, 0.3],
+            [2, "A", 220, 1.6],
+            [1, "B", 220, 0.4],
+            ["对，我也这么想。", "A", 200, 2.2],
+            [6, "B", 220, 0.3],
+            [5, "A", 220, 0.5],
+            ["明白了。", "B", 200, 2.4],
+            [11, "A", 220, 0.4],
+            [9, "B", 220, 0.8],
+        ],
     },
     "dialog3": {
-        "seed": 22, "noise_std": 0.003, "lead_s": 0.8,
-        "parts": [[11, "C", 220, 0.5], [10, "A", 220, 0.4], ["是的。", "B", 200, 2.3], [8, "C", 220, 0.3],
-                  [7, "A", 220, 1.8], ["我同意你的看法。", "B", 200, 0.5], [4, "C", 220, 0.4], [6, "A", 220, 2.6],
-                  [3, "B", 220, 0.3], ["好吧。", "C", 200, 0.7], [1, "A", 220, 2.1], [0, "B", 220, 0.4],
-                  [2, "C", 220, 0.5]],
+        "seed": 22,
+        "noise_std": 0.003,
+        "lead_s": 0.8,
+        "parts": [
+            [11, "C", 220, 0.5],
+            [10, "A", 220, 0.4],
+            ["是的。", "B", 200, 2.3],
+            [8, "C", 220, 0.3],
+            [7, "A", 220, 1.8],
+            ["我同意你的看法。", "B", 200, 0.5],
+            [4, "C", 220, 0.4],
+            [6, "A", 220, 2.6],
+            [3, "B", 220, 0.3],
+            ["好吧。", "C", 200, 0.7],
+            [1, "A", 220, 2.1],
+            [0, "B", 220, 0.4],
+            [2, "C", 220, 0.5],
+        ],
     },
 }
 
@@ -114,8 +139,12 @@ def _espeak_voice(text: str, variant: str, pitch: int, speed: int) -> tuple[np.n
         raise RuntimeError("espeak-ng not on PATH")
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "tts.wav")
-        subprocess.run([exe, "-v", f"cmn+{variant}", "-p", str(pitch), "-s", str(speed), "-w", path, text],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [exe, "-v", f"cmn+{variant}", "-p", str(pitch), "-s", str(speed), "-w", path, text],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         with wavmod.open(path) as w:
             sr, n, width = w.getframerate(), w.getnframes(), w.getsampwidth()
             data = w.readframes(n)
@@ -156,10 +185,16 @@ class SpkCapture(mp.Capture):
 
         def post(segments, vad_segments, labels, embeddings, **k):
             out = self.orig_post(segments, vad_segments, labels, embeddings, **k)
-            self.post.append({"chunks": [[float(s[0]), float(s[1])] for s in segments],
-                              "labels_in": np.asarray(labels).tolist(),
-                              "embeddings": np.array(embeddings, dtype=np.float32),
-                              "turns": [[float(t[0]), float(t[1]), int(t[2])] for t in (out[0] if k.get("return_spk_center") else out)]})
+            self.post.append(
+                {
+                    "chunks": [[float(s[0]), float(s[1])] for s in segments],
+                    "labels_in": np.asarray(labels).tolist(),
+                    "embeddings": np.array(embeddings, dtype=np.float32),
+                    "turns": [
+                        [float(t[0]), float(t[1]), int(t[2])] for t in (out[0] if k.get("return_spk_center") else out)
+                    ],
+                }
+            )
             return out
 
         fam.sv_chunk, fam.postprocess = chunk, post
@@ -171,10 +206,15 @@ class SpkCapture(mp.Capture):
             ref = np.random.RandomState(0).get_state()
             same = st[0] == ref[0] and np.array_equal(st[1], ref[1]) and st[2:] == ref[2:]
             labels = self.orig_cb(X, **params)
-            self.cb.append({"params": {k: v for k, v in params.items()}, "rng_is_seed0": bool(same),
-                            "rng_state": None if same else (np.array(st[1], dtype=np.uint32), int(st[2])),
-                            "X": np.array(X.detach().cpu().numpy() if hasattr(X, "detach") else X, dtype=np.float32),
-                            "labels": np.asarray(labels).tolist()})
+            self.cb.append(
+                {
+                    "params": {k: v for k, v in params.items()},
+                    "rng_is_seed0": bool(same),
+                    "rng_state": None if same else (np.array(st[1], dtype=np.uint32), int(st[2])),
+                    "X": np.array(X.detach().cpu().numpy() if hasattr(X, "detach") else X, dtype=np.float32),
+                    "labels": np.asarray(labels).tolist(),
+                }
+            )
             return labels
 
         cb.forward = forward
@@ -204,10 +244,17 @@ def main() -> None:
     for name, r in CLIPS.items():
         clips[name], truths[name] = synth_clip(r, with_truth=True)
         assert sha256(synth_clip(r)) == sha256(clips[name]), name  # determinism
-    write_json(os.path.join(OUT, "recipe.json"), {
-        "sentences": SENTENCES, "voices": VOICES, "clips": CLIPS, "truth": truths,
-        "sha256": {k: sha256(v) for k, v in clips.items()},
-        "samples": {k: len(v) for k, v in clips.items()}})
+    write_json(
+        os.path.join(OUT, "recipe.json"),
+        {
+            "sentences": SENTENCES,
+            "voices": VOICES,
+            "clips": CLIPS,
+            "truth": truths,
+            "sha256": {k: sha256(v) for k, v in clips.items()},
+            "samples": {k: len(v) for k, v in clips.items()},
+        },
+    )
 
     runs_out, arrays = {}, {}
     for run, cfg in RUNS.items():
@@ -225,11 +272,17 @@ def main() -> None:
             assert np.array_equal(cb["X"], post["embeddings"]) and cb["labels"] == post["labels_in"]
             entry = {"result": res, "vad_segments": segs, "segments": [cap.asr[i] for i in range(len(segs))]}
             assert len(cap.punc) == 1
-            entry.update(punc_input=cap.punc[0]["input"], punc_text=cap.punc[0]["text"],
-                         punc_array=cap.punc[0]["punc_array"])
-            entry.update(chunks=post["chunks"], sv_chunk_calls=cap.sv_calls, labels=cb["labels"],
-                         turns=post["turns"], oracle_num=cb["params"].get("oracle_num"),
-                         rng_is_seed0=cb["rng_is_seed0"])
+            entry.update(
+                punc_input=cap.punc[0]["input"], punc_text=cap.punc[0]["text"], punc_array=cap.punc[0]["punc_array"]
+            )
+            entry.update(
+                chunks=post["chunks"],
+                sv_chunk_calls=cap.sv_calls,
+                labels=cb["labels"],
+                turns=post["turns"],
+                oracle_num=cb["params"].get("oracle_num"),
+                rng_is_seed0=cb["rng_is_seed0"],
+            )
             if name not in arrays:
                 arrays[name] = post["embeddings"]
             elif not np.array_equal(arrays[name], post["embeddings"]):  # never seen: same chunks, same model
@@ -239,14 +292,23 @@ def main() -> None:
                 arrays[f"{run}/{name}/rng_pos"] = np.array(cb["rng_state"][1])
             out[name] = entry
             nspk = len(set(cb["labels"]))
-            print(run, name, f"{len(segs)} segments, {len(post['chunks'])} chunks, {nspk} speakers, "
-                  f"{len(post['turns'])} turns, rng seed0={cb['rng_is_seed0']}, "
-                  f"{len(res['sentence_info'])} sentences, spk {[s['spk'] for s in res['sentence_info']]}")
+            print(
+                run,
+                name,
+                f"{len(segs)} segments, {len(post['chunks'])} chunks, {nspk} speakers, "
+                f"{len(post['turns'])} turns, rng seed0={cb['rng_is_seed0']}, "
+                f"{len(res['sentence_info'])} sentences, spk {[s['spk'] for s in res['sentence_info']]}",
+            )
         runs_out[run] = cfg | {"clips": out}
 
     meta = {
-        "versions": {"funasr": funasr.__version__, "torch": torch.__version__, "numpy": np.__version__,
-                     "sklearn": sklearn.__version__, "scipy": __import__("scipy").__version__},
+        "versions": {
+            "funasr": funasr.__version__,
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "sklearn": sklearn.__version__,
+            "scipy": __import__("scipy").__version__,
+        },
         "ctor_common": {"device": "cpu", "disable_update": True, "disable_pbar": True, "disable_log": True},
         "input": "float32 numpy array (int16 / 32768) of the clip; a fresh AutoModel per generate() call",
         "key_note": f"FunASR keys a numpy input 'rand_key_<13 random chars>'; stored as {MASKED_KEY!r}",

@@ -19,6 +19,7 @@
 
 Run:  tools/funasr_venv/bin/python tools/make_fixtures/make_punc.py   (needs make_models.py first)
 """
+
 import json
 import os
 import random
@@ -34,8 +35,28 @@ from common import FIXTURES, write_json  # noqa: E402
 
 MODELS = os.path.join(FIXTURES, "models")
 OUT = os.path.join(FIXTURES, "punc")
-CNEN_WORDS = ["你好", "世界", "今天", "天气", "很好", "我们", "北京", "欢迎", "大家", "阿里巴巴",
-              "达摩院", "语音", "识别", "语音识别", "模型", "中国", "卡拉OK", "鿐鿐", "2024", "10"]
+CNEN_WORDS = [
+    "你好",
+    "世界",
+    "今天",
+    "天气",
+    "很好",
+    "我们",
+    "北京",
+    "欢迎",
+    "大家",
+    "阿里巴巴",
+    "达摩院",
+    "语音",
+    "识别",
+    "语音识别",
+    "模型",
+    "中国",
+    "卡拉OK",
+    "鿐鿐",
+    "2024",
+    "10",
+]
 CNEN_CHARS = list("你好世界今天气很我们北京欢迎大家阿里巴达摩院语音识别模型中国是的了不在有这个上来到时地为子年月日")
 CNEN_EN = ["hello", "world", "the", "iphone", "ok", "and", "i", "don't"]
 CNEN_TOKENS = ["<blank>", "<s>", "</s>"] + CNEN_WORDS + CNEN_CHARS + CNEN_EN + ["<unk>"]
@@ -55,11 +76,22 @@ def bias_adjust(sd):
 def build_cnen():
     import make_models  # imports funasr
 
-    metas = {"init_param": "model.pt", "config": "config.yaml",
-             "tokenizer_conf": {"token_list": "tokens.json"}, "jieba_usr_dict": "jieba_usr_dict"}
-    make_models.make_folder("ct_transformer_cnen_tiny",
-                            {"tokens.json": CNEN_TOKENS, "jieba_usr_dict": JIEBA_USR_DICT},
-                            make_models.ct_transformer_config(num_blocks=3), metas, "punctuation", "model.pt", seed=SEED, adjust=bias_adjust)
+    metas = {
+        "init_param": "model.pt",
+        "config": "config.yaml",
+        "tokenizer_conf": {"token_list": "tokens.json"},
+        "jieba_usr_dict": "jieba_usr_dict",
+    }
+    make_models.make_folder(
+        "ct_transformer_cnen_tiny",
+        {"tokens.json": CNEN_TOKENS, "jieba_usr_dict": JIEBA_USR_DICT},
+        make_models.ct_transformer_config(num_blocks=3),
+        metas,
+        "punctuation",
+        "model.pt",
+        seed=SEED,
+        adjust=bias_adjust,
+    )
     print("\n".join(make_models.NOTES))
 
 
@@ -202,8 +234,11 @@ def no_end_pool(model_dir):
         run_funasr(PROBE, model_dir, op)
         with open(op, encoding="utf-8") as f:
             stats = json.load(f)
-    pool = [t for t, labs in stats.items() if not any(x in (3, 4) for x in labs)
-            and any(x == 2 for x in labs) and "\u4e00" <= t[0] <= "\u9fa5"]
+    pool = [
+        t
+        for t, labs in stats.items()
+        if not any(x in (3, 4) for x in labs) and any(x == 2 for x in labs) and "\u4e00" <= t[0] <= "\u9fa5"
+    ]
     counts = {t: [labs.count(k) for k in range(6)] for t, labs in stats.items()}
     return sorted(pool), counts
 
@@ -235,7 +270,11 @@ def main():
         "ct_transformer_tiny": (zh_dir, zh_inputs(), None),
         "ct_transformer_cnen_tiny": (cnen_dir, cnen_inputs(pool), None),
         "ct_transformer_cnen_tiny__no_jieba_usr_dict": (cnen_dir, cnen_inputs(pool), "jieba_usr_dict"),
-        "ct_transformer_cnen_tiny__no_configuration_json": (cnen_dir, short_only(cnen_inputs(pool)), "configuration.json"),
+        "ct_transformer_cnen_tiny__no_configuration_json": (
+            cnen_dir,
+            short_only(cnen_inputs(pool)),
+            "configuration.json",
+        ),
     }
     for run, (src, inputs, drop) in runs.items():
         d = src if drop is None else variant(src, drop)
@@ -245,10 +284,16 @@ def main():
             if drop is not None:
                 shutil.rmtree(d)
         out["jieba"] = res["jieba_version"]
-        out["runs"][run] = {"model": os.path.basename(src), "drop_file": drop, "uses_jieba": res["uses_jieba"],
-                            "label_histogram": label_histogram(res["cases"]), "cases": res["cases"]}
+        out["runs"][run] = {
+            "model": os.path.basename(src),
+            "drop_file": drop,
+            "uses_jieba": res["uses_jieba"],
+            "label_histogram": label_histogram(res["cases"]),
+            "cases": res["cases"],
+        }
         print(run, "jieba" if res["uses_jieba"] else "char", out["runs"][run]["label_histogram"])
     import funasr
+
     out["funasr"] = funasr.__version__
     os.makedirs(OUT, exist_ok=True)
     write_json(os.path.join(OUT, "cases.json"), out)

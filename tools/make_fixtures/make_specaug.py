@@ -16,6 +16,7 @@ Writes ``inputs.npz`` (``<name>_int8``, ``<name>_lens``, ``<case>_seed<s>_zero``
 output shape, per-frame sums for debugging).
 Run:  tools/funasr_venv/bin/python tools/make_fixtures/make_specaug.py
 """
+
 import hashlib
 import logging
 import os
@@ -31,14 +32,26 @@ logging.disable(logging.WARNING)
 from funasr.models.specaug.specaug import SpecAugLFR
 
 OUT = os.path.join(FIXTURES, "specaug")
-DEFAULT = dict(apply_time_warp=False, time_warp_window=5, time_warp_mode="bicubic", apply_freq_mask=True,
-               freq_mask_width_range=[0, 30], lfr_rate=6, num_freq_mask=1, apply_time_mask=True,
-               time_mask_width_range=[0, 12], num_time_mask=1)
+DEFAULT = dict(
+    apply_time_warp=False,
+    time_warp_window=5,
+    time_warp_mode="bicubic",
+    apply_freq_mask=True,
+    freq_mask_width_range=[0, 30],
+    lfr_rate=6,
+    num_freq_mask=1,
+    apply_time_mask=True,
+    time_mask_width_range=[0, 12],
+    num_time_mask=1,
+)
 CASES = {
     "default": (DEFAULT, "uneq", [0, 1, 2, 3, 4, 5]),
     "two_masks": (dict(DEFAULT, num_freq_mask=2, num_time_mask=2), "uneq", [0, 1, 2, 3]),
-    "ratio": (dict(DEFAULT, time_mask_width_range=None, time_mask_width_ratio_range=[0.0, 0.2],
-                   num_time_mask=2), "uneq", [0, 1]),
+    "ratio": (
+        dict(DEFAULT, time_mask_width_range=None, time_mask_width_ratio_range=[0.0, 0.2], num_time_mask=2),
+        "uneq",
+        [0, 1],
+    ),
     "warp": (dict(DEFAULT, apply_time_warp=True), "uneq", [0, 1, 2]),
     "warp_equal": (dict(DEFAULT, apply_time_warp=True), "eq", [0, 1]),
 }
@@ -72,12 +85,21 @@ def main():
             assert out_lens.tolist() == lens.tolist()
             if not conf["apply_time_warp"]:
                 arrays[f"{case}_seed{seed}_zero"] = np.packbits(out == 0)
-            cases.append({
-                "case": case, "conf": conf, "input": inp, "seed": seed, "shape": list(out.shape),
-                "sha256": hashlib.sha256(out.tobytes()).hexdigest(),
-                **({"frame_sums": [[float(v) for v in row] for row in out.astype(np.float64).sum(axis=2)]}
-                   if conf["apply_time_warp"] else {}),
-            })
+            cases.append(
+                {
+                    "case": case,
+                    "conf": conf,
+                    "input": inp,
+                    "seed": seed,
+                    "shape": list(out.shape),
+                    "sha256": hashlib.sha256(out.tobytes()).hexdigest(),
+                    **(
+                        {"frame_sums": [[float(v) for v in row] for row in out.astype(np.float64).sum(axis=2)]}
+                        if conf["apply_time_warp"]
+                        else {}
+                    ),
+                }
+            )
     save_npz(os.path.join(OUT, "inputs.npz"), **arrays)
     write_json(os.path.join(OUT, "cases.json"), {"funasr": "1.4.16", "cases": cases})
     print(f"specaug: {len(cases)} cases -> {OUT}")

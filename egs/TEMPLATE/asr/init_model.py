@@ -8,6 +8,7 @@
 The folder is read with funasr_lite's model-folder reader (config, checkpoint, am.mvn, tokens),
 so what passes here is what the trainer and the decoder will load. Nothing is downloaded.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,9 +22,11 @@ from funasr_lite.fileio import write_text_atomic
 from funasr_lite.modelio import open_model_dir, read_token_list
 
 ASR_CLASSES = ("Paraformer", "BiCifParaformer")
-DOWNLOAD_HINT = ("download it yourself, e.g. `modelscope download --model "
-                 "iic/speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-pytorch --local_dir "
-                 "models/paraformer-large`, and pass that folder")
+DOWNLOAD_HINT = (
+    "download it yourself, e.g. `modelscope download --model "
+    "iic/speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-pytorch --local_dir "
+    "models/paraformer-large`, and pass that folder"
+)
 
 
 def open_asr_dir(path: str):
@@ -54,15 +57,21 @@ def token_list_file(md) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) < 2 or argv[0] not in ("check", "frontend_conf", "token_list") or \
-            (argv[0] == "frontend_conf") != (len(argv) == 3) or len(argv) > 3:
+    if (
+        len(argv) < 2
+        or argv[0] not in ("check", "frontend_conf", "token_list")
+        or (argv[0] == "frontend_conf") != (len(argv) == 3)
+        or len(argv) > 3
+    ):
         print("usage:\n" + "\n".join(__doc__.strip().splitlines()[2:5]), file=sys.stderr)
         return 2
     try:
         md = open_asr_dir(argv[1])
         if argv[0] == "check":
-            print(f"{md.path}: {md.model_class}, {len(md.token_list or [])} tokens, "
-                  f"checkpoint {md.checkpoint.name}, CMVN {md.cmvn_file.name if md.cmvn_file else None}")
+            print(
+                f"{md.path}: {md.model_class}, {len(md.token_list or [])} tokens, "
+                f"checkpoint {md.checkpoint.name}, CMVN {md.cmvn_file.name if md.cmvn_file else None}"
+            )
         elif argv[0] == "frontend_conf":
             conf = {k: v for k, v in md.config["frontend_conf"].items() if k != "cmvn_file"}
             Path(argv[2]).parent.mkdir(parents=True, exist_ok=True)

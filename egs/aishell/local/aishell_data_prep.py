@@ -14,6 +14,7 @@ does), ``utt2spk`` (speaker = the wav's parent folder), ``spk2utt``, all sorted 
 (``LC_ALL=C`` order). Utterances without a (non-empty) transcript are skipped and counted.
 Exit 1 with a one-line error if the layout is wrong.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -107,8 +108,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aishell_data_prep: error: {e}", file=sys.stderr)
         return 1
     for s in summaries:
-        print(f"{args.out_dir}/{s.name}: {s.utts} utterances, {s.speakers} speakers, "
-              f"{s.no_transcript} wav files without transcript skipped")
+        print(
+            f"{args.out_dir}/{s.name}: {s.utts} utterances, {s.speakers} speakers, "
+            f"{s.no_transcript} wav files without transcript skipped"
+        )
     return 0
 
 

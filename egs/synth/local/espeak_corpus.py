@@ -26,9 +26,36 @@ from funasr_lite.errors import InputError
 
 # espeak-ng voice variants ("cmn+<variant>"), split so that dev/test voices are held out.
 TRAIN_VARIANTS = (
-    "m1", "m2", "m3", "m4", "m5", "m6", "f1", "f2", "f3", "f4", "klatt", "klatt2", "klatt3",
-    "Andy", "Annie", "Denis", "Gene", "Lee", "Mario", "Michael", "Mike", "linda", "max", "paul",
-    "steph", "adam", "david", "edward", "john", "robert",
+    "m1",
+    "m2",
+    "m3",
+    "m4",
+    "m5",
+    "m6",
+    "f1",
+    "f2",
+    "f3",
+    "f4",
+    "klatt",
+    "klatt2",
+    "klatt3",
+    "Andy",
+    "Annie",
+    "Denis",
+    "Gene",
+    "Lee",
+    "Mario",
+    "Michael",
+    "Mike",
+    "linda",
+    "max",
+    "paul",
+    "steph",
+    "adam",
+    "david",
+    "edward",
+    "john",
+    "robert",
 )
 DEV_VARIANTS = ("m7", "f5", "klatt4", "Alicia")
 TEST_VARIANTS = ("m8", "klatt5", "belinda", "benjamin")
@@ -43,11 +70,47 @@ FINETUNE_PITCHES = (45, 55)
 # variant with a human-like voice (robotic, whispered, "Demonic", "Tweaky" and "fast" left out),
 # none of them a dev, test or finetuning voice, so held-out scoring stays held out.
 WIDE_EXTRA_VARIANTS = (
-    "Alex", "Andrea", "AnxiousAndy", "Diogo", "Gene2", "Henrique", "Hugo", "Jacky", "Marco", "Nguyen",
-    "RicishayMax", "RicishayMax2", "RicishayMax3", "anika", "announcer", "antonio", "aunty", "boris",
-    "caleb", "ed", "edward2", "grandpa", "gustave", "iven", "iven2", "iven4", "kaukovalta", "marcelo",
-    "michel", "miguel", "norbert", "pablo", "pedro", "quincy", "rob", "sandro", "steph2", "steph3",
-    "travis", "victor", "zac",
+    "Alex",
+    "Andrea",
+    "AnxiousAndy",
+    "Diogo",
+    "Gene2",
+    "Henrique",
+    "Hugo",
+    "Jacky",
+    "Marco",
+    "Nguyen",
+    "RicishayMax",
+    "RicishayMax2",
+    "RicishayMax3",
+    "anika",
+    "announcer",
+    "antonio",
+    "aunty",
+    "boris",
+    "caleb",
+    "ed",
+    "edward2",
+    "grandpa",
+    "gustave",
+    "iven",
+    "iven2",
+    "iven4",
+    "kaukovalta",
+    "marcelo",
+    "michel",
+    "miguel",
+    "norbert",
+    "pablo",
+    "pedro",
+    "quincy",
+    "rob",
+    "sandro",
+    "steph2",
+    "steph3",
+    "travis",
+    "victor",
+    "zac",
 )
 TRAIN_VOICE_SETS = {"base": TRAIN_VARIANTS, "wide": TRAIN_VARIANTS + WIDE_EXTRA_VARIANTS}
 SPEEDS = (130, 190)  # espeak-ng words per minute, drawn uniformly per utterance
@@ -93,8 +156,15 @@ def jieba_words(top_n: int = 30000, top_chars: int = 3500) -> tuple[list[str], l
     return [w for _, w in entries], [math.sqrt(c) for c, _ in entries]
 
 
-def make_sentences(n: int, rng: random.Random, words: list[str], weights: list[float],
-                   min_chars: int = 4, max_chars: int = 14, exclude: set[str] | None = None) -> list[str]:
+def make_sentences(
+    n: int,
+    rng: random.Random,
+    words: list[str],
+    weights: list[float],
+    min_chars: int = 4,
+    max_chars: int = 14,
+    exclude: set[str] | None = None,
+) -> list[str]:
     """``n`` distinct sentences of ``min_chars``..``max_chars`` characters, none in ``exclude``.
 
     ``ValueError`` if ``n`` distinct sentences are not found in ``100 * n + 1000`` draws (too few
@@ -109,8 +179,10 @@ def make_sentences(n: int, rng: random.Random, words: list[str], weights: list[f
     while len(out) < n:
         tries += 1
         if tries > 100 * n + 1000:
-            raise ValueError(f"only {len(out)} of {n} distinct sentences of {min_chars}-{max_chars} characters "
-                             f"from {len(words)} words; allow longer sentences or more characters")
+            raise ValueError(
+                f"only {len(out)} of {n} distinct sentences of {min_chars}-{max_chars} characters "
+                f"from {len(words)} words; allow longer sentences or more characters"
+            )
         target = rng.randint(min_chars, max_chars)
         s = ""
         while len(s) < target:
@@ -122,8 +194,9 @@ def make_sentences(n: int, rng: random.Random, words: list[str], weights: list[f
     return out
 
 
-def plan_set(name: str, n: int, rng: random.Random, sentences: list[str],
-             train_voices: str = "base") -> list[Utterance]:
+def plan_set(
+    name: str, n: int, rng: random.Random, sentences: list[str], train_voices: str = "base"
+) -> list[Utterance]:
     """Assign speakers (variant, pitch) and speeds to ``n`` sentences of one data set.
 
     ``train_voices`` picks the training variants (:data:`TRAIN_VOICE_SETS`); dev and test always
@@ -173,7 +246,7 @@ def espeak_variants() -> set[str]:
     for line in proc.stdout.splitlines()[1:]:
         for field in line.split():
             if field.startswith("!v/"):
-                names.add(field[len("!v/"):])
+                names.add(field[len("!v/") :])
     return names
 
 
@@ -187,8 +260,10 @@ def check_new_variants(variants: list[str] | tuple[str, ...], available: set[str
         raise ValueError(f"repeated voice variants in {','.join(variants)}")
     seen = [v for v in variants if v in TRAIN_VOICE_SETS["wide"]]
     if seen:
-        raise ValueError(f"variant(s) {','.join(seen)} are training voices of the corpus "
-                         "(TRAIN_VARIANTS or, with --train_voices wide, WIDE_EXTRA_VARIANTS), not new voices")
+        raise ValueError(
+            f"variant(s) {','.join(seen)} are training voices of the corpus "
+            "(TRAIN_VARIANTS or, with --train_voices wide, WIDE_EXTRA_VARIANTS), not new voices"
+        )
     bad = [v for v in variants if not re.fullmatch(r"[A-Za-z0-9]+", v)]
     if bad:
         raise ValueError(f"variant name(s) {','.join(bad)}: letters and digits only")
@@ -196,8 +271,11 @@ def check_new_variants(variants: list[str] | tuple[str, ...], available: set[str
         missing = [v for v in variants if v not in available]
         if missing:
             raise ValueError(f"espeak-ng has no variant(s) {','.join(missing)} (see: espeak-ng --voices=variant)")
-    return [f"variant {v} is also a {'dev' if v in DEV_VARIANTS else 'test'} voice of the corpus"
-            for v in variants if v in DEV_VARIANTS or v in TEST_VARIANTS]
+    return [
+        f"variant {v} is also a {'dev' if v in DEV_VARIANTS else 'test'} voice of the corpus"
+        for v in variants
+        if v in DEV_VARIANTS or v in TEST_VARIANTS
+    ]
 
 
 def restrict_words(words: list[str], weights: list[float], allowed: set[str]) -> tuple[list[str], list[float]]:
@@ -206,9 +284,15 @@ def restrict_words(words: list[str], weights: list[float], allowed: set[str]) ->
     return [w for w, _ in kept], [x for _, x in kept]
 
 
-def plan_voice_set(name: str, sentences: list[str], rng: random.Random, variants: list[str] | tuple[str, ...],
-                   pitches: list[int] | tuple[int, ...], spk_prefix: str = "ft",
-                   speeds: tuple[int, int] = SPEEDS) -> list[Utterance]:
+def plan_voice_set(
+    name: str,
+    sentences: list[str],
+    rng: random.Random,
+    variants: list[str] | tuple[str, ...],
+    pitches: list[int] | tuple[int, ...],
+    spk_prefix: str = "ft",
+    speeds: tuple[int, int] = SPEEDS,
+) -> list[Utterance]:
     """Speakers (variant, pitch) round-robin over ``sentences`` of one set of a voice set.
 
     Speaker ids are ``<spk_prefix>_<variant>_p<pitch>``, the same in every set of the voice set

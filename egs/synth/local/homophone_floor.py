@@ -36,14 +36,18 @@ log = logging.getLogger(PROG)
 
 def format_report(report: FloorReport, show: int) -> str:
     """The printed report: one summary line, then up to ``show`` groups that lose the most."""
-    lines = [(
-        f"homophone floor: {report.floor_pct:.2f}% CER | 1-char words {report.floor_1char_pct:.2f}% "
-        f"({report.share_1char_pct:.1f}% of the characters), >=2-char words {report.floor_multi_pct:.2f}% | "
-        f"{report.n_words} words, {report.n_groups} pronunciations, {report.n_ambiguous} ambiguous"
-    )]
+    lines = [
+        (
+            f"homophone floor: {report.floor_pct:.2f}% CER | 1-char words {report.floor_1char_pct:.2f}% "
+            f"({report.share_1char_pct:.1f}% of the characters), >=2-char words {report.floor_multi_pct:.2f}% | "
+            f"{report.n_words} words, {report.n_groups} pronunciations, {report.n_ambiguous} ambiguous"
+        )
+    ]
     if show and report.top_groups:
-        lines.append(f"top {min(show, len(report.top_groups))} ambiguous groups (share of the floor's "
-                     f"{report.floor_pct:.2f}%, best decision <- words with probability within the group):")
+        lines.append(
+            f"top {min(show, len(report.top_groups))} ambiguous groups (share of the floor's "
+            f"{report.floor_pct:.2f}%, best decision <- words with probability within the group):"
+        )
     for g in report.top_groups[:show]:
         total = sum(g.weights)
         shown = " ".join(f"{w}:{x / total:.0%}" for w, x in zip(g.words[:8], g.weights[:8]))
@@ -54,15 +58,29 @@ def format_report(report: FloorReport, show: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--top_n", type=int, default=30000,
-                   help="number of most frequent jieba words the corpus draws from (default: %(default)s)")
-    p.add_argument("--top_chars", type=int, default=3500,
-                   help="only words of the N most frequent characters, as synth_corpus (default: %(default)s)")
+    p.add_argument(
+        "--top_n",
+        type=int,
+        default=30000,
+        help="number of most frequent jieba words the corpus draws from (default: %(default)s)",
+    )
+    p.add_argument(
+        "--top_chars",
+        type=int,
+        default=3500,
+        help="only words of the N most frequent characters, as synth_corpus (default: %(default)s)",
+    )
     p.add_argument("--voice", default="cmn", help="espeak-ng voice for the pronunciations (default: %(default)s)")
     p.add_argument("--json", metavar="PATH", default=None, help="also write the report as JSON to PATH (atomically)")
-    p.add_argument("--show", type=int, default=10, help="print the N ambiguous groups that lose the most (default: %(default)s)")
-    p.add_argument("--cer_detail", metavar="PATH", default=None,
-                   help="instead of the floor: the share of homophone substitutions in a compute_cer detail file")
+    p.add_argument(
+        "--show", type=int, default=10, help="print the N ambiguous groups that lose the most (default: %(default)s)"
+    )
+    p.add_argument(
+        "--cer_detail",
+        metavar="PATH",
+        default=None,
+        help="instead of the floor: the share of homophone substitutions in a compute_cer detail file",
+    )
     args = p.parse_args(argv)
     if args.top_n < 1 or args.top_chars < 1 or args.show < 0:
         p.error("need --top_n >= 1, --top_chars >= 1 and --show >= 0")
@@ -108,8 +126,10 @@ def _substitutions(path: str, voice: str) -> int:
         print(f"{PROG}: error: {one_line(e)}", file=sys.stderr)
         return 1
     same, same_syllable = homophone_share(pairs, keys)
-    print(f"{path}: {len(pairs)} substitutions in {used} utterances without insertions or deletions: "
-          f"{same:.1f}% by a homophone (same espeak-ng key), {same_syllable:.1f}% by the same syllable in any tone")
+    print(
+        f"{path}: {len(pairs)} substitutions in {used} utterances without insertions or deletions: "
+        f"{same:.1f}% by a homophone (same espeak-ng key), {same_syllable:.1f}% by the same syllable in any tone"
+    )
     return 0
 
 

@@ -70,12 +70,13 @@ def espeak_keys(words: list[str], voice: str = "cmn", chunk: int = ESPEAK_CHUNK,
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "words.txt"
         for start in range(0, len(words), chunk):
-            part = words[start:start + chunk]
+            part = words[start : start + chunk]
             where = f"espeak-ng on words {start}..{start + len(part) - 1}"
             path.write_text("".join(w + "。\n" for w in part), encoding="utf-8")
             try:
-                proc = subprocess.run([exe, "-v", voice, "-q", "-x", "-f", str(path)], capture_output=True,
-                                      timeout=timeout, check=False)
+                proc = subprocess.run(
+                    [exe, "-v", voice, "-q", "-x", "-f", str(path)], capture_output=True, timeout=timeout, check=False
+                )
             except subprocess.TimeoutExpired:
                 raise RuntimeError(f"{where}: timed out after {timeout:g} s") from None
             if proc.returncode != 0:
@@ -83,8 +84,10 @@ def espeak_keys(words: list[str], voice: str = "cmn", chunk: int = ESPEAK_CHUNK,
                 raise RuntimeError(f"{where}: exit status {proc.returncode}: {err or 'no message'}")
             lines = [ln for ln in proc.stdout.decode("utf-8", errors="replace").split("\n") if ln.strip()]
             if len(lines) != len(part):
-                raise RuntimeError(f"{where}: {len(lines)} output lines for {len(part)} words "
-                                   f"(voice {voice!r}); cannot pair pronunciations with words")
+                raise RuntimeError(
+                    f"{where}: {len(lines)} output lines for {len(part)} words "
+                    f"(voice {voice!r}); cannot pair pronunciations with words"
+                )
             keys.extend(normalise_key(ln) for ln in lines)
     return keys
 
@@ -159,7 +162,9 @@ def group_loss(words: list[str], weights: list[float]) -> tuple[str, float]:
     return best_word, best_loss
 
 
-def _floor(words: list[str], weights: list[float], keys: list[str]) -> tuple[float, float, list[GroupLoss], int, int, int]:
+def _floor(
+    words: list[str], weights: list[float], keys: list[str]
+) -> tuple[float, float, list[GroupLoss], int, int, int]:
     """(total loss, total reference characters, groups, n_groups, n_ambiguous, n_mixed_length)."""
     groups: dict[str, list[int]] = {}
     for i, k in enumerate(keys):
@@ -178,8 +183,16 @@ def _floor(words: list[str], weights: list[float], keys: list[str]) -> tuple[flo
         decision, loss = group_loss(gw, gx)
         total_loss += loss
         order = sorted(range(len(gw)), key=lambda j: -gx[j])
-        losses.append(GroupLoss(k, [gw[j] for j in order], [gx[j] for j in order], decision, loss,
-                                100.0 * loss / chars if chars else 0.0))
+        losses.append(
+            GroupLoss(
+                k,
+                [gw[j] for j in order],
+                [gx[j] for j in order],
+                decision,
+                loss,
+                100.0 * loss / chars if chars else 0.0,
+            )
+        )
     return total_loss, chars, losses, len(groups), n_ambiguous, n_mixed
 
 

@@ -62,10 +62,16 @@ def _silence(seconds: float) -> np.ndarray:
     return np.zeros(int(round(seconds * FS)), dtype=np.int16)
 
 
-def make_meeting(rec_id: str, seed: int, sentences: list[str], num_speakers: int,
-                 target_dur: float, noise_std: float = 10.0,
-                 pause_range: tuple[float, float] = PAUSE_RANGE,
-                 intra_pause_range: tuple[float, float] = INTRA_PAUSE_RANGE) -> Meeting:
+def make_meeting(
+    rec_id: str,
+    seed: int,
+    sentences: list[str],
+    num_speakers: int,
+    target_dur: float,
+    noise_std: float = 10.0,
+    pause_range: tuple[float, float] = PAUSE_RANGE,
+    intra_pause_range: tuple[float, float] = INTRA_PAUSE_RANGE,
+) -> Meeting:
     """Synthesise one meeting of about ``target_dur`` seconds (turns are added until the audio is
     at least that long) from ``sentences`` (consumed in order, recycled if too few)."""
     if not 2 <= num_speakers or not sentences:
@@ -118,19 +124,28 @@ def _job(args: tuple) -> dict:
     sentences = make_sentences(int(target) + 20, rng, *_WORDS, min_chars=6, max_chars=16)
     m = make_meeting(rec_id, seed, sentences, n_spk, target, noise_std=noise_std)
     write_audio(Path(audio_path), m.audio)
-    return {"rec_id": rec_id, "path": audio_path, "duration": round(m.duration, 3), "turns": m.turns,
-            "speakers": [vars(s) for s in m.speakers], "seed": seed}
+    return {
+        "rec_id": rec_id,
+        "path": audio_path,
+        "duration": round(m.duration, 3),
+        "turns": m.turns,
+        "speakers": [vars(s) for s in m.speakers],
+        "seed": seed,
+    }
 
 
 def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="make_meetings", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="make_meetings", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--out_dir", required=True)
     p.add_argument("--audio_dir", required=True, help="where the meeting wavs go (path as written to wav.scp)")
     p.add_argument("--num_meetings", type=int, default=12)
     p.add_argument("--min_speakers", type=int, default=2)
     p.add_argument("--max_speakers", type=int, default=4)
-    p.add_argument("--min_dur", type=float, default=60.0, help="seconds; each meeting's target is uniform in [min, max]")
+    p.add_argument(
+        "--min_dur", type=float, default=60.0, help="seconds; each meeting's target is uniform in [min, max]"
+    )
     p.add_argument("--max_dur", type=float, default=180.0)
     p.add_argument("--noise_std", type=float, default=10.0, help="noise floor, int16 units (10 ~ -70 dBFS)")
     p.add_argument("--seed", type=int, default=2024)
@@ -141,10 +156,16 @@ def get_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    if not (2 <= args.min_speakers <= args.max_speakers <= len(MEETING_VARIANTS)) or args.num_meetings < 1 \
-            or not 0 < args.min_dur <= args.max_dur:
-        print(f"make_meetings: need 2 <= min_speakers <= max_speakers <= {len(MEETING_VARIANTS)}, "
-              "num_meetings >= 1, 0 < min_dur <= max_dur", file=sys.stderr)
+    if (
+        not (2 <= args.min_speakers <= args.max_speakers <= len(MEETING_VARIANTS))
+        or args.num_meetings < 1
+        or not 0 < args.min_dur <= args.max_dur
+    ):
+        print(
+            f"make_meetings: need 2 <= min_speakers <= max_speakers <= {len(MEETING_VARIANTS)}, "
+            "num_meetings >= 1, 0 < min_dur <= max_dur",
+            file=sys.stderr,
+        )
         return 2
     rng = random.Random(args.seed)
     jobs = []
@@ -152,8 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         n_spk = args.min_speakers + i % (args.max_speakers - args.min_speakers + 1)  # balanced counts
         target = rng.uniform(args.min_dur, args.max_dur)
         rec_id = f"meeting{i:03d}_{n_spk}spk"
-        jobs.append((rec_id, args.seed * 1000 + i, n_spk, target,
-                     str(Path(args.audio_dir) / f"{rec_id}.wav"), args.noise_std))
+        jobs.append(
+            (rec_id, args.seed * 1000 + i, n_spk, target, str(Path(args.audio_dir) / f"{rec_id}.wav"), args.noise_std)
+        )
     with Pool(max(1, min(args.nj, len(jobs)))) as pool:
         metas = list(tqdm(pool.imap(_job, jobs), total=len(jobs), desc="meetings"))
     out = Path(args.out_dir)
@@ -164,8 +186,13 @@ def main(argv: list[str] | None = None) -> int:
     write_scp(out / "reco2dur", [(m["rec_id"], f"{m['duration']:.3f}") for m in metas])
     lines = [line for m in metas for line in rttm_lines(m["rec_id"], m["turns"])]
     write_text_atomic(out / "ref.rttm", "\n".join(lines) + "\n")
-    summary = {"seed": args.seed, "num_meetings": len(metas), "noise_std": args.noise_std,
-               "total_minutes": round(sum(m["duration"] for m in metas) / 60.0, 2), "meetings": metas}
+    summary = {
+        "seed": args.seed,
+        "num_meetings": len(metas),
+        "noise_std": args.noise_std,
+        "total_minutes": round(sum(m["duration"] for m in metas) / 60.0, 2),
+        "meetings": metas,
+    }
     write_text_atomic(out / "meetings.json", json.dumps(summary, ensure_ascii=False, indent=1) + "\n")
     log.info("wrote %s: %d meetings, %.1f min", out, len(metas), summary["total_minutes"])
     return 0

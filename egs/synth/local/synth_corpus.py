@@ -76,7 +76,9 @@ def write_data_dir(data_dir: Path, utts: list[Utterance], wav_paths: dict[str, P
     spk2utt: dict[str, list[str]] = {}
     for u in utts:
         spk2utt.setdefault(u.spk_id, []).append(u.utt_id)
-    write_scp(data_dir / "spk2utt", [(s, " ".join(us)) for s, us in sorted(spk2utt.items(), key=lambda x: x[0].encode())])
+    write_scp(
+        data_dir / "spk2utt", [(s, " ".join(us)) for s, us in sorted(spk2utt.items(), key=lambda x: x[0].encode())]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,19 +89,36 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--num_dev", type=int, default=40)
     p.add_argument("--num_test", type=int, default=40)
     p.add_argument("--seed", type=int, default=777)
-    p.add_argument("--top_chars", type=int, default=3500,
-                   help="use only words made of the N most frequent characters of jieba's dictionary (default: %(default)s)")
+    p.add_argument(
+        "--top_chars",
+        type=int,
+        default=3500,
+        help="use only words made of the N most frequent characters of jieba's dictionary (default: %(default)s)",
+    )
     p.add_argument("--min_chars", type=int, default=4, help="shortest sentence in characters (default: %(default)s)")
     p.add_argument("--max_chars", type=int, default=14, help="longest sentence in characters (default: %(default)s)")
-    p.add_argument("--train_voices", choices=sorted(TRAIN_VOICE_SETS), default="base",
-                   help="training voice variants: base (30) or wide (71); dev/test voices do not change (default: %(default)s)")
+    p.add_argument(
+        "--train_voices",
+        choices=sorted(TRAIN_VOICE_SETS),
+        default="base",
+        help="training voice variants: base (30) or wide (71); dev/test voices do not change (default: %(default)s)",
+    )
     p.add_argument("--nj", type=int, default=2, help="parallel espeak-ng processes")
     args = p.parse_args(argv)
     if args.top_chars < 1 or args.min_chars < 1 or args.max_chars < args.min_chars:
         p.error("need --top_chars >= 1 and 1 <= --min_chars <= --max_chars")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    log.info("seed=%d train=%d dev=%d test=%d top_chars=%d chars=%d-%d train_voices=%s", args.seed, args.num_train,
-             args.num_dev, args.num_test, args.top_chars, args.min_chars, args.max_chars, args.train_voices)
+    log.info(
+        "seed=%d train=%d dev=%d test=%d top_chars=%d chars=%d-%d train_voices=%s",
+        args.seed,
+        args.num_train,
+        args.num_dev,
+        args.num_test,
+        args.top_chars,
+        args.min_chars,
+        args.max_chars,
+        args.train_voices,
+    )
 
     rng = random.Random(args.seed)
     words, weights = jieba_words(top_chars=args.top_chars)
@@ -113,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     sets = {
         "train": plan_set("train", args.num_train, rng, train_text, train_voices=args.train_voices),
         "dev": plan_set("dev", args.num_dev, rng, held_out[: args.num_dev]),
-        "test": plan_set("test", args.num_test, rng, held_out[args.num_dev:]),
+        "test": plan_set("test", args.num_test, rng, held_out[args.num_dev :]),
     }
     wav_dir = Path(args.wav_dir).resolve()
     failed: list[str] = []
@@ -123,10 +142,16 @@ def main(argv: list[str] | None = None) -> int:
         good = [u for u in utts if u.utt_id not in failed]
         write_data_dir(Path(args.out_dir) / name, good, paths)
         log.info("%s: %d utterances, %d speakers", name, len(good), len({u.spk_id for u in good}))
-    meta = {"seed": args.seed, "sizes": {k: len(v) for k, v in sets.items()}, "failed": failed,
-            "top_chars": args.top_chars, "min_chars": args.min_chars, "max_chars": args.max_chars,
-            "train_voices": args.train_voices,
-            "generator": "espeak-ng -v cmn+<variant>; text: jieba dict.txt"}
+    meta = {
+        "seed": args.seed,
+        "sizes": {k: len(v) for k, v in sets.items()},
+        "failed": failed,
+        "top_chars": args.top_chars,
+        "min_chars": args.min_chars,
+        "max_chars": args.max_chars,
+        "train_voices": args.train_voices,
+        "generator": "espeak-ng -v cmn+<variant>; text: jieba dict.txt",
+    }
     write_text_atomic(Path(args.out_dir) / "synth_meta.json", json.dumps(meta, ensure_ascii=False, indent=1) + "\n")
     return exit_status(failed, log)
 

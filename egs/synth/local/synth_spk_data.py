@@ -23,14 +23,7 @@ from pathlib import Path
 
 import soundfile as sf
 from espeak_corpus import Utterance, jieba_words, make_sentences
-from espeak_speakers import (
-    TRAIN_PITCHES,
-    TRAIN_VARIANTS,
-    speaker_utterance,
-    synth_int16,
-    train_speakers,
-    write_audio,
-)
+from espeak_speakers import TRAIN_PITCHES, TRAIN_VARIANTS, speaker_utterance, synth_int16, train_speakers, write_audio
 from synth_corpus import exit_status, write_data_dir
 from tqdm import tqdm
 
@@ -55,12 +48,17 @@ def _job(args: tuple[Utterance, str]) -> tuple[str, float | None, str | None]:
 
 
 def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="synth_spk_data", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="synth_spk_data", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--out_dir", required=True, help="Kaldi data dir to write")
     p.add_argument("--audio_dir", required=True, help="where the audio files go (path as written to wav.scp)")
-    p.add_argument("--num_variants", type=int, default=len(TRAIN_VARIANTS),
-                   help=f"use the first N training variants (max {len(TRAIN_VARIANTS)})")
+    p.add_argument(
+        "--num_variants",
+        type=int,
+        default=len(TRAIN_VARIANTS),
+        help=f"use the first N training variants (max {len(TRAIN_VARIANTS)})",
+    )
     p.add_argument("--pitches", default=",".join(map(str, TRAIN_PITCHES)), help="comma list of espeak pitches")
     p.add_argument("--utts_per_spk", type=int, default=20)
     p.add_argument("--min_chars", type=int, default=8)
@@ -75,14 +73,18 @@ def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if not 1 <= args.num_variants <= len(TRAIN_VARIANTS) or args.utts_per_spk < 1:
-        print(f"synth_spk_data: need 1 <= --num_variants <= {len(TRAIN_VARIANTS)} and --utts_per_spk >= 1", file=sys.stderr)
+        print(
+            f"synth_spk_data: need 1 <= --num_variants <= {len(TRAIN_VARIANTS)} and --utts_per_spk >= 1",
+            file=sys.stderr,
+        )
         return 2
     pitches = tuple(int(x) for x in args.pitches.split(",") if x.strip())
     speakers = train_speakers(args.num_variants, pitches, args.seed)
     rng = random.Random(args.seed)
     words, weights = jieba_words()
-    sentences = make_sentences(len(speakers) * args.utts_per_spk, rng, words, weights,
-                               min_chars=args.min_chars, max_chars=args.max_chars)
+    sentences = make_sentences(
+        len(speakers) * args.utts_per_spk, rng, words, weights, min_chars=args.min_chars, max_chars=args.max_chars
+    )
     utts: list[Utterance] = []
     for i, spk in enumerate(speakers):
         for j in range(args.utts_per_spk):
@@ -106,10 +108,16 @@ def main(argv: list[str] | None = None) -> int:
     write_data_dir(out, good, paths)
     write_scp(out / "utt2dur", [(u.utt_id, f"{durs[u.utt_id]:.3f}") for u in good])
     num_speakers = len({u.spk_id for u in good})
-    meta = {"seed": args.seed, "num_speakers": num_speakers, "num_utts": len(good), "failed": failed,
-            "hours": round(sum(durs.values()) / 3600.0, 3), "format": args.format,
-            "speakers": [vars(s) for s in speakers],
-            "generator": "espeak-ng -v cmn+<variant> -p <pitch> -s <speed>; text: jieba dict.txt; silence-trimmed"}
+    meta = {
+        "seed": args.seed,
+        "num_speakers": num_speakers,
+        "num_utts": len(good),
+        "failed": failed,
+        "hours": round(sum(durs.values()) / 3600.0, 3),
+        "format": args.format,
+        "speakers": [vars(s) for s in speakers],
+        "generator": "espeak-ng -v cmn+<variant> -p <pitch> -s <speed>; text: jieba dict.txt; silence-trimmed",
+    }
     write_text_atomic(out / "speakers.json", json.dumps(meta, ensure_ascii=False, indent=1) + "\n")
     log.info("wrote %s: %d speakers, %d utterances, %.2f h", out, num_speakers, len(good), meta["hours"])
     return exit_status(failed, log)

@@ -80,18 +80,33 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out_dir", required=True, help="where <out_dir>/<set>/ lists go")
     p.add_argument("--wav_dir", required=True, help="where the 16 kHz wavs go (<wav_dir>/<set>/<spk>/)")
-    p.add_argument("--sets", default="ft_train:600,ft_dev:40,ft_test:100",
-                   help="comma list of NAME:COUNT (default: %(default)s)")
-    p.add_argument("--variants", default=",".join(FINETUNE_VARIANTS),
-                   help="comma list of espeak-ng cmn variants, no training variant (default: %(default)s)")
-    p.add_argument("--pitches", default=",".join(map(str, FINETUNE_PITCHES)),
-                   help="comma list of espeak-ng pitches 0-99 (default: %(default)s)")
-    p.add_argument("--speeds", default=f"{SPEEDS[0]},{SPEEDS[1]}", help="MIN,MAX words per minute (default: %(default)s)")
+    p.add_argument(
+        "--sets", default="ft_train:600,ft_dev:40,ft_test:100", help="comma list of NAME:COUNT (default: %(default)s)"
+    )
+    p.add_argument(
+        "--variants",
+        default=",".join(FINETUNE_VARIANTS),
+        help="comma list of espeak-ng cmn variants, no training variant (default: %(default)s)",
+    )
+    p.add_argument(
+        "--pitches",
+        default=",".join(map(str, FINETUNE_PITCHES)),
+        help="comma list of espeak-ng pitches 0-99 (default: %(default)s)",
+    )
+    p.add_argument(
+        "--speeds", default=f"{SPEEDS[0]},{SPEEDS[1]}", help="MIN,MAX words per minute (default: %(default)s)"
+    )
     p.add_argument("--spk_prefix", default="ft", help="speaker ids <prefix>_<variant>_p<pitch> (default: %(default)s)")
     p.add_argument("--token_list", help="use only words made of this model token list's characters")
-    p.add_argument("--exclude_text", action="append", default=[],
-                   help="Kaldi text file whose sentences the sets must not use (repeatable; missing files are an error)")
-    p.add_argument("--top_chars", type=int, default=3500, help="words of the N most frequent characters (default: %(default)s)")
+    p.add_argument(
+        "--exclude_text",
+        action="append",
+        default=[],
+        help="Kaldi text file whose sentences the sets must not use (repeatable; missing files are an error)",
+    )
+    p.add_argument(
+        "--top_chars", type=int, default=3500, help="words of the N most frequent characters (default: %(default)s)"
+    )
     p.add_argument("--min_chars", type=int, default=4, help="shortest sentence in characters (default: %(default)s)")
     p.add_argument("--max_chars", type=int, default=14, help="longest sentence in characters (default: %(default)s)")
     p.add_argument("--seed", type=int, default=777)
@@ -120,28 +135,48 @@ def main(argv: list[str] | None = None) -> int:
         if args.token_list:
             words, weights = restrict_words(words, weights, token_chars(args.token_list))
             if not words:
-                raise ValueError(f"{args.token_list}: no word of the {args.top_chars} most frequent characters is covered")
+                raise ValueError(
+                    f"{args.token_list}: no word of the {args.top_chars} most frequent characters is covered"
+                )
         rng = random.Random(args.seed)
         total = sum(n for _, n in sets)
-        sentences = make_sentences(total, rng, words, weights, min_chars=args.min_chars, max_chars=args.max_chars,
-                                   exclude=exclude)
+        sentences = make_sentences(
+            total, rng, words, weights, min_chars=args.min_chars, max_chars=args.max_chars, exclude=exclude
+        )
     except (ValueError, OSError, RuntimeError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 1
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     for note in notes:
         log.warning("%s", note)
-    log.info("seed=%d sets=%s variants=%s pitches=%s words=%d of %d (token list: %s) excluded sentences=%d",
-             args.seed, args.sets, ",".join(variants), ",".join(map(str, pitches)), len(words), n_words,
-             args.token_list or "none", len(exclude))
+    log.info(
+        "seed=%d sets=%s variants=%s pitches=%s words=%d of %d (token list: %s) excluded sentences=%d",
+        args.seed,
+        args.sets,
+        ",".join(variants),
+        ",".join(map(str, pitches)),
+        len(words),
+        n_words,
+        args.token_list or "none",
+        len(exclude),
+    )
     wav_dir = Path(args.wav_dir).resolve()
-    meta = {"seed": args.seed, "sets": [f"{n}:{c}" for n, c in sets], "variants": variants, "pitches": pitches,
-            "speeds": list(speeds), "speakers": [f"{args.spk_prefix}_{v}_p{x}" for v in variants for x in pitches],
-            "top_chars": args.top_chars, "min_chars": args.min_chars, "max_chars": args.max_chars,
-            "token_list": str(Path(args.token_list).resolve()) if args.token_list else None,
-            "exclude_text": [str(Path(x).resolve()) for x in args.exclude_text], "wav_dir": str(wav_dir),
-            "sentences_sha256": hashlib.sha256("\n".join(sentences).encode()).hexdigest(),
-            "generator": "espeak-ng -v cmn+<variant> -p <pitch> -s <speed>; text: jieba dict.txt"}
+    meta = {
+        "seed": args.seed,
+        "sets": [f"{n}:{c}" for n, c in sets],
+        "variants": variants,
+        "pitches": pitches,
+        "speeds": list(speeds),
+        "speakers": [f"{args.spk_prefix}_{v}_p{x}" for v in variants for x in pitches],
+        "top_chars": args.top_chars,
+        "min_chars": args.min_chars,
+        "max_chars": args.max_chars,
+        "token_list": str(Path(args.token_list).resolve()) if args.token_list else None,
+        "exclude_text": [str(Path(x).resolve()) for x in args.exclude_text],
+        "wav_dir": str(wav_dir),
+        "sentences_sha256": hashlib.sha256("\n".join(sentences).encode()).hexdigest(),
+        "generator": "espeak-ng -v cmn+<variant> -p <pitch> -s <speed>; text: jieba dict.txt",
+    }
     meta_path = Path(args.meta) if args.meta else Path(args.out_dir) / f"{args.spk_prefix}_synth_meta.json"
     # wavs of an earlier run are reused only if it planned the same sentences and voices
     reuse = _previous(meta_path) == meta
@@ -152,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes: dict[str, int] = {}
     start = 0
     for name, n in sets:
-        utts = plan_voice_set(name, sentences[start:start + n], rng, variants, pitches, args.spk_prefix, speeds)
+        utts = plan_voice_set(name, sentences[start : start + n], rng, variants, pitches, args.spk_prefix, speeds)
         start += n
         paths = {u.utt_id: wav_dir / name / u.spk_id / f"{u.utt_id}.wav" for u in utts}
         if not reuse:

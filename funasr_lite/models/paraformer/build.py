@@ -8,17 +8,15 @@ import torch
 
 from funasr_lite.errors import ModelError, one_line
 from funasr_lite.frontend.wav_frontend import WavFrontend
-from funasr_lite.modelio.checkpoint import no_random_init
 from funasr_lite.modelio import load_state_dict_strict, open_model_dir
+from funasr_lite.modelio.checkpoint import no_random_init
 from funasr_lite.models.paraformer.model import BiCifParaformer, Paraformer
 
 ASR_CLASSES = {"Paraformer": Paraformer, "BiCifParaformer": BiCifParaformer}
 
 
 def load_paraformer(
-    model_dir: str | Path,
-    device: str | torch.device = "cpu",
-    dither: float | None = None,
+    model_dir: str | Path, device: str | torch.device = "cpu", dither: float | None = None
 ) -> tuple[Paraformer, WavFrontend, list[str]]:
     """``(model, frontend, token_list)`` from a local FunASR 1.x or 0.x folder, loaded strictly.
 
@@ -42,8 +40,11 @@ def load_paraformer(
         raise ModelError(md.path, f"config: bad value ({one_line(e)})") from None
     out_layer = md.state_dict().get("decoder.output_layer.weight")
     if out_layer is not None and out_layer.shape[0] != len(md.token_list):
-        raise ModelError(md.path, f"the token list has {len(md.token_list)} tokens but the checkpoint's output "
-                                  f"layer has {out_layer.shape[0]}: the token list does not belong to this model")
+        raise ModelError(
+            md.path,
+            f"the token list has {len(md.token_list)} tokens but the checkpoint's output "
+            f"layer has {out_layer.shape[0]}: the token list does not belong to this model",
+        )
     load_state_dict_strict(model, md.state_dict(), md.checkpoint)
     model.to(device).eval()
     frontend_conf = dict(md.config.get("frontend_conf") or {})
@@ -52,6 +53,9 @@ def load_paraformer(
         frontend_conf["dither"] = float(dither)
     frontend = WavFrontend.from_config(frontend_conf, md.cmvn_file)
     if frontend.output_size() != model.encoder.encoders0[0].norm1.normalized_shape[0]:
-        raise ModelError(md.path, f"frontend gives {frontend.output_size()}-dim features, encoder expects "
-                         f"{model.encoder.encoders0[0].norm1.normalized_shape[0]}")
+        raise ModelError(
+            md.path,
+            f"frontend gives {frontend.output_size()}-dim features, encoder expects "
+            f"{model.encoder.encoders0[0].norm1.normalized_shape[0]}",
+        )
     return model, frontend, list(md.token_list)

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from funasr_lite.models.paraformer.attention import (
-    MultiHeadedAttentionCrossAtt,
-    MultiHeadedAttentionSANMDecoder,
-)
+from funasr_lite.models.paraformer.attention import MultiHeadedAttentionCrossAtt, MultiHeadedAttentionSANMDecoder
 from funasr_lite.models.paraformer.encoder import length_mask
-from funasr_lite.models.paraformer.layers import (
-    PositionwiseFeedForwardDecoderSANM,
-    layer_norm,
-)
+from funasr_lite.models.paraformer.layers import PositionwiseFeedForwardDecoderSANM, layer_norm
 
 
 class DecoderLayerSANM(nn.Module):
@@ -96,8 +90,11 @@ class ParaformerSANMDecoder(nn.Module):
         self.decoders2 = (
             nn.ModuleList(
                 DecoderLayerSANM(
-                    dim, MultiHeadedAttentionSANMDecoder(dim, kernel_size, 0, self_attention_dropout_rate), None,
-                    ffn(), dropout_rate,
+                    dim,
+                    MultiHeadedAttentionSANMDecoder(dim, kernel_size, 0, self_attention_dropout_rate),
+                    None,
+                    ffn(),
+                    dropout_rate,
                 )
                 for _ in range(extra)
             )

@@ -82,7 +82,7 @@ class SANMEncoder(nn.Module):
     def forward(self, xs: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """``(B, T, input_size)`` and lengths -> ``(B, T, output_size)`` (padded frames zero) and lengths."""
         mask = length_mask(lengths, xs.shape[1])
-        xs = self.embed(xs * self._output_size ** 0.5)
+        xs = self.embed(xs * self._output_size**0.5)
         for layer in self.encoders0:
             xs = layer(xs, mask)
         for layer in self.encoders:

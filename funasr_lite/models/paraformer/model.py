@@ -54,13 +54,30 @@ class ParaformerOutputs:
 
 # Config keys that only matter for training (or are FunASR defaults we implement).
 _TRAIN_ONLY = {
-    "dropout_rate", "positional_dropout_rate", "attention_dropout_rate", "self_attention_dropout_rate",
-    "src_attention_dropout_rate", "dropout", "tf2torch_tensor_name_prefix_torch", "tf2torch_tensor_name_prefix_tf",
+    "dropout_rate",
+    "positional_dropout_rate",
+    "attention_dropout_rate",
+    "self_attention_dropout_rate",
+    "src_attention_dropout_rate",
+    "dropout",
+    "tf2torch_tensor_name_prefix_torch",
+    "tf2torch_tensor_name_prefix_tf",
 }
 
 
-_INT_KEYS = {"output_size", "attention_heads", "linear_units", "num_blocks", "kernel_size", "sanm_shfit",
-             "att_layer_num", "idim", "l_order", "r_order", "upsample_times"}
+_INT_KEYS = {
+    "output_size",
+    "attention_heads",
+    "linear_units",
+    "num_blocks",
+    "kernel_size",
+    "sanm_shfit",
+    "att_layer_num",
+    "idim",
+    "l_order",
+    "r_order",
+    "upsample_times",
+}
 _FLOAT_KEYS = {"threshold", "smooth_factor", "noise_threshold", "tail_threshold", "smooth_factor2", "noise_threshold2"}
 
 
@@ -96,12 +113,26 @@ def build_encoder(config: dict[str, Any], input_size: int) -> SANMEncoder:
     conf = _conf(
         config,
         "encoder_conf",
-        {"output_size", "attention_heads", "linear_units", "num_blocks", "kernel_size", "sanm_shfit",
-         "dropout_rate", "attention_dropout_rate"},
         {
-            "input_layer": "pe", "pos_enc_class": "SinusoidalPositionEncoder", "normalize_before": True,
-            "selfattention_layer_type": "sanm", "concat_after": False, "positionwise_layer_type": "linear",
-            "interctc_layer_idx": [], "lora_list": None, "input_size": input_size,
+            "output_size",
+            "attention_heads",
+            "linear_units",
+            "num_blocks",
+            "kernel_size",
+            "sanm_shfit",
+            "dropout_rate",
+            "attention_dropout_rate",
+        },
+        {
+            "input_layer": "pe",
+            "pos_enc_class": "SinusoidalPositionEncoder",
+            "normalize_before": True,
+            "selfattention_layer_type": "sanm",
+            "concat_after": False,
+            "positionwise_layer_type": "linear",
+            "interctc_layer_idx": [],
+            "lora_list": None,
+            "input_size": input_size,
         },
     )
     return SANMEncoder(input_size, **conf)
@@ -113,17 +144,41 @@ def build_decoder(config: dict[str, Any], vocab_size: int, encoder_output_size: 
     conf = _conf(
         config,
         "decoder_conf",
-        {"attention_heads", "linear_units", "num_blocks", "att_layer_num", "kernel_size", "sanm_shfit",
-         "dropout_rate", "self_attention_dropout_rate", "src_attention_dropout_rate"},
-        {"input_layer": "embed", "use_output_layer": True, "normalize_before": True, "concat_after": False,
-         "wo_input_layer": False, "lora_list": None},
+        {
+            "attention_heads",
+            "linear_units",
+            "num_blocks",
+            "att_layer_num",
+            "kernel_size",
+            "sanm_shfit",
+            "dropout_rate",
+            "self_attention_dropout_rate",
+            "src_attention_dropout_rate",
+        },
+        {
+            "input_layer": "embed",
+            "use_output_layer": True,
+            "normalize_before": True,
+            "concat_after": False,
+            "wo_input_layer": False,
+            "lora_list": None,
+        },
     )
     return ParaformerSANMDecoder(vocab_size, encoder_output_size, **conf)
 
 
 def build_predictor(config: dict[str, Any], bicif: bool) -> CifPredictorV2:
     """``CifPredictorV2`` (plain) or ``CifPredictorV3`` (BiCif) from ``predictor_conf``."""
-    base = {"idim", "l_order", "r_order", "threshold", "smooth_factor", "noise_threshold", "tail_threshold", "tail_mask"}
+    base = {
+        "idim",
+        "l_order",
+        "r_order",
+        "threshold",
+        "smooth_factor",
+        "noise_threshold",
+        "tail_threshold",
+        "tail_mask",
+    }
     if bicif:
         _class_name(config, "predictor", ("CifPredictorV3",))
         extra = {"smooth_factor2", "noise_threshold2", "upsample_times", "upsample_type", "use_cif1_cnn"}
@@ -136,8 +191,13 @@ class Paraformer(nn.Module):
     """Plain Paraformer (``CifPredictorV2``). Parameter names are FunASR's (``encoder.*``, ``decoder.*``, ``predictor.*``)."""
 
     def __init__(
-        self, encoder: SANMEncoder, decoder: ParaformerSANMDecoder, predictor: CifPredictorV2,
-        sos: int = SOS, eos: int = EOS, blank_id: int = BLANK,
+        self,
+        encoder: SANMEncoder,
+        decoder: ParaformerSANMDecoder,
+        predictor: CifPredictorV2,
+        sos: int = SOS,
+        eos: int = EOS,
+        blank_id: int = BLANK,
     ) -> None:
         super().__init__()
         self.encoder = encoder
@@ -154,7 +214,14 @@ class Paraformer(nn.Module):
         decoder = build_decoder(config, vocab_size, encoder.output_size())
         predictor = build_predictor(config, bicif=cls is BiCifParaformer)
         mc = config.get("model_conf") or {}
-        return cls(encoder, decoder, predictor, int(mc.get("sos", SOS)), int(mc.get("eos", EOS)), int(mc.get("blank_id", BLANK)))
+        return cls(
+            encoder,
+            decoder,
+            predictor,
+            int(mc.get("sos", SOS)),
+            int(mc.get("eos", EOS)),
+            int(mc.get("blank_id", BLANK)),
+        )
 
     @torch.no_grad()
     def forward_outputs(self, feats: Tensor, feat_lens: Tensor) -> ParaformerOutputs:
@@ -167,10 +234,13 @@ class Paraformer(nn.Module):
         pre_len = cif.token_num.round().long()
         logp = None
         if pre_len.numel() and int(pre_len.max()) >= 1:
-            logits = self.decoder(model_input(enc, self.decoder), enc_lens,
-                                  model_input(cif.acoustic_embeds, self.decoder), pre_len)
+            logits = self.decoder(
+                model_input(enc, self.decoder), enc_lens, model_input(cif.acoustic_embeds, self.decoder), pre_len
+            )
             logp = torch.log_softmax(logits.to(torch.promote_types(logits.dtype, torch.float32)), dim=-1)
-        return ParaformerOutputs(enc, enc_lens, cif.alphas, cif.peaks, cif.token_num, pre_len, cif.acoustic_embeds, logp)
+        return ParaformerOutputs(
+            enc, enc_lens, cif.alphas, cif.peaks, cif.token_num, pre_len, cif.acoustic_embeds, logp
+        )
 
     def greedy(self, out: ParaformerOutputs) -> list[RecogResult]:
         """Per item: argmax ids over its ``pre_token_length`` positions, drop blank/sos/eos; score = sum of max log-probs.
@@ -233,6 +303,10 @@ class BiCifParaformer(Paraformer):
                 res.timestamps = []
                 continue
             res.timestamps = token_timestamps(
-                us_alphas[i, : n * up], us_peaks[i, : n * up], len(res.token_ids), vad_offset=vad_offset_ms, upsample_rate=up
+                us_alphas[i, : n * up],
+                us_peaks[i, : n * up],
+                len(res.token_ids),
+                vad_offset=vad_offset_ms,
+                upsample_rate=up,
             )
         return results

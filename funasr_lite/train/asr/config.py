@@ -22,33 +22,33 @@ from funasr_lite.yamlio import read_yaml
 TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
     "train_conf": {
         "max_epoch": 10,
-        "max_steps": 0,               # stop after this many optimiser steps (0: no limit)
-        "max_minutes": 0.0,           # stop cleanly (checkpoint written) after this wall time (0: none)
+        "max_steps": 0,  # stop after this many optimiser steps (0: no limit)
+        "max_minutes": 0.0,  # stop cleanly (checkpoint written) after this wall time (0: none)
         "accum_grad": 1,
         "grad_clip": 5.0,
         "keep_nbest_models": 10,
         "avg_nbest_model": 10,
-        "avg_keep_nbest_models_type": "acc",   # acc | loss (dev)
-        "avg_tail_fraction": 0.5,     # average only checkpoints from the last this much of the steps
+        "avg_keep_nbest_models_type": "acc",  # acc | loss (dev)
+        "avg_tail_fraction": 0.5,  # average only checkpoints from the last this much of the steps
         "log_interval": 50,
-        "validate_interval": 0,       # optimiser steps between dev evaluations (0: each epoch only)
+        "validate_interval": 0,  # optimiser steps between dev evaluations (0: each epoch only)
         "save_checkpoint_interval": 0,  # optimiser steps between mid-epoch checkpoints (0: each epoch only)
-        "dtype": "fp32",              # fp32 | bf16 | fp16 (autocast on CUDA; fp16 with a grad scaler)
+        "dtype": "fp32",  # fp32 | bf16 | fp16 (autocast on CUDA; fp16 with a grad scaler)
         "seed": 777,
-        "dev_cer": True,              # greedy-decode dev at each evaluation and log its CER
-        "freeze_param": [],           # parameter-name prefixes to freeze (e.g. [encoder])
+        "dev_cer": True,  # greedy-decode dev at each evaluation and log its CER
+        "freeze_param": [],  # parameter-name prefixes to freeze (e.g. [encoder])
         "use_tensorboard": True,
     },
     "dataset_conf": {
-        "batch_type": "length",       # the only type: padded 10 ms fbank frames per batch
-        "batch_size": 20000,          # frame budget (batch_bins): max_len * n_items <= batch_size
-        "max_batch_size": 0,          # cap on items per batch (0: none)
-        "max_token_length": 3000,     # drop utterances with more fbank frames (30 s)
+        "batch_type": "length",  # the only type: padded 10 ms fbank frames per batch
+        "batch_size": 20000,  # frame budget (batch_bins): max_len * n_items <= batch_size
+        "max_batch_size": 0,  # cap on items per batch (0: none)
+        "max_token_length": 3000,  # drop utterances with more fbank frames (30 s)
         "shuffle": True,
-        "bucket_size": 0,             # 0: the sampler's default
+        "bucket_size": 0,  # 0: the sampler's default
         "num_workers": 2,
-        "preload": "auto",            # auto (device on CUDA) | none | device: fbank cached on the training device
-        "dither": 1.0,                # FunASR trains with dither 1.0 (wav input only)
+        "preload": "auto",  # auto (device on CUDA) | none | device: fbank cached on the training device
+        "dither": 1.0,  # FunASR trains with dither 1.0 (wav input only)
     },
     "optim": "adam",
     "optim_conf": {"lr": 0.0005},
@@ -56,16 +56,40 @@ TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
     "scheduler_conf": {"warmup_steps": 30000},
     "specaug": "SpecAugLFR",
     "specaug_conf": {
-        "apply_time_warp": False, "time_warp_window": 5, "time_warp_mode": "bicubic",
-        "apply_freq_mask": True, "freq_mask_width_range": [0, 30], "lfr_rate": 6, "num_freq_mask": 1,
-        "apply_time_mask": True, "time_mask_width_range": [0, 12], "num_time_mask": 1,
+        "apply_time_warp": False,
+        "time_warp_window": 5,
+        "time_warp_mode": "bicubic",
+        "apply_freq_mask": True,
+        "freq_mask_width_range": [0, 30],
+        "lfr_rate": 6,
+        "num_freq_mask": 1,
+        "apply_time_mask": True,
+        "time_mask_width_range": [0, 12],
+        "num_time_mask": 1,
     },
 }
 FREE_SECTIONS = {"optim_conf", "scheduler_conf", "specaug_conf"}  # checked by their builders
 MODEL_KEYS = {
-    "model", "model_conf", "encoder", "encoder_conf", "decoder", "decoder_conf", "predictor",
-    "predictor_conf", "frontend", "frontend_conf", "tokenizer", "tokenizer_conf", "normalize",
-    "normalize_conf", "ctc_conf", "input_size", "cmvn_file", "token_list", "init_param", "version",
+    "model",
+    "model_conf",
+    "encoder",
+    "encoder_conf",
+    "decoder",
+    "decoder_conf",
+    "predictor",
+    "predictor_conf",
+    "frontend",
+    "frontend_conf",
+    "tokenizer",
+    "tokenizer_conf",
+    "normalize",
+    "normalize_conf",
+    "ctc_conf",
+    "input_size",
+    "cmvn_file",
+    "token_list",
+    "init_param",
+    "version",
 }
 
 
@@ -155,7 +179,8 @@ def validate(conf: dict[str, Any]) -> None:
 
 
 def resolve_config(
-    config_path: str | Path | None, overrides: list[str] | dict[str, Any] | None = None,
+    config_path: str | Path | None,
+    overrides: list[str] | dict[str, Any] | None = None,
     base: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Defaults <- ``base`` (an init model's config.yaml) <- the YAML file <- the overrides; validated."""

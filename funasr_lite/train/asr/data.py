@@ -88,8 +88,12 @@ def _num_samples(source: str, key: str) -> int:
     return len(load_audio(source, key=key).waveform)
 
 
-def load_utterances(data_dir: str | Path, token_list: list[str], feats_scp: str | Path | None = None,
-                    frontend: WavFrontend | None = None) -> tuple[list[Utt], list[str]]:
+def load_utterances(
+    data_dir: str | Path,
+    token_list: list[str],
+    feats_scp: str | Path | None = None,
+    frontend: WavFrontend | None = None,
+) -> tuple[list[Utt], list[str]]:
     """``data_dir/{wav.scp,text}`` (or ``text`` + ``feats_scp``) -> (good utterances sorted by key, problems).
 
     Each problem is one line ``<file>:<line>: utt <key>: <problem>``. With ``feats_scp`` the sources
@@ -111,8 +115,10 @@ def load_utterances(data_dir: str | Path, token_list: list[str], feats_scp: str 
     sources = read_scp(src_path)
     token2id = {t: i for i, t in enumerate(token_list)}
     text_lines, src_lines = line_numbers(text_path), line_numbers(src_path)
-    problems = [f"{src_path}:{src_lines[k]}: utt {k}: in {src_path.name} but not in text"
-                for k in sorted(sources.keys() - texts.keys())]
+    problems = [
+        f"{src_path}:{src_lines[k]}: utt {k}: in {src_path.name} but not in text"
+        for k in sorted(sources.keys() - texts.keys())
+    ]
     utts: list[Utt] = []
     for key in sorted(texts):
         where = f"{text_path}:{text_lines[key]}: utt {key}"
@@ -229,8 +235,9 @@ class Featurizer:
     def __init__(self, lfr_m: int, lfr_n: int, cmvn: Cmvn | None, specaug: SpecAugLFR | None = None) -> None:
         self.lfr_m, self.lfr_n, self.cmvn, self.specaug = lfr_m, lfr_n, cmvn, specaug
 
-    def __call__(self, fbank: Tensor, lens: Tensor, train: bool,
-                 generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    def __call__(
+        self, fbank: Tensor, lens: Tensor, train: bool, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor]:
         x = fbank.float()
         lens = lens.to(x.device)
         if self.lfr_m != 1 or self.lfr_n != 1:
@@ -254,8 +261,14 @@ class PreloadedDataset(Dataset):
     Dither is not applied (the features are fixed for the whole run).
     """
 
-    def __init__(self, dataset: AsrDataset, device: Any, dtype: torch.dtype = torch.float16,
-                 batch_seconds: float = 600.0, progress: bool = True) -> None:
+    def __init__(
+        self,
+        dataset: AsrDataset,
+        device: Any,
+        dtype: torch.dtype = torch.float16,
+        batch_seconds: float = 600.0,
+        progress: bool = True,
+    ) -> None:
         from tqdm import tqdm
 
         self.utts, self.device, self.dtype = dataset.utts, torch.device(device), dtype
@@ -282,8 +295,11 @@ class PreloadedDataset(Dataset):
 
     def _load(self, idx: list[int], frontend: WavFrontend) -> None:
         """Compute (wav, batched on the device) or read (feats) the fbank of ``idx`` into one new chunk."""
-        feats = {i: torch.from_numpy(np.array(kaldiio.load_mat(self.utts[i].source), dtype=np.float32)).to(self.device)
-                 for i in idx if self.utts[i].kind == "feats"}
+        feats = {
+            i: torch.from_numpy(np.array(kaldiio.load_mat(self.utts[i].source), dtype=np.float32)).to(self.device)
+            for i in idx
+            if self.utts[i].kind == "feats"
+        }
         wav, waves = [], []
         for i in idx:
             if self.utts[i].kind == "feats":
@@ -292,7 +308,9 @@ class PreloadedDataset(Dataset):
                 waves.append(torch.from_numpy(load_audio(self.utts[i].source, key=self.utts[i].key).waveform))
                 wav.append(i)
             except InputError as err:  # NaN samples, file gone since the listing: the trainer skips the batch
-                feats[i] = unreadable_fbank(err, self.utts[i].num_frames, frontend.fbank_opts.num_mel_bins).to(self.device)
+                feats[i] = unreadable_fbank(err, self.utts[i].num_frames, frontend.fbank_opts.num_mel_bins).to(
+                    self.device
+                )
         if wav:
             batch = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True).to(self.device)
             out, counts = frontend.compute_fbank(batch, [len(w) for w in waves])
@@ -340,5 +358,11 @@ def make_loader(dataset: Dataset, batch_sampler: Any, num_workers: int, pin_memo
     """
     if isinstance(dataset, PreloadedDataset):
         num_workers, pin_memory = 0, False
-    return _ResumableLoader(dataset, batch_sampler=batch_sampler, collate_fn=collate, num_workers=num_workers,
-                            pin_memory=pin_memory, generator=torch.Generator().manual_seed(0))
+    return _ResumableLoader(
+        dataset,
+        batch_sampler=batch_sampler,
+        collate_fn=collate,
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+        generator=torch.Generator().manual_seed(0),
+    )

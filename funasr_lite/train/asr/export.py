@@ -47,10 +47,30 @@ from funasr_lite.train.core.checkpoint import CheckpointManager, average_checkpo
 log = logging.getLogger(__name__)
 
 CONFIG_SECTIONS = (  # in the order of the official config.yaml
-    "model", "model_conf", "encoder", "encoder_conf", "decoder", "decoder_conf", "predictor", "predictor_conf",
-    "frontend", "frontend_conf", "specaug", "specaug_conf", "train_conf", "optim", "optim_conf",
-    "scheduler", "scheduler_conf", "dataset", "dataset_conf", "tokenizer", "tokenizer_conf", "ctc_conf",
-    "normalize", "normalize_conf",
+    "model",
+    "model_conf",
+    "encoder",
+    "encoder_conf",
+    "decoder",
+    "decoder_conf",
+    "predictor",
+    "predictor_conf",
+    "frontend",
+    "frontend_conf",
+    "specaug",
+    "specaug_conf",
+    "train_conf",
+    "optim",
+    "optim_conf",
+    "scheduler",
+    "scheduler_conf",
+    "dataset",
+    "dataset_conf",
+    "tokenizer",
+    "tokenizer_conf",
+    "ctc_conf",
+    "normalize",
+    "normalize_conf",
 )
 
 
@@ -66,8 +86,11 @@ def export_config(config: dict[str, Any]) -> dict[str, Any]:
     frontend_conf.pop("cmvn_file", None)
     out["frontend_conf"] = frontend_conf
     out.setdefault("frontend", "WavFrontend")
-    tok_conf = {k: v for k, v in (out.get("tokenizer_conf") or {}).items()
-                if k not in ("token_list", "seg_dict_file", "seg_dict")}
+    tok_conf = {
+        k: v
+        for k, v in (out.get("tokenizer_conf") or {}).items()
+        if k not in ("token_list", "seg_dict_file", "seg_dict")
+    }
     tok_conf.setdefault("unk_symbol", "<unk>")
     out["tokenizer"] = out.get("tokenizer") or "CharTokenizer"
     out["tokenizer_conf"] = tok_conf
@@ -80,18 +103,24 @@ def configuration_json(with_seg_dict: bool) -> dict[str, Any]:
     if with_seg_dict:
         tok["seg_dict_file"] = "seg_dict"
     return {
-        "framework": "pytorch", "task": "auto-speech-recognition",
-        "model": {"type": "funasr"}, "pipeline": {"type": "funasr-pipeline"},
+        "framework": "pytorch",
+        "task": "auto-speech-recognition",
+        "model": {"type": "funasr"},
+        "pipeline": {"type": "funasr-pipeline"},
         "model_name_in_hub": {"ms": "", "hf": ""},
-        "file_path_metas": {"init_param": "model.pt", "config": "config.yaml", "tokenizer_conf": tok,
-                            "frontend_conf": {"cmvn_file": "am.mvn"}},
+        "file_path_metas": {
+            "init_param": "model.pt",
+            "config": "config.yaml",
+            "tokenizer_conf": tok,
+            "frontend_conf": {"cmvn_file": "am.mvn"},
+        },
     }
 
 
 def clean_state_dict(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
     """CPU tensors, floats as float32, contiguous and compact (no shared oversized storage); ``module.`` stripped."""
     if state_dict and all(k.startswith("module.") for k in state_dict):
-        state_dict = {k[len("module."):]: v for k, v in state_dict.items()}
+        state_dict = {k[len("module.") :]: v for k, v in state_dict.items()}
     out = {}
     for k, v in state_dict.items():
         if not isinstance(v, Tensor):
@@ -123,8 +152,14 @@ def _copy_fsync(src: Path, dst: Path) -> None:
         os.fsync(fout.fileno())
 
 
-def export_model_dir(state_dict: dict[str, Tensor], config: dict[str, Any], token_list: list[str],
-                     cmvn_file: str | Path, out_dir: str | Path, seg_dict_file: str | Path | None = None) -> Path:
+def export_model_dir(
+    state_dict: dict[str, Tensor],
+    config: dict[str, Any],
+    token_list: list[str],
+    cmvn_file: str | Path,
+    out_dir: str | Path,
+    seg_dict_file: str | Path | None = None,
+) -> Path:
     """Write a drop-in FunASR 1.x Paraformer folder at ``out_dir`` (see the module docstring); returns it.
 
     Raises ``ModelError`` when the weights do not match the model the config describes (names,
@@ -183,8 +218,9 @@ def _swap_into_place(new: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def export_best(conf: dict[str, Any], token_list: list[str], cmvn_file: str | Path, manager: CheckpointManager,
-                out: Path) -> dict[str, Any]:
+def export_best(
+    conf: dict[str, Any], token_list: list[str], cmvn_file: str | Path, manager: CheckpointManager, out: Path
+) -> dict[str, Any]:
     """Average the ``avg_nbest_model`` best checkpoints of the last ``avg_tail_fraction`` of the steps
     (the newest one when none is ranked), export ``out/model_dir`` and record the choice in
     ``out/model_dir_info.json``; returns that record."""

@@ -32,8 +32,17 @@ class Loaders:
     dev: DataLoader | None
 
 
-def make_dataset(data: str, feats: str | None, tokens: list[str], frontend: WavFrontend, conf: dict[str, Any],
-                 device: torch.device, progress: bool, dither: float, seed: int) -> tuple[Any, list[int]]:
+def make_dataset(
+    data: str,
+    feats: str | None,
+    tokens: list[str],
+    frontend: WavFrontend,
+    conf: dict[str, Any],
+    device: torch.device,
+    progress: bool,
+    dither: float,
+    seed: int,
+) -> tuple[Any, list[int]]:
     """The dataset of a Kaldi data dir (fbank cached on ``device`` when ``conf['preload']`` says so)
     and its utterance lengths; skipped utterances are logged, none usable is a ``ValueError``."""
     utts, problems = load_utterances(data, tokens, feats, frontend)
@@ -57,11 +66,26 @@ def build_loaders(conf: dict[str, Any], inputs: TrainInputs, info: DistInfo, see
     frontend = WavFrontend.from_config(dict(fe_conf, dither=0.0))
     specaug = SpecAugLFR(**conf["specaug_conf"]) if conf.get("specaug") else None
     featurizer = Featurizer(frontend.lfr_m, frontend.lfr_n, load_cmvn(inputs.cmvn_file), specaug)
-    train_ds, lengths = make_dataset(inputs.train_data, inputs.train_feats, inputs.token_list, frontend, dc,
-                                     info.device, info.is_main, float(dc["dither"]), seed)
+    train_ds, lengths = make_dataset(
+        inputs.train_data,
+        inputs.train_feats,
+        inputs.token_list,
+        frontend,
+        dc,
+        info.device,
+        info.is_main,
+        float(dc["dither"]),
+        seed,
+    )
     try:
         sampler = BucketBatchSampler(
-            lengths, dc["batch_size"], dc["max_token_length"], dc["shuffle"], seed, info.rank, info.world_size,
+            lengths,
+            dc["batch_size"],
+            dc["max_token_length"],
+            dc["shuffle"],
+            seed,
+            info.rank,
+            info.world_size,
             **({"bucket_size": dc["bucket_size"]} if dc["bucket_size"] else {}),
             max_batch_size=dc["max_batch_size"] or None,
         )
@@ -72,8 +96,9 @@ def build_loaders(conf: dict[str, Any], inputs: TrainInputs, info: DistInfo, see
     loader = make_loader(train_ds, sampler, dc["num_workers"], info.device.type == "cuda")
     dev = None
     if inputs.dev_data and info.is_main:
-        dev_ds, dev_len = make_dataset(inputs.dev_data, inputs.dev_feats, inputs.token_list, frontend, dc,
-                                       info.device, info.is_main, 0.0, seed)
+        dev_ds, dev_len = make_dataset(
+            inputs.dev_data, inputs.dev_feats, inputs.token_list, frontend, dc, info.device, info.is_main, 0.0, seed
+        )
         dev_sampler = BucketBatchSampler(dev_len, dc["batch_size"], None, False, seed)
         dev = make_loader(dev_ds, dev_sampler, 0 if isinstance(dev_ds, PreloadedDataset) else 1, False)
     return Loaders(featurizer, sampler, loader, dev)

@@ -110,8 +110,7 @@ def _layer_drop_draws(stacks: list[Any], generator: torch.Generator | None) -> N
 
 def _token_num2(predictor: CifPredictorV3, hidden: Tensor, lengths: Tensor) -> Tensor:
     """BiCif timestamp head's raw alpha sums (FunASR ``CifPredictorV3.forward``'s ``token_num2``), per item."""
-    sums = [predictor.raw_upsampled_alphas(hidden[i : i + 1, : int(lengths[i])]).sum()
-            for i in range(hidden.shape[0])]
+    sums = [predictor.raw_upsampled_alphas(hidden[i : i + 1, : int(lengths[i])]).sum() for i in range(hidden.shape[0])]
     return torch.stack(sums) if sums else hidden.new_zeros(0)
 
 

@@ -144,8 +144,11 @@ class BucketBatchSampler(torch.utils.data.Sampler[list[int]]):
     def state_dict(self, position: int | None = None) -> dict:
         """``{"epoch", "position", "seed"}``; pass ``position`` = batches the trainer consumed when
         a DataLoader with workers prefetches (then ``self.position`` runs ahead of training)."""
-        return {"epoch": self.epoch, "position": self.position if position is None else int(position),
-                "seed": self.seed}
+        return {
+            "epoch": self.epoch,
+            "position": self.position if position is None else int(position),
+            "seed": self.seed,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         """Restore; the next ``__iter__`` of that epoch skips the ``position`` batches already done."""

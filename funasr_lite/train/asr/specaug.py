@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Union
 
 import torch
 from torch import Tensor
 
-Range = Union[int, float, Sequence]
+Range = int | float | Sequence
 
 
-def _randint(low: int, high: int, size: tuple[int, ...], device: torch.device,
-             generator: torch.Generator | None) -> Tensor:
+def _randint(
+    low: int, high: int, size: tuple[int, ...], device: torch.device, generator: torch.Generator | None
+) -> Tensor:
     """``torch.randint`` on ``device`` from the global RNG, or from ``generator`` (then moved)."""
     if generator is None:
         return torch.randint(low, high, size, device=device)
@@ -46,8 +46,9 @@ def _as_range(value: Range, name: str) -> tuple:
     return value
 
 
-def mask_along_axis_lfr(spec: Tensor, dim: int, width_range: tuple, num_mask: int, lfr_rate: int,
-                        generator: torch.Generator | None) -> Tensor:
+def mask_along_axis_lfr(
+    spec: Tensor, dim: int, width_range: tuple, num_mask: int, lfr_rate: int, generator: torch.Generator | None
+) -> Tensor:
     """FunASR's ``mask_along_axis_lfr`` (``lfr_rate == 1``: plain ``mask_along_axis``) on ``(B, T, D)``."""
     batch, device = spec.shape[0], spec.device
     if batch == 0 or num_mask == 0:
@@ -73,8 +74,7 @@ def _time_warp_one(x: Tensor, window: int, mode: str, generator: torch.Generator
     warped = int(_randint(center - window, center + window, (1,), torch.device("cpu"), generator)[0]) + 1
     x4 = x[:, None]
     left = torch.nn.functional.interpolate(x4[:, :, :center], (warped, x.shape[2]), mode=mode, align_corners=False)
-    right = torch.nn.functional.interpolate(x4[:, :, center:], (t - warped, x.shape[2]), mode=mode,
-                                            align_corners=False)
+    right = torch.nn.functional.interpolate(x4[:, :, center:], (t - warped, x.shape[2]), mode=mode, align_corners=False)
     return torch.cat([left, right], dim=2)[:, 0]
 
 
@@ -124,16 +124,22 @@ class SpecAugLFR(torch.nn.Module):
         self.num_freq_mask = int(num_freq_mask)
         self.lfr_rate = int(lfr_rate)
         self.apply_time_mask = bool(apply_time_mask)
-        self.time_mask_width_range = (None if time_mask_width_range is None
-                                      else _as_range(time_mask_width_range, "time_mask_width_range"))
-        self.time_mask_width_ratio_range = (None if time_mask_width_ratio_range is None
-                                            else _as_range(time_mask_width_ratio_range, "time_mask_width_ratio_range"))
+        self.time_mask_width_range = (
+            None if time_mask_width_range is None else _as_range(time_mask_width_range, "time_mask_width_range")
+        )
+        self.time_mask_width_ratio_range = (
+            None
+            if time_mask_width_ratio_range is None
+            else _as_range(time_mask_width_ratio_range, "time_mask_width_ratio_range")
+        )
         self.num_time_mask = int(num_time_mask)
 
     def extra_repr(self) -> str:
-        return (f"time_warp={self.apply_time_warp}, freq={self.freq_mask_width_range}x{self.num_freq_mask} "
-                f"lfr_rate={self.lfr_rate}, time={self.time_mask_width_range or self.time_mask_width_ratio_range}"
-                f"x{self.num_time_mask}")
+        return (
+            f"time_warp={self.apply_time_warp}, freq={self.freq_mask_width_range}x{self.num_freq_mask} "
+            f"lfr_rate={self.lfr_rate}, time={self.time_mask_width_range or self.time_mask_width_ratio_range}"
+            f"x{self.num_time_mask}"
+        )
 
     def forward(self, x: Tensor, x_lengths: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """``(B, T, D)`` features and lengths -> augmented features (same lengths; see the module doc)."""

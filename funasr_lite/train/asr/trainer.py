@@ -68,8 +68,13 @@ class ParaformerTrainer(Trainer):
         self.tc = tc = conf["train_conf"]
         out = Path(inputs.output_dir)
         self.metric = tc["avg_keep_nbest_models_type"]
-        super().__init__(out, int(tc["seed"]), Budget(tc["max_epoch"], tc["max_steps"], tc["max_minutes"]),
-                         CheckpointManager(out / "checkpoints", tc["keep_nbest_models"], self.metric), info)
+        super().__init__(
+            out,
+            int(tc["seed"]),
+            Budget(tc["max_epoch"], tc["max_steps"], tc["max_minutes"]),
+            CheckpointManager(out / "checkpoints", tc["keep_nbest_models"], self.metric),
+            info,
+        )
         self.position = 0  # batches of this epoch consumed (DataLoader workers prefetch ahead of it)
         self.nan_skipped = 0
         self.stats: dict[str, float] = {}  # train loss/acc sums since the last log line
@@ -92,14 +97,23 @@ class ParaformerTrainer(Trainer):
         n_frozen = freeze(self.model, list(self.tc["freeze_param"]))
         self.model.to(info.device).train()
         n_params = sum(p.numel() for p in self.model.parameters())
-        log.info("model %s: %.2fM parameters (%d tensors frozen), device %s, world %d",
-                 conf["model"], n_params / 1e6, n_frozen, info.device, info.world_size)
+        log.info(
+            "model %s: %.2fM parameters (%d tensors frozen), device %s, world %d",
+            conf["model"],
+            n_params / 1e6,
+            n_frozen,
+            info.device,
+            info.world_size,
+        )
         self.loss_conf = loss_conf_from_config(conf)
         self.wrapped: torch.nn.Module = LossModule(self.model, self.loss_conf)
         if info.enabled:
             # without the GLM sampler the decoder's token embedding gets no gradient
-            self.wrapped = DDP(self.wrapped, device_ids=[info.device.index] if info.device.type == "cuda" else None,
-                               find_unused_parameters=self.loss_conf["sampling_ratio"] <= 0.0)
+            self.wrapped = DDP(
+                self.wrapped,
+                device_ids=[info.device.index] if info.device.type == "cuda" else None,
+                find_unused_parameters=self.loss_conf["sampling_ratio"] <= 0.0,
+            )
 
     def init_optim(self) -> None:
         """Optimiser, LR schedule (``total_steps: auto`` fitted later), grad scaler and the metrics log."""
@@ -110,8 +124,9 @@ class ParaformerTrainer(Trainer):
         self.auto_total = sched_conf.get("total_steps") == "auto"
         if self.auto_total:  # fit the cosine to the time budget: set from the measured step time during warm-up
             if not tc["max_minutes"] or str(conf["scheduler"]).lower() != "warmup_cosine":
-                raise ValueError("scheduler_conf.total_steps: auto needs scheduler warmup_cosine and "
-                                 "train_conf.max_minutes")
+                raise ValueError(
+                    "scheduler_conf.total_steps: auto needs scheduler warmup_cosine and train_conf.max_minutes"
+                )
             sched_conf["total_steps"] = UNSET_TOTAL_STEPS
         self.warmup_steps = int(sched_conf.get("warmup_steps", 0))
         self.scheduler = build_scheduler(conf["scheduler"], self.optimizer, sched_conf)
@@ -137,8 +152,13 @@ class ParaformerTrainer(Trainer):
         self.metrics.truncate_after(self.step, () if state.get("dev_logged_step", self.step) == self.step else ("dev",))
         if self.auto_total and self.scheduler.total_steps != UNSET_TOTAL_STEPS:
             self.budget.max_steps = self.scheduler.total_steps
-        log.info("resumed from %s: epoch %d, batch %d, step %d", self.checkpoints.latest(), self.epoch,
-                 self.sampler.state_dict()["position"], self.step)
+        log.info(
+            "resumed from %s: epoch %d, batch %d, step %d",
+            self.checkpoints.latest(),
+            self.epoch,
+            self.sampler.state_dict()["position"],
+            self.step,
+        )
 
     # ------------------------------------------------------------------ training
     def steps_per_epoch(self) -> int:
@@ -179,9 +199,13 @@ class ParaformerTrainer(Trainer):
             finite = res is not None and bool(torch.isfinite(res["loss"]).item())
             if any_true(not finite, info):
                 self.nan_skipped += 1
-                what = (f"non-finite features in {','.join(batch.keys[i] for i in bad_items)}" if bad_items
-                        else f"non-finite loss (keys {','.join(batch.keys[:3])}...)" if res is not None
-                        else "non-finite features on another rank")
+                what = (
+                    f"non-finite features in {','.join(batch.keys[i] for i in bad_items)}"
+                    if bad_items
+                    else f"non-finite loss (keys {','.join(batch.keys[:3])}...)"
+                    if res is not None
+                    else "non-finite features on another rank"
+                )
                 log.warning("step %d: batch skipped: %s", self.step, what)
                 self.optimizer.zero_grad(set_to_none=True)
                 return False
@@ -244,8 +268,15 @@ class ParaformerTrainer(Trainer):
             return None
         if self.last_eval.get("step") == self.step:  # already evaluated at this step (validate_interval)
             return self.last_eval["value"]
-        res = evaluate(self.model, self.dev_loader, self.featurizer, self.info.device, self.loss_conf,
-                       partial(autocast, self.info.device, self.tc["dtype"]), bool(self.tc["dev_cer"]))
+        res = evaluate(
+            self.model,
+            self.dev_loader,
+            self.featurizer,
+            self.info.device,
+            self.loss_conf,
+            partial(autocast, self.info.device, self.tc["dtype"]),
+            bool(self.tc["dev_cer"]),
+        )
         self.metrics.scalars("dev", res, self.step, self.budget.elapsed())
         log.info("dev step %d: %s", self.step, " ".join(f"{k}={v:.4f}" for k, v in res.items()))
         self.last_eval.update(step=self.step, value=res[self.metric])
@@ -269,19 +300,31 @@ class ParaformerTrainer(Trainer):
         rngs = gather_objects(rng_state(), self.info)  # every rank's; only rank 0 writes
         if not self.info.is_main:
             return None
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
-                "sampler": dict(self.sampler.state_dict(), epoch=self.epoch, position=self.position),
-                "rng": rngs, "step": self.step, "elapsed": self.budget.elapsed(),
-                "nan_skipped": self.nan_skipped, "dev_logged_step": self.last_eval.get("step", -1)}
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "sampler": dict(self.sampler.state_dict(), epoch=self.epoch, position=self.position),
+            "rng": rngs,
+            "step": self.step,
+            "elapsed": self.budget.elapsed(),
+            "nan_skipped": self.nan_skipped,
+            "dev_logged_step": self.last_eval.get("step", -1),
+        }
 
     # ------------------------------------------------------------------ end
     def finish(self) -> dict[str, Any]:
         """The run's summary; rank 0 averages the best checkpoints and exports ``model_dir``."""
-        summary = {"step": self.step, "epoch": min(self.epoch, self.tc["max_epoch"]),
-                   "elapsed_s": self.budget.elapsed(), "nan_skipped": self.nan_skipped}
+        summary = {
+            "step": self.step,
+            "epoch": min(self.epoch, self.tc["max_epoch"]),
+            "elapsed_s": self.budget.elapsed(),
+            "nan_skipped": self.nan_skipped,
+        }
         if self.info.is_main:
-            summary.update(export_best(self.conf, self.inputs.token_list, self.inputs.cmvn_file, self.checkpoints,
-                                       self.out))
+            summary.update(
+                export_best(self.conf, self.inputs.token_list, self.inputs.cmvn_file, self.checkpoints, self.out)
+            )
         self.metrics.close()
         return summary

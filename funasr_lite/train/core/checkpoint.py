@@ -85,8 +85,14 @@ class CheckpointManager:
     kept only while they are among the newest.
     """
 
-    def __init__(self, ckpt_dir: str | os.PathLike, keep_nbest: int = 10, metric: str = "acc",
-                 mode: str | None = None, keep_latest: int = 1) -> None:
+    def __init__(
+        self,
+        ckpt_dir: str | os.PathLike,
+        keep_nbest: int = 10,
+        metric: str = "acc",
+        mode: str | None = None,
+        keep_latest: int = 1,
+    ) -> None:
         self.dir = Path(ckpt_dir)
         self.keep_nbest = int(keep_nbest)
         self.keep_latest = max(1, int(keep_latest))
@@ -131,10 +137,16 @@ class CheckpointManager:
         path = self.dir / f"{tag}.pt"
         save_atomic(state, path)
         step = state.get("step") if isinstance(state.get("step"), int) else None
-        entry = {"tag": tag, "file": path.name, "metric": self.metric, "value": metric_value,
-                 "time": round(time.time(), 3), "step": step}
+        entry = {
+            "tag": tag,
+            "file": path.name,
+            "metric": self.metric,
+            "value": metric_value,
+            "time": round(time.time(), 3),
+            "step": step,
+        }
         entries = [e for e in self.entries() if e["tag"] != tag] + [entry]
-        keep = {e["tag"] for e in entries[-self.keep_latest:]}
+        keep = {e["tag"] for e in entries[-self.keep_latest :]}
         keep |= {e["tag"] for e in self._ranked(entries)[: max(0, self.keep_nbest)]}
         dropped = [e for e in entries if e["tag"] not in keep]
         entries = [e for e in entries if e["tag"] in keep]
@@ -147,8 +159,19 @@ class CheckpointManager:
 
     def adopt(self, files: list[Path]) -> None:
         """Index checkpoint files written without an index (oldest first), e.g. by an older version."""
-        self._write_index([{"tag": p.stem, "file": p.name, "metric": self.metric, "value": None,
-                            "time": round(p.stat().st_mtime, 3), "step": None} for p in files])
+        self._write_index(
+            [
+                {
+                    "tag": p.stem,
+                    "file": p.name,
+                    "metric": self.metric,
+                    "value": None,
+                    "time": round(p.stat().st_mtime, 3),
+                    "step": None,
+                }
+                for p in files
+            ]
+        )
 
     # ---------------------------------------------------------------- query
     def latest(self) -> Path | None:

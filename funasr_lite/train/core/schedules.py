@@ -62,8 +62,14 @@ class WarmupLR(LRScheduler):
 class WarmupCosineLR(LRScheduler):
     """Linear warm-up (``(s+1)/warmup_steps`` at 0-based step ``s``), then cosine to ``final_lr_ratio``."""
 
-    def __init__(self, optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: int = 0,
-                 final_lr_ratio: float = 0.01, last_epoch: int = -1) -> None:
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        total_steps: int,
+        warmup_steps: int = 0,
+        final_lr_ratio: float = 0.01,
+        last_epoch: int = -1,
+    ) -> None:
         if total_steps <= 0 or warmup_steps < 0:
             raise ValueError(f"need total_steps > 0 and warmup_steps >= 0, got {total_steps}, {warmup_steps}")
         self.total_steps, self.warmup_steps = int(total_steps), int(warmup_steps)
@@ -92,8 +98,9 @@ def warmup_cosine_lr(step: int, total: int, lr: float, warmup_frac: float, min_l
     return floor + (lr - floor) * cosine_decay(step, warm, total)
 
 
-def _check_keys(kind: str, name: str, conf: dict[str, Any], allowed: set[str],
-                required: set[str] | None = None) -> None:
+def _check_keys(
+    kind: str, name: str, conf: dict[str, Any], allowed: set[str], required: set[str] | None = None
+) -> None:
     required = required or set()
     unknown = sorted(set(conf) - allowed - required)
     if unknown:

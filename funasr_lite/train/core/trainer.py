@@ -31,8 +31,15 @@ log = logging.getLogger("train")
 class Trainer:
     """Base class of the trainers: :meth:`run` and the steps every run shares."""
 
-    def __init__(self, out: Path, seed: int, budget: Budget, checkpoints: CheckpointManager,
-                 info: DistInfo | None = None, progress: bool = True) -> None:
+    def __init__(
+        self,
+        out: Path,
+        seed: int,
+        budget: Budget,
+        checkpoints: CheckpointManager,
+        info: DistInfo | None = None,
+        progress: bool = True,
+    ) -> None:
         self.out = out
         self.seed = seed
         self.budget = budget
@@ -65,8 +72,14 @@ class Trainer:
             log.info("step %d: training had finished; exporting only", self.step)
         planned = self.budget.planned_steps(self.steps_per_epoch())
         # one bar over the optimiser steps of the whole run, so tqdm's ETA is the run's
-        self.bar = tqdm(total=planned, initial=min(self.step, planned), desc="train steps", unit="step",
-                        disable=not self.progress, dynamic_ncols=True)
+        self.bar = tqdm(
+            total=planned,
+            initial=min(self.step, planned),
+            desc="train steps",
+            unit="step",
+            disable=not self.progress,
+            dynamic_ncols=True,
+        )
         while not self.stopped and self.epoch <= self.budget.max_epoch:
             self.train_one_epoch()
             self.end_epoch()

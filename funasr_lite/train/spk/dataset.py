@@ -43,9 +43,17 @@ def crop_features(waves: Tensor) -> Tensor:
 class SpeakerCrops:
     """In-memory speaker audio and a seeded batch sampler of random crops."""
 
-    def __init__(self, data_dir: str | Path, min_crop: float = 1.5, max_crop: float = 3.0,
-                 gap_range: tuple[float, float] = (0.0, 0.3), noise_std: tuple[float, float] = (2.0, 40.0),
-                 gain_db: float = 6.0, seed: int = 0, spk2id: dict[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: str | Path,
+        min_crop: float = 1.5,
+        max_crop: float = 3.0,
+        gap_range: tuple[float, float] = (0.0, 0.3),
+        noise_std: tuple[float, float] = (2.0, 40.0),
+        gain_db: float = 6.0,
+        seed: int = 0,
+        spk2id: dict[str, int] | None = None,
+    ) -> None:
         if not 0 < min_crop <= max_crop:
             raise ValueError(f"need 0 < min_crop <= max_crop, got {min_crop}, {max_crop}")
         self.data_dir = Path(data_dir)
@@ -86,12 +94,19 @@ class SpeakerCrops:
         self.speakers = speakers
         short = [s for s, a in self.audio.items() if len(a) < int(self.max_crop * FS)]
         if short:
-            raise InputError(self.data_dir, f"{len(short)} speakers have less than max_crop={self.max_crop} s "
-                                            f"of audio, e.g. {short[0]}")
+            raise InputError(
+                self.data_dir,
+                f"{len(short)} speakers have less than max_crop={self.max_crop} s of audio, e.g. {short[0]}",
+            )
         self.num_utts = len(wavs)
         self.total_seconds = sum(len(a) for a in self.audio.values()) / FS
-        log.info("%s: %d speakers, %d utterances, %.2f h", self.data_dir, len(speakers), self.num_utts,
-                 self.total_seconds / 3600.0)
+        log.info(
+            "%s: %d speakers, %d utterances, %.2f h",
+            self.data_dir,
+            len(speakers),
+            self.num_utts,
+            self.total_seconds / 3600.0,
+        )
 
     @property
     def num_speakers(self) -> int:
@@ -112,7 +127,7 @@ class SpeakerCrops:
             spk = self.speakers[i]
             audio = self.audio[spk]
             off = int(rng.integers(0, len(audio) - n + 1))
-            x = audio[off: off + n].astype(np.float32)
+            x = audio[off : off + n].astype(np.float32)
             x *= 10.0 ** (rng.uniform(-self.gain_db, self.gain_db) / 20.0)
             x += rng.normal(0.0, rng.uniform(*self.noise_std), size=n).astype(np.float32)
             out[b] = np.clip(x, -32768.0, 32767.0) / 32768.0

@@ -19,20 +19,29 @@ from funasr_lite.models.campplus import CAMPPlus
 from funasr_lite.train.core.checkpoint import save_atomic
 
 
-def export_model_dir(model: CAMPPlus, model_conf: dict[str, Any], out_dir: str | Path,
-                     info: dict[str, Any] | None = None) -> Path:
+def export_model_dir(
+    model: CAMPPlus, model_conf: dict[str, Any], out_dir: str | Path, info: dict[str, Any] | None = None
+) -> Path:
     """Write a FunASR-style CAM++ folder: campplus_cn_common.bin, config.yaml, configuration.json."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to("cpu", torch.float32) if v.is_floating_point() else v.detach().cpu()
-             for k, v in model.state_dict().items()}
+    state = {
+        k: v.detach().to("cpu", torch.float32) if v.is_floating_point() else v.detach().cpu()
+        for k, v in model.state_dict().items()
+    }
     save_atomic(state, out / "campplus_cn_common.bin")
-    config = {"model": "CAMPPlus", "model_conf": dict(model_conf),
-              "frontend": "WavFrontend", "frontend_conf": {"fs": 16000}}
+    config = {
+        "model": "CAMPPlus",
+        "model_conf": dict(model_conf),
+        "frontend": "WavFrontend",
+        "frontend_conf": {"fs": 16000},
+    }
     write_text_atomic(out / "config.yaml", yaml.safe_dump(config, sort_keys=False))
     configuration = {
-        "framework": "pytorch", "task": "speaker-verification",
-        "model": {"type": "funasr"}, "pipeline": {"type": "funasr-pipeline"},
+        "framework": "pytorch",
+        "task": "speaker-verification",
+        "model": {"type": "funasr"},
+        "pipeline": {"type": "funasr-pipeline"},
         "model_name_in_hub": {"ms": "", "hf": ""},
         "file_path_metas": {"init_param": "campplus_cn_common.bin", "config": "config.yaml"},
     }
@@ -40,5 +49,3 @@ def export_model_dir(model: CAMPPlus, model_conf: dict[str, Any], out_dir: str |
     if info is not None:
         write_text_atomic(out / "train_info.json", json.dumps(info, indent=1, sort_keys=True) + "\n")
     return out
-
-

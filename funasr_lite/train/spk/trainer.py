@@ -120,8 +120,9 @@ class CamppTrainer(Trainer):
         if legacy and not checkpoints.entries():  # a run dir of a version without the index
             checkpoints.adopt([p for _, p in legacy])
         device = torch.device(cfg.device)
-        super().__init__(out, cfg.seed, Budget(cfg.epochs, 0, cfg.max_minutes), checkpoints,
-                         DistInfo(0, 1, 0, device), progress)
+        super().__init__(
+            out, cfg.seed, Budget(cfg.epochs, 0, cfg.max_minutes), checkpoints, DistInfo(0, 1, 0, device), progress
+        )
         self.cfg, self.device = cfg, device
         self.start_epoch = 1  # the first epoch this process trains
         self.history: list[dict[str, Any]] = []  # per-epoch metrics, earlier runs included
@@ -134,16 +135,21 @@ class CamppTrainer(Trainer):
             saved, cfg = state["config"], self.cfg
             for key in ("model_conf", "seed", "margin", "scale"):
                 if saved[key] != getattr(cfg, key):
-                    log.warning("resuming: %s differs from the checkpoint (%r vs %r); using the checkpoint's", key,
-                                getattr(cfg, key), saved[key])
+                    log.warning(
+                        "resuming: %s differs from the checkpoint (%r vs %r); using the checkpoint's",
+                        key,
+                        getattr(cfg, key),
+                        saved[key],
+                    )
                     setattr(cfg, key, saved[key])
             self.seed = cfg.seed
         return state
 
     def init_data(self) -> None:
         cfg = self.cfg
-        self.data = SpeakerCrops(cfg.data, cfg.min_crop, cfg.max_crop, seed=cfg.seed,
-                                 spk2id=self.ckpt["spk2id"] if self.ckpt else None)
+        self.data = SpeakerCrops(
+            cfg.data, cfg.min_crop, cfg.max_crop, seed=cfg.seed, spk2id=self.ckpt["spk2id"] if self.ckpt else None
+        )
         self.steps = cfg.steps_per_epoch or self.data.steps_per_epoch(cfg.batch_size)
         self.total_steps = self.steps * cfg.epochs
         self.rng = np.random.default_rng(cfg.seed)  # the batches' own generator
@@ -151,8 +157,9 @@ class CamppTrainer(Trainer):
     def init_model(self) -> None:
         cfg = self.cfg
         self.model = CAMPPlus(**cfg.model_conf).to(self.device)
-        self.head = AAMSoftmax(cfg.model_conf["embedding_size"], len(self.data.spk2id), cfg.margin,
-                               cfg.scale).to(self.device)
+        self.head = AAMSoftmax(cfg.model_conf["embedding_size"], len(self.data.spk2id), cfg.margin, cfg.scale).to(
+            self.device
+        )
 
     def init_optim(self) -> None:
         cfg = self.cfg
@@ -179,16 +186,31 @@ class CamppTrainer(Trainer):
     def _record_run(self) -> None:
         """``train_config.json`` (config, data size, versions) and ``spk2id``."""
         cfg, data = self.cfg, self.data
-        run_info = {"config": asdict(cfg), "num_speakers": len(data.spk2id), "num_utts": data.num_utts,
-                    "hours": round(data.total_seconds / 3600.0, 3), "steps_per_epoch": self.steps,
-                    "total_steps": self.total_steps, "versions": _versions(),
-                    "num_params": sum(p.numel() for p in self.model.parameters())}
+        run_info = {
+            "config": asdict(cfg),
+            "num_speakers": len(data.spk2id),
+            "num_utts": data.num_utts,
+            "hours": round(data.total_seconds / 3600.0, 3),
+            "steps_per_epoch": self.steps,
+            "total_steps": self.total_steps,
+            "versions": _versions(),
+            "num_params": sum(p.numel() for p in self.model.parameters()),
+        }
         write_text_atomic(self.out / "train_config.json", json.dumps(run_info, indent=1, sort_keys=True) + "\n")
-        write_text_atomic(self.out / "spk2id",
-                          "".join(f"{s} {i}\n" for s, i in sorted(data.spk2id.items(), key=lambda x: x[1])))
-        log.info("CAM++ %s: %d params; %d speakers; %d epochs x %d steps, batch %d, %s on %s",
-                 cfg.model_conf, run_info["num_params"], len(data.spk2id), cfg.epochs, self.steps,
-                 cfg.batch_size, cfg.optimizer, self.device)
+        write_text_atomic(
+            self.out / "spk2id", "".join(f"{s} {i}\n" for s, i in sorted(data.spk2id.items(), key=lambda x: x[1]))
+        )
+        log.info(
+            "CAM++ %s: %d params; %d speakers; %d epochs x %d steps, batch %d, %s on %s",
+            cfg.model_conf,
+            run_info["num_params"],
+            len(data.spk2id),
+            cfg.epochs,
+            self.steps,
+            cfg.batch_size,
+            cfg.optimizer,
+            self.device,
+        )
 
     # ------------------------------------------------------------------ training
     def steps_per_epoch(self) -> int:
@@ -210,8 +232,9 @@ class CamppTrainer(Trainer):
             self.sum_loss += loss
             self.sum_acc += acc
             self.bar.update(1)
-            self.bar.set_postfix(epoch=f"{self.epoch}/{cfg.epochs}", loss=f"{loss:.3f}", acc=f"{acc:.3f}",
-                                 lr=f"{self.lr:.2e}")
+            self.bar.set_postfix(
+                epoch=f"{self.epoch}/{cfg.epochs}", loss=f"{loss:.3f}", acc=f"{acc:.3f}", lr=f"{self.lr:.2e}"
+            )
 
     def train_step(self) -> tuple[float, float]:
         """One batch of crops, one optimiser step; returns its loss and accuracy."""
@@ -234,36 +257,72 @@ class CamppTrainer(Trainer):
     def end_epoch(self) -> None:
         """Log the epoch, save ``epoch_<N>``; stop when another epoch would pass ``max_minutes``."""
         cfg, epoch = self.cfg, self.epoch
-        metrics = {"epoch": epoch, "step": self.step, "loss": self.sum_loss / self.steps,
-                   "acc": self.sum_acc / self.steps, "lr": self.lr, "margin": self.head.margin,
-                   "seconds": round(time.time() - self.t_epoch, 2)}
+        metrics = {
+            "epoch": epoch,
+            "step": self.step,
+            "loss": self.sum_loss / self.steps,
+            "acc": self.sum_acc / self.steps,
+            "lr": self.lr,
+            "margin": self.head.margin,
+            "seconds": round(time.time() - self.t_epoch, 2),
+        }
         self.history.append(metrics)
-        log.info("epoch %d/%d: loss %.4f acc %.4f lr %.2e margin %.3f (%.1f s)", epoch, cfg.epochs,
-                 metrics["loss"], metrics["acc"], self.lr, self.head.margin, metrics["seconds"])
+        log.info(
+            "epoch %d/%d: loss %.4f acc %.4f lr %.2e margin %.3f (%.1f s)",
+            epoch,
+            cfg.epochs,
+            metrics["loss"],
+            metrics["acc"],
+            self.lr,
+            self.head.margin,
+            metrics["seconds"],
+        )
         with open(self.out / "train_log.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps(metrics) + "\n")
         self.save(f"epoch_{epoch}")
         if epoch < cfg.epochs and not self.budget.another_epoch_fits(epoch - self.start_epoch + 1):
-            log.info("time budget of %.1f min reached after epoch %d; rerun the same command to resume",
-                     cfg.max_minutes, epoch)
+            log.info(
+                "time budget of %.1f min reached after epoch %d; rerun the same command to resume",
+                cfg.max_minutes,
+                epoch,
+            )
             self.stopped = self.stopped_early = True
         self.epoch += 1
 
     def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "head": self.head.state_dict(), "optimizer": self.opt.state_dict(),
-                "epoch": self.epoch, "step": self.step, "history": self.history, "config": asdict(self.cfg),
-                "spk2id": self.data.spk2id, "rng": dict(rng_state(), numpy_batch=self.rng.bit_generator.state)}
+        return {
+            "model": self.model.state_dict(),
+            "head": self.head.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "epoch": self.epoch,
+            "step": self.step,
+            "history": self.history,
+            "config": asdict(self.cfg),
+            "spk2id": self.data.spk2id,
+            "rng": dict(rng_state(), numpy_batch=self.rng.bit_generator.state),
+        }
 
     def finish(self) -> dict[str, Any]:
         """Export ``<out>/model`` unless stopped by the time budget; returns the summary."""
-        summary = {"history": self.history, "stopped_early": self.stopped_early,
-                   "checkpoint": str(self.checkpoints.latest())}
+        summary = {
+            "history": self.history,
+            "stopped_early": self.stopped_early,
+            "checkpoint": str(self.checkpoints.latest()),
+        }
         if not self.stopped_early:
             last = self.history[-1] if self.history else {}
-            info = {"checkpoint": summary["checkpoint"], "epochs": self.cfg.epochs, "seed": self.cfg.seed,
-                    "final_loss": last.get("loss"), "final_acc": last.get("acc"),
-                    "num_speakers": len(self.data.spk2id), "data": self.cfg.data, "versions": _versions()}
-            summary["model_dir"] = str(export_model_dir(self.model.cpu().eval(), self.cfg.model_conf,
-                                                        self.out / "model", info))
+            info = {
+                "checkpoint": summary["checkpoint"],
+                "epochs": self.cfg.epochs,
+                "seed": self.cfg.seed,
+                "final_loss": last.get("loss"),
+                "final_acc": last.get("acc"),
+                "num_speakers": len(self.data.spk2id),
+                "data": self.cfg.data,
+                "versions": _versions(),
+            }
+            summary["model_dir"] = str(
+                export_model_dir(self.model.cpu().eval(), self.cfg.model_conf, self.out / "model", info)
+            )
             log.info("exported %s", summary["model_dir"])
         return summary
