@@ -25,37 +25,8 @@ import soundfile as sf
 from funasr_lite.errors import InputError
 
 # espeak-ng voice variants ("cmn+<variant>"), split so that dev/test voices are held out.
-TRAIN_VARIANTS = (
-    "m1",
-    "m2",
-    "m3",
-    "m4",
-    "m5",
-    "m6",
-    "f1",
-    "f2",
-    "f3",
-    "f4",
-    "klatt",
-    "klatt2",
-    "klatt3",
-    "Andy",
-    "Annie",
-    "Denis",
-    "Gene",
-    "Lee",
-    "Mario",
-    "Michael",
-    "Mike",
-    "linda",
-    "max",
-    "paul",
-    "steph",
-    "adam",
-    "david",
-    "edward",
-    "john",
-    "robert",
+TRAIN_VARIANTS = tuple(
+    "m1 m2 m3 m4 m5 m6 f1 f2 f3 f4 klatt klatt2 klatt3 Andy Annie Denis Gene Lee Mario Michael Mike linda max paul steph adam david edward john robert".split()
 )
 DEV_VARIANTS = ("m7", "f5", "klatt4", "Alicia")
 TEST_VARIANTS = ("m8", "klatt5", "belinda", "benjamin")
@@ -64,53 +35,13 @@ HELD_OUT_PITCHES = (42, 58)
 # New voices for finetuning demos (egs/synth/asr/local/finetune_new_voices.sh): espeak-ng variants
 # in none of the lists above (klatt, whispered, creaky, robotic and named voices), at pitches no
 # other list uses, so that every (variant, pitch) speaker is new to a model trained on the corpus.
-FINETUNE_VARIANTS = ("klatt6", "croak", "grandma", "whisperf", "Storm", "robosoft3", "iven3", "shelby")
+FINETUNE_VARIANTS = tuple("klatt6 croak grandma whisperf Storm robosoft3 iven3 shelby".split())
 FINETUNE_PITCHES = (45, 55)
 # --train_voices wide (the --size gpu corpus) adds these to TRAIN_VARIANTS: every other espeak-ng
 # variant with a human-like voice (robotic, whispered, "Demonic", "Tweaky" and "fast" left out),
 # none of them a dev, test or finetuning voice, so held-out scoring stays held out.
-WIDE_EXTRA_VARIANTS = (
-    "Alex",
-    "Andrea",
-    "AnxiousAndy",
-    "Diogo",
-    "Gene2",
-    "Henrique",
-    "Hugo",
-    "Jacky",
-    "Marco",
-    "Nguyen",
-    "RicishayMax",
-    "RicishayMax2",
-    "RicishayMax3",
-    "anika",
-    "announcer",
-    "antonio",
-    "aunty",
-    "boris",
-    "caleb",
-    "ed",
-    "edward2",
-    "grandpa",
-    "gustave",
-    "iven",
-    "iven2",
-    "iven4",
-    "kaukovalta",
-    "marcelo",
-    "michel",
-    "miguel",
-    "norbert",
-    "pablo",
-    "pedro",
-    "quincy",
-    "rob",
-    "sandro",
-    "steph2",
-    "steph3",
-    "travis",
-    "victor",
-    "zac",
+WIDE_EXTRA_VARIANTS = tuple(
+    "Alex Andrea AnxiousAndy Diogo Gene2 Henrique Hugo Jacky Marco Nguyen RicishayMax RicishayMax2 RicishayMax3 anika announcer antonio aunty boris caleb ed edward2 grandpa gustave iven iven2 iven4 kaukovalta marcelo michel miguel norbert pablo pedro quincy rob sandro steph2 steph3 travis victor zac".split()
 )
 TRAIN_VOICE_SETS = {"base": TRAIN_VARIANTS, "wide": TRAIN_VARIANTS + WIDE_EXTRA_VARIANTS}
 SPEEDS = (130, 190)  # espeak-ng words per minute, drawn uniformly per utterance

@@ -8,6 +8,7 @@ the defaults are Paraformer-large's sizes.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 PREDICTOR_V2 = {"threshold": 1.0, "l_order": 1, "r_order": 1, "tail_threshold": 0.45}
@@ -18,6 +19,20 @@ PREDICTOR_V3_EXTRA = {
     "upsample_times": 3,
     "use_cif1_cnn": False,
     "upsample_type": "cnn_blstm",
+}
+
+# SpecAugLFR of FunASR's Paraformer template.yaml (the trainer's default too)
+SPECAUG_LFR_CONF = {
+    "apply_time_warp": False,
+    "time_warp_window": 5,
+    "time_warp_mode": "bicubic",
+    "apply_freq_mask": True,
+    "freq_mask_width_range": [0, 30],
+    "lfr_rate": 6,
+    "num_freq_mask": 1,
+    "apply_time_mask": True,
+    "time_mask_width_range": [0, 12],
+    "num_time_mask": 1,
 }
 
 
@@ -90,18 +105,7 @@ def paraformer_template(
             "dither": 0.0,
         },
         "specaug": "SpecAugLFR",
-        "specaug_conf": {
-            "apply_time_warp": False,
-            "time_warp_window": 5,
-            "time_warp_mode": "bicubic",
-            "apply_freq_mask": True,
-            "freq_mask_width_range": [0, 30],
-            "lfr_rate": 6,
-            "num_freq_mask": 1,
-            "apply_time_mask": True,
-            "time_mask_width_range": [0, 12],
-            "num_time_mask": 1,
-        },
+        "specaug_conf": copy.deepcopy(SPECAUG_LFR_CONF),
         "train_conf": {
             "accum_grad": 1,
             "grad_clip": 5,

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from funasr_lite.errors import ModelError
+from funasr_lite.models.paraformer.template import SPECAUG_LFR_CONF
 from funasr_lite.yamlio import read_yaml
 
 # Training sections with their defaults: every key a user may set, and its type.
@@ -55,18 +56,7 @@ TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
     "scheduler": "warmuplr",
     "scheduler_conf": {"warmup_steps": 30000},
     "specaug": "SpecAugLFR",
-    "specaug_conf": {
-        "apply_time_warp": False,
-        "time_warp_window": 5,
-        "time_warp_mode": "bicubic",
-        "apply_freq_mask": True,
-        "freq_mask_width_range": [0, 30],
-        "lfr_rate": 6,
-        "num_freq_mask": 1,
-        "apply_time_mask": True,
-        "time_mask_width_range": [0, 12],
-        "num_time_mask": 1,
-    },
+    "specaug_conf": copy.deepcopy(SPECAUG_LFR_CONF),
 }
 FREE_SECTIONS = {"optim_conf", "scheduler_conf", "specaug_conf"}  # checked by their builders
 MODEL_KEYS = {
