@@ -28,6 +28,8 @@
 #                           PyPI, built here like antlr4
 #   soundfile + cffi + pycparser   audio reading (FunASR falls back to soundfile when torchaudio.load fails)
 #   soxr, configargparse    funasr_lite's own needs on that machine (kept from before)
+#   pytest (+ pluggy, iniconfig, packaging), hypothesis (+ sortedcontainers, attrs),
+#   kaldi-native-fbank      the test suite's CUDA-only tests on that machine
 # Not needed on these paths: hydra-core (only auto_frontend), jaconv/jamo (other tokenizers),
 # torch_complex/pytorch_wpe (multi-channel frontends), umap-learn/hdbscan (CAM++ clustering of
 # >= 2048 chunks without a speaker count: ~25 min of speech in one file), modelscope, transformers.
@@ -54,6 +56,14 @@ WHEELS=(
   pycparser==2.22
   soxr==1.1.0
   configargparse==1.7.1
+  pytest==9.2.0
+  pluggy==1.7.0
+  iniconfig==2.3.1
+  packaging==26.4
+  hypothesis==6.170.29
+  sortedcontainers==2.4.0
+  attrs==26.1.0
+  kaldi-native-fbank==1.23.0
 )
 # pure Python, only an sdist on PyPI: built locally into a py3-none-any wheel
 SDIST_WHEELS=(antlr4-python3-runtime==4.9.3 jieba==0.42.1)
