@@ -11,6 +11,8 @@ by default the run.pl that ships in ``funasr_lite/jobs/``, so an installed packa
 checkout; add ``--gpu 1`` to run.pl's options for one job per GPU), then the 1best_recog files
 are merged.
 Bad recordings are skipped and listed in ``errors.txt`` (exit code 1); a rerun resumes.
+Ctrl-C stops with one line and exit code 130; what was written stays whole (atomic writes), and a
+rerun resumes. ``funasr-lite`` (``funasr_lite/bin/cli.py``) runs this on audio files and folders.
 ``cmd |`` entries (Kaldi pipes) run only with ``--allow_pipes``; keys that cannot be file names
 (``..``, ``a/b``: the per-recording files are named by key) are refused before anything runs.
 """
@@ -25,11 +27,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from funasr_lite.bin.cli_inputs import is_audio_file
 from funasr_lite.data.kaldi_lists import read_scp
 from funasr_lite.errors import InputError, ModelError
 from funasr_lite.fileio import write_text_atomic
 from funasr_lite.frontend.audio import DEFAULT_RESAMPLER, RESAMPLERS, load_wav_scp
-from funasr_lite.jobs import RUN_PL, SplitError, run_jobs, runpl_quote, write_split  # noqa: F401 (runpl_quote: tests)
+from funasr_lite.jobs import RUN_PL, RunnerError, SplitError, resolve_runner, run_jobs, runpl_quote, write_split  # noqa: F401 (runpl_quote: tests)
 from funasr_lite.pipeline import DecodeOptions
 from funasr_lite.prefetch import prepared
 from funasr_lite.seeding import set_seed
@@ -53,16 +56,21 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--spk_model", default=None, help="CAM++ folder; labels every sentence with a speaker (needs --vad_model)"
     )
-    p.add_argument("--spk_mode", default="punc_segment", choices=("punc_segment", "vad_segment"))
+    p.add_argument(
+        "--spk_mode",
+        default="punc_segment",
+        choices=("punc_segment", "vad_segment"),
+        help="embed speakers per punctuated sentence or per VAD segment (default: %(default)s)",
+    )
     p.add_argument("--num_speakers", type=int, default=None, help="exact speaker count (default: estimated)")
-    p.add_argument("--min_speakers", type=int, default=1)
-    p.add_argument("--max_speakers", type=int, default=15)
+    p.add_argument("--min_speakers", type=int, default=1, help="fewest speakers to estimate (default: %(default)s)")
+    p.add_argument("--max_speakers", type=int, default=15, help="most speakers to estimate (default: %(default)s)")
     p.add_argument(
         "--no_split_at_speaker_change",
         action="store_true",
         help="keep FunASR's one speaker per sentence instead of splitting sentences at speaker changes",
     )
-    p.add_argument("--wav_scp", required=True)
+    p.add_argument("--wav_scp", required=True, help="Kaldi wav.scp: '<key> <path | URL | cmd |>' per line")
     p.add_argument(
         "--allow_pipes",
         action="store_true",
@@ -70,7 +78,7 @@ def get_parser() -> argparse.ArgumentParser:
         help="run wav.scp entries ending in '|' (Kaldi pipes: shell commands from the list); "
         "refused by default unless FUNASR_LITE_ALLOW_PIPES=1",
     )
-    p.add_argument("--output_dir", required=True)
+    p.add_argument("--output_dir", required=True, help="folder for 1best_recog/, the format folders and errors.txt")
     p.add_argument(
         "--output_format",
         default="json",
@@ -112,7 +120,9 @@ def get_parser() -> argparse.ArgumentParser:
         help="VAD end silence in ms (default: the model's dynamic schedule)",
     )
     p.add_argument("--max_single_segment_time", type=int, default=None, help="VAD max segment length in ms")
-    p.add_argument("--dither", type=float, default=0.0)
+    p.add_argument(
+        "--dither", type=float, default=0.0, help="fbank dither (0: deterministic features; default: %(default)s)"
+    )
     p.add_argument(
         "--resampler",
         default=DEFAULT_RESAMPLER,
@@ -120,7 +130,14 @@ def get_parser() -> argparse.ArgumentParser:
         help="for audio at other rates than a model's: funasr (torchaudio's sinc resampler, as "
         "FunASR) or soxr (default: %(default)s)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--fs",
+        type=int,
+        default=None,
+        help="sample rate of headerless .pcm input (16-bit little-endian mono), as FunASR's fs "
+        "(default: 16000; files with a header use their own)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="RNG seed, recorded in the log (default: %(default)s)")
     p.add_argument("--nj", type=int, default=1, help="split into N jobs run through --cmd (default: %(default)s)")
     p.add_argument(
         "--cmd",
@@ -146,28 +163,69 @@ def apply_config_defaults(parser: argparse.ArgumentParser, argv: list[str] | Non
     parser.set_defaults(**conf)
 
 
+INTERRUPTED = "interrupted (Ctrl-C): the recordings finished so far are written; rerun the same command to resume"
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status (130 after Ctrl-C, with one line on stderr)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print(INTERRUPTED, file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     parser = get_parser()
     try:
         apply_config_defaults(parser, argv if argv is not None else sys.argv[1:])
     except ModelError as e:
         parser.error(str(e))
     args = parser.parse_args(argv)
+    if args.nj < 1:
+        parser.error(f"--nj {args.nj}: must be at least 1")
+    if args.fs is not None and args.fs <= 0:
+        parser.error(f"--fs {args.fs}: must be a positive sample rate")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        formats = [] if args.output_format == "none" else parse_formats(args.output_format)
+        formats = output_formats(args.output_format, args.spk_model is not None)
     except ValueError as e:
         print(f"error: --output_format: {e}", file=sys.stderr)
         return 2
-    if formats:  # per-recording files are named by key: refuse keys that would escape --output_dir
-        try:
+    if is_audio_file(args.wav_scp):
+        print(
+            f"error: {args.wav_scp} is an audio file, not a wav.scp list: pass it as input (funasr-lite {args.wav_scp})",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        keys = list(read_scp(args.wav_scp))
+        if formats:  # per-recording files are named by key: refuse keys that would escape --output_dir
             check_output_keys(args.wav_scp)
-        except (InputError, ValueError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 1
+    except (InputError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if args.nj > max(len(keys), 1):
+        log.info(
+            "--nj %d is more than the %d recording(s) of %s: running %d", args.nj, len(keys), args.wav_scp, len(keys)
+        )
+        args.nj = max(len(keys), 1)
     if args.nj > 1:
         return run_split(args, argv if argv is not None else sys.argv[1:])
     return run_one(args, formats)
+
+
+def output_formats(spec: str, has_speakers: bool) -> list[str]:
+    """``--output_format`` -> format names; ``ValueError`` for unknown ones and for ``rttm`` without
+    a speaker model (``all`` then leaves rttm out)."""
+    if spec == "none":
+        return []
+    formats = parse_formats(spec)
+    if "rttm" in formats and not has_speakers:
+        if "all" not in spec.replace(",", " ").split():
+            raise ValueError("rttm needs --spk_model (speaker turns come from the speaker model)")
+        formats.remove("rttm")
+    return formats
 
 
 def check_output_keys(wav_scp: str) -> None:
@@ -228,7 +286,12 @@ def run_one(args: argparse.Namespace, formats: list[str]) -> int:
 
     def loader(shard: tuple[int, int] | None) -> Iterator:
         return load_wav_scp(
-            args.wav_scp, allow_pipes=args.allow_pipes, shard=shard, skip=writer.done, **pipeline.audio_options()
+            args.wav_scp,
+            fs=args.fs,
+            allow_pipes=args.allow_pipes,
+            shard=shard,
+            skip=writer.done,
+            **pipeline.audio_options(),
         )
 
     items = prepared(loader, pipeline.vad, vad_opts, args.num_workers)
@@ -284,10 +347,11 @@ def run_split(args: argparse.Namespace, argv: list[str]) -> int:
     """Split the list, run ``--nj`` jobs through ``--cmd``, merge their 1best_recog files."""
     out = Path(args.output_dir)
     split_dir = out / f"split{args.nj}"
-    split_dir.mkdir(parents=True, exist_ok=True)
     try:
+        resolve_runner(args.cmd)  # a runner that cannot be found fails before anything is written
+        split_dir.mkdir(parents=True, exist_ok=True)
         write_split(args.wav_scp, [split_dir / f"wav.{j}.scp" for j in range(1, args.nj + 1)])
-    except SplitError as e:
+    except (RunnerError, SplitError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     job_argv = _without(argv, ("--nj", "--cmd", "--wav_scp", "--output_dir"))
