@@ -52,5 +52,11 @@ setup(
             "pyannote.database>=5",
         ],
     },
-    entry_points={"console_scripts": ["funasr-lite-cer=funasr_lite.bin.compute_cer:main"]},
+    entry_points={
+        "console_scripts": [
+            # FunASR's `funasr audio.wav -f srt -o dir`: files, folders or a wav.scp through bin/inference
+            "funasr-lite=funasr_lite.bin.cli:main",
+            "funasr-lite-cer=funasr_lite.bin.compute_cer:main",
+        ]
+    },
 )
