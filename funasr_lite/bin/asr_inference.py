@@ -71,6 +71,13 @@ def get_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from funasr_lite.devices import resolve_device  # noqa: PLC0415
+
+    try:
+        args.device = resolve_device(args.device, "--device")
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     set_seed(args.seed)
     log.info(
         "model=%s wav_scp=%s device=%s seed=%d dither=%g", args.model, args.wav_scp, args.device, args.seed, args.dither

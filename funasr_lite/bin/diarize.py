@@ -77,9 +77,11 @@ def get_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = get_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s (%(module)s:%(lineno)d) %(levelname)s: %(message)s")
+    from funasr_lite.devices import resolve_device  # noqa: PLC0415
     from funasr_lite.models.campplus import load_campplus
 
     try:
+        args.device = resolve_device(args.device, "--device")
         wavs = read_scp(args.wav_scp)
         num_spk = {k: int(v) for k, v in read_scp(args.num_speakers_file).items()} if args.num_speakers_file else {}
         oracle = read_rttm(args.oracle_vad) if args.oracle_vad else None

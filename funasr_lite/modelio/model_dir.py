@@ -24,6 +24,26 @@ from funasr_lite.yamlio import read_yaml
 
 log = logging.getLogger(__name__)
 
+# FunASR 1.4.16's ModelScope alias table (funasr/download/name_maps_from_hub.py: name_maps_ms).
+HUB_ALIASES = {
+    "paraformer": "iic/speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-pytorch",
+    "paraformer-zh": "iic/speech_seaco_paraformer_large_asr_nat-zh-cn-16k-common-vocab8404-pytorch",
+    "paraformer-en": "iic/speech_paraformer-large-vad-punc_asr_nat-en-16k-common-vocab10020",
+    "paraformer-en-spk": "iic/speech_paraformer-large-vad-punc_asr_nat-en-16k-common-vocab10020",
+    "paraformer-zh-streaming": "iic/speech_paraformer-large_asr_nat-zh-cn-16k-common-vocab8404-online",
+    "fsmn-vad": "iic/speech_fsmn_vad_zh-cn-16k-common-pytorch",
+    "ct-punc": "iic/punc_ct-transformer_cn-en-common-vocab471067-large",
+    "ct-punc-c": "iic/punc_ct-transformer_zh-cn-common-vocab272727-pytorch",
+    "fa-zh": "iic/speech_timestamp_prediction-v1-16k-offline",
+    "cam++": "iic/speech_campplus_sv_zh-cn_16k-common",
+    "Whisper-large-v2": "iic/speech_whisper-large_asr_multilingual",
+    "Whisper-large-v3": "iic/Whisper-large-v3",
+    "Qwen-Audio": "Qwen/Qwen-Audio",
+    "emotion2vec_plus_large": "iic/emotion2vec_plus_large",
+    "emotion2vec_plus_base": "iic/emotion2vec_plus_base",
+    "emotion2vec_plus_seed": "iic/emotion2vec_plus_seed",
+    "Whisper-large-v3-turbo": "iic/Whisper-large-v3-turbo",
+}
 MODEL_CLASSES = ("Paraformer", "BiCifParaformer", "FsmnVAD", "CTTransformer", "CAMPPlus")
 
 # config `model:` values (lower-cased, "_" removed) -> our class names.
@@ -165,6 +185,12 @@ def _check_local_folder(path: str | Path) -> Path:
     if root.exists():
         raise ModelError(root, "is a file; pass the model folder that holds config.yaml and the checkpoint")
     text = str(path)
+    if text in HUB_ALIASES:
+        raise ModelError(
+            text,
+            f"is a FunASR hub alias and funasr_lite never downloads models: download it yourself with "
+            f"`modelscope download --model {HUB_ALIASES[text]} --local_dir ./models/{text}` and pass that folder",
+        )
     if not text.startswith((".", "/", "~")) and text.count("/") <= 1:
         raise ModelError(
             root,
