@@ -17,7 +17,6 @@ import torch
 
 from funasr_lite import AutoModel
 from funasr_lite.bin import asr_inference, compute_cer
-from funasr_lite.errors import ModelError
 from funasr_lite.writers.recog_files import cer_ready_text
 
 FIX = Path(__file__).parent / "fixtures"
@@ -74,9 +73,11 @@ def test_every_input_kind_gives_the_same_result(tmp_path: Path, monkeypatch: pyt
         assert m.generate(input=source)[0]["text"] == expected, type(source)
 
 
-def test_non_asr_folder_is_refused() -> None:
-    with pytest.raises(ModelError, match="not an ASR model"):
-        AutoModel(model=str(FIX / "models" / "fsmn_vad_tiny"))
+def test_non_asr_folder_is_refused_where_an_asr_model_is_needed() -> None:
+    """A VAD folder alone is a VAD model (as in FunASR); as the ASR model of a pipeline it is refused."""
+    vad = str(FIX / "models" / "fsmn_vad_tiny")
+    with pytest.raises(ValueError, match="is a FsmnVAD folder; vad_model/punc_model/spk_model need an ASR model"):
+        AutoModel(model=vad, vad_model=vad)
 
 
 def test_asr_inference_writes_1best_recog_and_resumes(tmp_path: Path) -> None:
@@ -137,12 +138,15 @@ def test_0x_folder_gives_the_1x_results() -> None:
         assert m.generate(input=_clip("paraformer_tiny", clip)["waveform"])[0]["text"] == ref["text"], clip
 
 
-def test_unknown_options_are_reported_not_silently_dropped(caplog) -> None:
-    m = AutoModel(model=str(FIX / "models" / "paraformer_tiny"), disable_update=True, beam_size=5)
-    assert "ignoring options funasr_lite does not use: beam_size" in caplog.text
+def test_unknown_options_are_refused_not_silently_dropped(caplog) -> None:
+    """An option that could change a result is refused in the constructor (FunASR would use it);
+    hub and download settings cannot, and pass in silence."""
+    with pytest.raises(TypeError, match="unknown option.*beam_size"):
+        AutoModel(model=str(FIX / "models" / "paraformer_tiny"), disable_update=True, beam_size=5)
+    m = AutoModel(model=str(FIX / "models" / "paraformer_tiny"), disable_update=True)
     assert "disable_update" not in caplog.text
-    m.generate(input=_clip("paraformer_tiny", "sines_0p6s")["waveform"], hotword="阿里")
-    assert "generate: ignoring options funasr_lite does not use: hotword" in caplog.text
+    with pytest.raises(TypeError, match="unknown option.*no_such_option"):
+        m.generate(input=_clip("paraformer_tiny", "sines_0p6s")["waveform"], no_such_option=1)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run on the GPU machine)")

@@ -826,10 +826,6 @@ MODEL_KINDS: dict[str, tuple[Callable[[Path], Path], tuple[str, ...]]] = {
         _other_arch,
         ("{d}/model.pt: checkpoint holds a CTTransformer model but config.yaml says 'Paraformer'",),
     ),
-    "model-vad-folder-as-asr-model": (
-        lambda tmp: _copy(tmp, "fsmn_vad_tiny"),
-        ("{d}: is a FsmnVAD model, not an ASR model (Paraformer or BiCifParaformer)",),
-    ),
     "model-config-unknown-key": (
         lambda tmp: _edit_config(_copy(tmp), lambda c: c["encoder_conf"].update(num_blockz=3)),
         ("{d}: config: encoder_conf: unknown key 'num_blockz'",),
@@ -872,6 +868,19 @@ def test_model(kind: str, tmp_path: Path, capsys: pytest.CaptureFixture, speech:
     assert rc == 1 and err[-1] == f"error: {msg}"
     one_line(err[-1], kind=kind, entry="bin/inference")
     assert not (tmp_path / "PWNED").exists(), "the checkpoint's code ran"
+
+
+def test_vad_folder_as_asr_model_of_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture, speech: np.ndarray) -> None:
+    """bin/inference --model wants an ASR folder (AutoModel takes a VAD folder on its own, as FunASR does:
+    tests/test_auto_model_folders.py)."""
+    d = _copy(tmp_path, "fsmn_vad_tiny")
+    sf.write(tmp_path / "a.wav", speech, SR)
+    (tmp_path / "wav.scp").write_text(f"a {tmp_path}/a.wav\n", encoding="utf-8")
+    rc = inference.main(
+        ["--model", str(d), "--wav_scp", str(tmp_path / "wav.scp"), "--output_dir", str(tmp_path / "e")]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1 and err[-1] == f"error: {d}: is a FsmnVAD model, not an ASR model (Paraformer or BiCifParaformer)"
 
 
 # ------------------------------------------------------------------------------------ training
