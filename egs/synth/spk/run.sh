@@ -98,18 +98,8 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   cmd="python -m funasr_lite.bin.compute_der --collar 0.25 $meetings/ref.rttm $diar/hyp.rttm $diar/der.txt --json $diar/der.json"
   $cmd
   cat $diar/der.txt
-  {
-    echo "# egs/synth/spk results ($size)"
-    echo
-    echo "- recipe: \`bash run.sh --size $size --vad $vad --oracle-num-spk $oracle_num_spk --merge-thr $merge_thr --meeting-seed $meeting_seed --meet-tag '$meet_tag'\` (git $(git -C "$FUNASR_LITE_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown))"
-    echo "- model: \`$dir/model\` from checkpoint \`$(python -c "import json;print(json.load(open('$dir/model/train_info.json'))['checkpoint'])")\`"
-    echo "- scoring: \`$cmd\`"
-    echo "- meetings: $(python -c "import json;d=json.load(open('$meetings/meetings.json'));print(d['num_meetings'], 'meetings,', d['total_minutes'], 'min')")"
-    echo
-    echo '```'
-    cat $diar/der.txt
-    echo '```'
-  } > $diar/RESULTS.md.tmp && mv $diar/RESULTS.md.tmp $diar/RESULTS.md
-  log "wrote $diar/RESULTS.md"
+  python local/der_results.py --diar_dir $diar --model_dir $dir/model --meetings_dir $meetings \
+    --title "egs/synth/spk results ($size)" --scoring "$cmd" \
+    --recipe "bash run.sh --size $size --vad $vad --oracle-num-spk $oracle_num_spk --merge-thr $merge_thr --meeting-seed $meeting_seed --meet-tag '$meet_tag'"
 fi
 log "Successfully finished. [elapsed=${SECONDS}s]"
