@@ -38,7 +38,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="local FunASR model folder (1.x or 0.x)")
     p.add_argument("--wav_scp", required=True, help="Kaldi wav.scp (paths, URLs or `cmd |`)")
     p.add_argument("--segments", default=None, help="optional Kaldi segments file")
-    p.add_argument("--output_dir", required=True)
+    p.add_argument(
+        "--output_dir", required=True, help="folder for 1best_recog/ (text, token, score, rtf) and errors.txt"
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
     p.add_argument(
         "--batch_size_token",

@@ -55,15 +55,17 @@ def get_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--wav_scp", required=True, help="recording id -> audio")
     p.add_argument("--spk_model", required=True, help="CAM++ model folder (campplus_cn_common.bin, config.yaml)")
-    p.add_argument("--out_dir", required=True)
+    p.add_argument("--out_dir", required=True, help="folder for rttm/<rec>.rttm, hyp.rttm and diarize_info.json")
     vad = p.add_mutually_exclusive_group(required=True)
     vad.add_argument("--vad_model", help="FSMN-VAD model folder")
     vad.add_argument("--oracle_vad", help="reference RTTM whose turns give the speech regions")
     p.add_argument("--num_speakers_file", default=None, help="Kaldi reco2num_spk: oracle speaker counts")
-    p.add_argument("--max_speakers", type=int, default=15)
+    p.add_argument(
+        "--max_speakers", type=int, default=15, help="most speakers to estimate per recording (default: %(default)s)"
+    )
     p.add_argument("--merge_thr", type=float, default=0.78, help="cosine threshold of the centroid merge")
     p.add_argument("--seed", type=int, default=0, help="k-means seed (0 = FunASR's first file)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
     p.add_argument("--batch_size", type=int, default=64, help="chunks per CAM++ forward")
     p.add_argument(
         "--resampler",

@@ -84,7 +84,7 @@ def get_parser() -> argparse.ArgumentParser:
         default="json",
         help="comma list of json,srt,vtt,txt,rttm or all, or none (default: %(default)s)",
     )
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: %(default)s)")
     p.add_argument(
         "--dtype",
         default="fp32",
