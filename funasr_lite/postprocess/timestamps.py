@@ -1,10 +1,15 @@
-"""Character timestamps from BiCif upsampled alphas: FunASR's ``ts_prediction_lfr6_standard``.
+"""Character timestamps from CIF weights: FunASR's ``ts_prediction_lfr6_standard``.
 
-(``funasr/utils/timestamp_tools.py``.) Upsampled frames are ``10 ms * 6 / upsample_rate``
-(20 ms for BiCif). CIF2 fires at a token's start: token ``i`` spans fire ``i`` to fire ``i+1``,
-all fire places shifted by ``force_time_shift`` frames (-1.5). A gap over 12 frames is cut to 12
-and the rest is silence; leading/trailing silence over 5 frames is split off. Times are
-truncated (``int``) to milliseconds.
+(``funasr/utils/timestamp_tools.py``.) Frames are ``10 ms * 6 / upsample_rate`` (20 ms for
+BiCif's upsampled alphas, 60 ms for plain Paraformer). CIF2 fires at a token's start: token ``i``
+spans fire ``i`` to fire ``i+1``, all fire places shifted by ``force_time_shift`` frames (-1.5).
+A gap over 12 frames is cut to 12 and the rest is silence; leading/trailing silence over 5
+frames is split off. Times are truncated (``int``) to milliseconds.
+
+BiCif (:func:`token_timestamps`) passes its upsampled alphas and their peaks. Plain Paraformer
+(:func:`cif_peak_timestamps`, FunASR's ``Paraformer.inference`` with ``pred_timestamp`` /
+``output_timestamp``, forced by a speaker model) passes CifPredictorV2's fires **as the alphas**
+and its alphas **as the peaks**; the function is reproduced with that argument order.
 """
 
 from __future__ import annotations
@@ -130,3 +135,17 @@ def ts_prediction_lfr6_standard(
         if sil_in_str or name != "<sil>"
     )
     return text, [[int(s * 1000), int(e * 1000)] for sil, (s, e) in zip(is_sil, spans) if not sil]
+
+
+def cif_peak_timestamps(alphas: Tensor, peaks: Tensor, num_tokens: int, vad_offset: float = 0.0) -> list[list[int]]:
+    """Plain Paraformer's ``[[start_ms, end_ms], ...]`` from one item's CifPredictorV2 outputs.
+
+    ``alphas`` (with the tail weight) and ``peaks`` (``cif_v1``'s fires, ``1{fire} + frac(cumsum)``)
+    are 1-D and cut to ``len + 1`` frames (``len`` without a tail weight), as FunASR cuts them
+    when ``tail_mask`` is on. FunASR calls ``ts_prediction_lfr6_standard(peaks, alphas, tokens,
+    upsample_rate=1)``: the fires take the alphas' place and the alphas the peaks' place. Fire
+    places are where ``alphas >= 1 - 1e-4`` (a sigmoid weight that high is rare), so normally the
+    token count does not match and the fires are rescaled to sum to ``num_tokens + 1`` and
+    integrated again (``cif_wo_hidden``, threshold ``1 - 1e-4``); frames are 60 ms.
+    """
+    return token_timestamps(peaks, alphas, num_tokens, vad_offset=vad_offset, upsample_rate=1)

@@ -1,6 +1,9 @@
 """``Paraformer`` and ``BiCifParaformer``: encoder -> CIF predictor -> decoder -> greedy ids (+ timestamps).
 
 Inference only (FunASR's ``inference`` in ``funasr/models/{paraformer,bicif_paraformer}/model.py``).
+BiCif always gives timestamps (its upsampled CIF2 head); plain Paraformer gives FunASR's
+CIF-peak timestamps on request (``recognize(..., timestamps=True)``: FunASR's ``pred_timestamp``
+/ ``output_timestamp``, which a speaker model turns on).
 A padded batch gives each item the result it gets alone: every step masks padding (see
 ``docs/compatibility.md``; FunASR's batched results differ from its batch-1 results).
 """
@@ -19,7 +22,7 @@ from funasr_lite.models.paraformer.decoder import ParaformerSANMDecoder
 from funasr_lite.models.paraformer.encoder import SANMEncoder
 from funasr_lite.models.paraformer.fire import cif_peaks
 from funasr_lite.models.precision import full_precision, model_input, module_dtype
-from funasr_lite.postprocess.timestamps import token_timestamps
+from funasr_lite.postprocess.timestamps import cif_peak_timestamps, token_timestamps
 
 SOS, EOS, BLANK = 1, 2, 0  # FunASR Paraformer class defaults (model_conf may override)
 
@@ -29,7 +32,7 @@ class RecogResult:
     """One utterance: ``token_ids`` (ids 0/1/2 removed, ``<unk>`` kept), ``score`` = sum over
     predicted positions of the max log-prob (FunASR's greedy ``Hypothesis.score``, including
     positions whose argmax was then removed), ``timestamps`` = ``[start_ms, end_ms]`` per token
-    before text post-processing (BiCif only, else ``None``)."""
+    before text post-processing (BiCif always; plain Paraformer when asked, else ``None``)."""
 
     token_ids: list[int]
     score: float
@@ -263,13 +266,32 @@ class Paraformer(nn.Module):
         return results
 
     @torch.no_grad()
-    def recognize(self, feats: Tensor, feat_lens: Tensor) -> list[RecogResult]:
+    def recognize(
+        self, feats: Tensor, feat_lens: Tensor, vad_offset_ms: float = 0.0, timestamps: bool = False
+    ) -> list[RecogResult]:
         """Greedy recognition of a padded feature batch; one :class:`RecogResult` per item, in order.
 
         An item with no predicted token gets empty ids and score 0 (FunASR returns nothing at
-        all for a batch in which no item has a token).
+        all for a batch in which no item has a token). With ``timestamps``, every item gets
+        FunASR's CIF-peak timestamps (ms, + ``vad_offset_ms``; ``[]`` without tokens).
         """
-        return self.greedy(self.forward_outputs(feats, feat_lens))
+        out = self.forward_outputs(feats, feat_lens)
+        results = self.greedy(out)
+        if timestamps:
+            self.add_cif_peak_timestamps(out, results, vad_offset_ms)
+        return results
+
+    def add_cif_peak_timestamps(self, out: ParaformerOutputs, results: list[RecogResult], vad_offset_ms: float) -> None:
+        """FunASR's plain-Paraformer timestamps from each item's alphas and fires, cut to its
+        ``len + 1`` frames (``len`` without a tail weight): the frames a batch of one has."""
+        tail = 1 if self.predictor.tail_threshold > 0.0 else 0
+        alphas, peaks = out.alphas.cpu(), out.peaks.cpu()  # one transfer for the batch
+        for i, (res, n) in enumerate(zip(results, out.encoder_out_lens.tolist())):
+            res.timestamps = (
+                cif_peak_timestamps(alphas[i, : n + tail], peaks[i, : n + tail], len(res.token_ids), vad_offset_ms)
+                if res.token_ids
+                else []
+            )
 
 
 class BiCifParaformer(Paraformer):
@@ -288,8 +310,11 @@ class BiCifParaformer(Paraformer):
         return out
 
     @torch.no_grad()
-    def recognize(self, feats: Tensor, feat_lens: Tensor, vad_offset_ms: float = 0.0) -> list[RecogResult]:
-        """As :meth:`Paraformer.recognize`, with ``timestamps`` (ms, + ``vad_offset_ms``) for every item."""
+    def recognize(
+        self, feats: Tensor, feat_lens: Tensor, vad_offset_ms: float = 0.0, timestamps: bool = True
+    ) -> list[RecogResult]:
+        """As :meth:`Paraformer.recognize`, with ``timestamps`` (ms, + ``vad_offset_ms``) for every
+        item whatever ``timestamps`` says (FunASR's BiCif always computes them)."""
         out = self.forward_outputs(feats, feat_lens)
         results = self.greedy(out)
         up = self.predictor.upsample_times
