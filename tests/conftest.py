@@ -45,6 +45,7 @@ EXACTNESS_FILES = {
     "test_pipeline_golden.py",
     "test_pipeline_spk.py",
     "test_resample.py",
+    "test_seaco_paraformer.py",
     "test_train_loss.py",
 }
 

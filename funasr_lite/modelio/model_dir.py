@@ -44,12 +44,14 @@ HUB_ALIASES = {
     "emotion2vec_plus_seed": "iic/emotion2vec_plus_seed",
     "Whisper-large-v3-turbo": "iic/Whisper-large-v3-turbo",
 }
-MODEL_CLASSES = ("Paraformer", "BiCifParaformer", "FsmnVAD", "CTTransformer", "CAMPPlus")
+MODEL_CLASSES = ("Paraformer", "BiCifParaformer", "SeacoParaformer", "FsmnVAD", "CTTransformer", "CAMPPlus")
+ASR_MODEL_CLASSES = ("Paraformer", "BiCifParaformer", "SeacoParaformer")
 
 # config `model:` values (lower-cased, "_" removed) -> our class names.
 _CONFIG_CLASS = {
     "paraformer": "Paraformer",
     "bicifparaformer": "BiCifParaformer",
+    "seacoparaformer": "SeacoParaformer",
     "fsmnvadstreaming": "FsmnVAD",
     "fsmnvad": "FsmnVAD",
     "e2evad": "FsmnVAD",
@@ -115,7 +117,7 @@ def open_model_dir(path: str | Path) -> ModelDir:
     md = ModelDir(path=root, model_class="", config=config, layout=layout, checkpoint=checkpoint, cmvn_file=cmvn_file)
     md.model_class = _resolve_class(md)
     md.token_list = _tokens(root, config, metas, md.model_class)
-    if md.model_class in ("Paraformer", "BiCifParaformer", "FsmnVAD") and md.cmvn_file is None:
+    if md.model_class in (*ASR_MODEL_CLASSES, "FsmnVAD") and md.cmvn_file is None:
         # FunASR silently skips CMVN without the file and then decodes garbage; refuse instead.
         raise ModelError(
             root, f"no CMVN file found (looked for {', '.join(_CMVN_NAMES)}); {md.model_class} needs am.mvn"
@@ -126,6 +128,8 @@ def open_model_dir(path: str | Path) -> ModelDir:
 def detect_class_from_keys(keys: Iterable[str]) -> str | None:
     """Name the model class from state-dict key names alone, or ``None`` if unknown."""
     keys = set(keys)
+    if "hotword_output_layer.weight" in keys and "bias_encoder.weight_ih_l0" in keys:
+        return "SeacoParaformer"
     if "predictor.blstm.weight_ih_l0" in keys or "predictor.cif_output2.weight" in keys:
         return "BiCifParaformer"
     if "predictor.cif_output.weight" in keys:

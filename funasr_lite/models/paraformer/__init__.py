@@ -1,4 +1,4 @@
-"""Paraformer-large and BiCif-Paraformer (FunASR 1.x parameter names, batch-safe inference).
+"""Paraformer-large, BiCif-Paraformer and SeACo-Paraformer (FunASR 1.x parameter names, batch-safe inference).
 
 Exports are lazy, so ``import funasr_lite.models.paraformer.fire`` (which
 ``postprocess/timestamps.py`` needs) does not import the model, which imports the timestamps.
@@ -14,6 +14,7 @@ _EXPORTS = {
     "Paraformer": "funasr_lite.models.paraformer.model",
     "ParaformerOutputs": "funasr_lite.models.paraformer.model",
     "RecogResult": "funasr_lite.models.paraformer.model",
+    "SeacoParaformer": "funasr_lite.models.paraformer.seaco",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -1,4 +1,4 @@
-"""Open an official Paraformer / BiCif-Paraformer folder and build model, frontend and token list."""
+"""Open an official Paraformer / BiCif-Paraformer / SeACo-Paraformer folder and build model, frontend and token list."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from funasr_lite.frontend.wav_frontend import WavFrontend
 from funasr_lite.modelio import load_state_dict_strict, open_model_dir
 from funasr_lite.modelio.checkpoint import no_random_init
 from funasr_lite.models.paraformer.model import BiCifParaformer, Paraformer
+from funasr_lite.models.paraformer.seaco import SeacoParaformer
 
-ASR_CLASSES = {"Paraformer": Paraformer, "BiCifParaformer": BiCifParaformer}
+ASR_CLASSES = {"Paraformer": Paraformer, "BiCifParaformer": BiCifParaformer, "SeacoParaformer": SeacoParaformer}
 
 
 def load_paraformer(
@@ -28,7 +29,9 @@ def load_paraformer(
     md = open_model_dir(model_dir)
     cls = ASR_CLASSES.get(md.model_class)
     if cls is None:
-        raise ModelError(md.path, f"is a {md.model_class} model, not an ASR model (Paraformer or BiCifParaformer)")
+        raise ModelError(
+            md.path, f"is a {md.model_class} model, not an ASR model (Paraformer, BiCifParaformer or SeacoParaformer)"
+        )
     if not md.token_list:
         raise ModelError(md.path, "no token list")
     try:
