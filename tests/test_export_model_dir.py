@@ -64,7 +64,7 @@ def test_export_round_trip(tmp_path, fixture) -> None:
     assert type(model).__name__ == config["model"] and token_list == tokens
     got = model.state_dict()
     assert list(got) == list(state) and all(torch.equal(got[k], state[k]) for k in state)
-    assert frontend.fbank_opts.dither == 1.0  # the training config's value is kept
+    assert frontend.fbank_opts.dither == 0.0  # inference features: FunASR decodes the folder as funasr_lite
     md = open_model_dir(out)
     assert (md.layout, md.model_class) == ("1.x", config["model"])
     assert (md.checkpoint.name, md.cmvn_file.name) == ("model.pt", "am.mvn")
@@ -86,6 +86,7 @@ def test_exported_config_and_configuration_json(tmp_path) -> None:
     )
     cfg = yaml.safe_load((out / "config.yaml").read_text(encoding="utf-8"))
     assert "cmvn_file" not in cfg["frontend_conf"]
+    assert cfg["frontend_conf"]["dither"] == 0.0  # the training config had 1.0
     assert cfg["tokenizer_conf"] == {"unk_symbol": "<unk>", "split_with_space": True}
     assert cfg["tokenizer"] == "CharTokenizer" and cfg["frontend"] == "WavFrontend"
     assert "train_data_set_list" not in cfg and "output_dir" not in cfg
@@ -154,3 +155,29 @@ def test_export_model_cli(tmp_path, monkeypatch) -> None:
     got = load_paraformer(tmp_path / "out")[0].state_dict()
     assert all(torch.equal(got[k], states[0][k]) for k in got)
     assert export_cli.main(["--exp_dir", "exp", "--checkpoint", "nope.pt"]) == 1
+
+
+def test_exported_config_has_no_dither_when_the_training_config_names_none(tmp_path) -> None:
+    """Without ``frontend_conf.dither`` FunASR's WavFrontend dithers at 1.0 (its class default) and
+    decodes the folder differently from funasr_lite: the export writes 0.0 (issue 16, item 8)."""
+    config, tokens, cmvn = _training_config("paraformer_tiny")
+    del config["frontend_conf"]["dither"]
+    out = export_model_dir(_random_state(config, len(tokens)), config, tokens, cmvn, tmp_path / "m")
+    text = (out / "config.yaml").read_text(encoding="utf-8")
+    assert yaml.safe_load(text)["frontend_conf"]["dither"] == 0.0
+    assert "dither" not in config["frontend_conf"]  # the caller's config is not modified
+    _, frontend, _ = load_paraformer(out)
+    assert frontend.fbank_opts.dither == 0.0
+
+
+def test_campplus_export_config_has_no_dither(tmp_path) -> None:
+    from funasr_lite.models.campplus import load_campplus
+    from funasr_lite.train.spk.export import export_model_dir as export_spk
+
+    model = load_campplus(MODELS / "campplus_tiny")
+    conf = yaml.safe_load((MODELS / "campplus_tiny" / "config.yaml").read_text(encoding="utf-8"))["model_conf"]
+    out = export_spk(model, conf, tmp_path / "spk")
+    cfg = yaml.safe_load((out / "config.yaml").read_text(encoding="utf-8"))
+    assert cfg["frontend_conf"] == {"fs": 16000, "dither": 0.0}
+    again = load_campplus(out)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))

@@ -10,8 +10,10 @@ The folder has the layout of the official ModelScope Paraformer folders
   ``specaug``, ``tokenizer``, ``normalize`` and the training blocks ``train_conf``, ``optim``,
   ``scheduler``, ``dataset`` ...). As in the official folders, file paths are *not* in it:
   ``frontend_conf.cmvn_file`` and ``tokenizer_conf.token_list``/``seg_dict_file`` are removed, and
-  FunASR / funasr_lite find the files through ``configuration.json``. Other top-level keys of a
-  training config (data lists, output paths ...) are dropped;
+  FunASR / funasr_lite find the files through ``configuration.json``. ``frontend_conf.dither`` is
+  written as ``0.0`` (training dither lives in ``dataset_conf``; without the key FunASR's
+  ``WavFrontend`` dithers at 1.0 and decodes the folder differently from funasr_lite). Other
+  top-level keys of a training config (data lists, output paths ...) are dropped;
 - ``configuration.json``: ``framework``/``task``/``model``/``pipeline``/``model_name_in_hub`` and
   ``file_path_metas`` (what FunASR's ``download_from_ms`` merges into the config);
 - ``am.mvn`` (copied), ``tokens.json`` (the token list as a JSON array), ``seg_dict`` (only when given).
@@ -84,6 +86,10 @@ def export_config(config: dict[str, Any]) -> dict[str, Any]:
         raise ModelError("config", f"model {out.get('model')!r} is not one of {', '.join(ASR_CLASSES)}")
     frontend_conf = dict(out.get("frontend_conf") or {})
     frontend_conf.pop("cmvn_file", None)
+    if frontend_conf.get("dither", 0.0) != 0.0:
+        log.info("export: frontend_conf.dither %r -> 0.0 (inference features)", frontend_conf["dither"])
+    # FunASR's WavFrontend dithers at 1.0 when the key is absent: the folder decodes in FunASR as here
+    frontend_conf["dither"] = 0.0
     out["frontend_conf"] = frontend_conf
     out.setdefault("frontend", "WavFrontend")
     tok_conf = {

@@ -34,7 +34,9 @@ def export_model_dir(
         "model": "CAMPPlus",
         "model_conf": dict(model_conf),
         "frontend": "WavFrontend",
-        "frontend_conf": {"fs": 16000},
+        # FunASR's CAMPPlus computes its own fbank (torchaudio's dither default 0.0); the key only
+        # keeps the WavFrontend that AutoModel builds from this section from a default of 1.0
+        "frontend_conf": {"fs": 16000, "dither": 0.0},
     }
     write_text_atomic(out / "config.yaml", yaml.safe_dump(config, sort_keys=False))
     configuration = {
