@@ -200,18 +200,6 @@ def test_ctrl_c_exits_130_with_one_line_and_resumes(tmp_path: Path) -> None:
 
 # modules whose parsers are owned elsewhere and still have options without help (issue 16 item 9
 # asks for all; these flip to XPASS, and fail, once fixed, so the list shrinks)
-OPTIONS_WITHOUT_HELP = {
-    "check_data": ["--data_dir"],
-    "compute_cmvn": ["--wav_scp", "--segments", "--out_dir"],
-    "dump_fbank": ["--wav_scp", "--out_dir"],
-    "export_model": ["--exp_dir"],
-    "make_tokens": ["--text", "--out_dir", "--min_count"],
-    "train": ["--dev_feats", "--output_dir", "--device"],
-    "train_spk": ["--epochs", "--batch_size", "--optimizer", "--lr", "--weight_decay", "--warmup_frac"],
-    "write_results": ["--exp_dir", "--title"],
-}
-
-
 class _Captured(Exception):
     def __init__(self, parser: argparse.ArgumentParser) -> None:
         self.parser = parser
@@ -238,15 +226,7 @@ def bin_parser(name: str, monkeypatch: pytest.MonkeyPatch) -> argparse.ArgumentP
 BIN_MODULES = sorted(m.name for m in pkgutil.iter_modules(bin_package.__path__) if m.name != "cli_inputs")
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="help texts owned elsewhere"))
-        if n in OPTIONS_WITHOUT_HELP
-        else n
-        for n in BIN_MODULES
-    ],
-)
+@pytest.mark.parametrize("name", BIN_MODULES)
 def test_every_option_has_help(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     parser = bin_parser(name, monkeypatch)
     missing = [a.option_strings[-1] if a.option_strings else a.dest for a in parser._actions if not a.help]

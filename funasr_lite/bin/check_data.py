@@ -21,7 +21,7 @@ from funasr_lite.modelio.tokens import read_token_list
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data_dir", required=True)
+    p.add_argument("--data_dir", required=True, help="the Kaldi data folder to check (wav.scp, text, ...)")
     p.add_argument("--token_list", default=None, help="tokens.json (1.x) or tokens.txt (0.x)")
     p.add_argument("--audio", action="store_true", help="decode every file and summarise the audio")
     args = p.parse_args(argv)

@@ -75,13 +75,13 @@ def compute_stats_feats(feats_scp: str) -> tuple[CmvnStats, list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--wav_scp", default=None)
+    p.add_argument("--wav_scp", default=None, help="audio list to compute fbank from (or --feats_scp)")
     p.add_argument("--feats_scp", default=None, help="dumped fbank (stage 1) to read instead of computing from audio")
-    p.add_argument("--segments", default=None)
+    p.add_argument("--segments", default=None, help="Kaldi segments file: statistics over the segments of --wav_scp")
     p.add_argument(
         "--frontend_conf", required=True, help="YAML with FunASR frontend_conf keys (fs, window, n_mels, lfr_m, ...)"
     )
-    p.add_argument("--out_dir", required=True)
+    p.add_argument("--out_dir", required=True, help="writes am.mvn (FunASR's format) and cmvn.json here")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:

@@ -108,8 +108,8 @@ def merge(out_dir: Path, nj: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--wav_scp", required=True)
-    p.add_argument("--out_dir", required=True)
+    p.add_argument("--wav_scp", required=True, help="the audio list (Kaldi wav.scp)")
+    p.add_argument("--out_dir", required=True, help="writes feats.scp and the ark files here")
     p.add_argument("--frontend_conf", required=True, help="YAML with FunASR frontend_conf keys")
     p.add_argument("--nj", type=int, default=1, help="number of jobs the list is split into")
     p.add_argument("--job", type=int, default=None, help="run only this job (1..nj); no merge")

@@ -71,7 +71,7 @@ def export_exp(exp_dir: str | Path, checkpoint: str | Path | None = None, out_di
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--exp_dir", required=True)
+    p.add_argument("--exp_dir", required=True, help="the training output folder (config.yaml, checkpoints/)")
     p.add_argument("--checkpoint", default=None, help="default: newest of <exp_dir>/checkpoints")
     p.add_argument("--out_dir", default=None, help="default: <exp_dir>/model_dir")
     args = p.parse_args(argv)

@@ -62,6 +62,12 @@ def get_parser() -> argparse.ArgumentParser:
         choices=("punc_segment", "vad_segment"),
         help="embed speakers per punctuated sentence or per VAD segment (default: %(default)s)",
     )
+    p.add_argument(
+        "--hotword",
+        default=None,
+        help="SeACo-Paraformer hotwords (FunASR's hotword): space-separated words, or a local .txt file "
+        "with one hotword per line; ignored, with a warning, by other models",
+    )
     p.add_argument("--num_speakers", type=int, default=None, help="exact speaker count (default: estimated)")
     p.add_argument("--min_speakers", type=int, default=1, help="fewest speakers to estimate (default: %(default)s)")
     p.add_argument("--max_speakers", type=int, default=15, help="most speakers to estimate (default: %(default)s)")
@@ -269,6 +275,7 @@ def run_one(args: argparse.Namespace, formats: list[str]) -> int:
             vad_device="cpu" if args.num_workers > 0 else None,
             resampler=args.resampler,
         )
+        pipeline.asr.hotword_ids(args.hotword)  # a bad --hotword is one line before anything is decoded
     except (ModelError, InputError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -302,6 +309,7 @@ def run_one(args: argparse.Namespace, formats: list[str]) -> int:
         min_speakers=args.min_speakers,
         max_speakers=args.max_speakers,
         vad_options=vad_opts,
+        hotword=args.hotword,
     )
     results = pipeline.run_many(items, window_s, options)
     with tqdm(total=len(keys), initial=sum(k in writer.done for k in keys), desc="transcribe") as bar:

@@ -47,9 +47,9 @@ def write_tokens(tokens: list[str], out_dir: PathLike) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--text", required=True)
-    p.add_argument("--out_dir", required=True)
-    p.add_argument("--min_count", type=int, default=1)
+    p.add_argument("--text", required=True, help="Kaldi text file (utt transcript) of the training set")
+    p.add_argument("--out_dir", required=True, help="writes tokens.json and tokens.txt here")
+    p.add_argument("--min_count", type=int, default=1, help="drop characters seen fewer times (they map to <unk>)")
     args = p.parse_args(argv)
     if args.min_count < 1:
         p.error("--min_count must be >= 1")

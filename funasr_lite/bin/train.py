@@ -53,13 +53,19 @@ def build_parser() -> configargparse.ArgumentParser:
     p.add_argument("--train_data", required=True, help="Kaldi data dir with wav.scp and text")
     p.add_argument("--dev_data", help="dev data dir (loss/acc/CER per evaluation, N-best selection)")
     p.add_argument("--train_feats", help="feats.scp dumped by stage 1 (else features are computed from wav)")
-    p.add_argument("--dev_feats")
+    p.add_argument("--dev_feats", help="feats.scp of --dev_data (dumped fbank); without it fbank is computed")
     p.add_argument("--token_list", help="tokens.json/tokens.txt (from --init_param when finetuning)")
     p.add_argument("--cmvn_file", help="am.mvn (from --init_param when finetuning)")
-    p.add_argument("--output_dir", required=True)
+    p.add_argument(
+        "--output_dir", required=True, help="experiment folder: config.yaml, train.log, checkpoints/, model_dir/"
+    )
     p.add_argument("--init_param", help="FunASR model folder to finetune from")
     p.add_argument("--freeze_param", help="comma list of parameter prefixes to freeze, e.g. encoder")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument(
+        "--device",
+        default="cuda" if torch.cuda.is_available() else "cpu",
+        help="cpu or cuda (default: cuda if available)",
+    )
     p.add_argument("--seed", type=int, help="overrides train_conf.seed")
     p.add_argument("--num_threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     return p

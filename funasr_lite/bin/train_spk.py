@@ -42,21 +42,30 @@ def get_parser() -> argparse.ArgumentParser:
         default=None,
         help="JSON object overriding CAMPPlus constructor arguments, e.g. '{\"init_channels\": 64}'",
     )
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--batch_size", type=int, default=d.batch_size)
+    p.add_argument("--epochs", type=int, default=d.epochs, help="training epochs")
+    p.add_argument("--batch_size", type=int, default=d.batch_size, help="crops per batch")
     p.add_argument("--steps_per_epoch", type=int, default=d.steps_per_epoch, help="0: about one pass over the audio")
     p.add_argument("--min_crop", type=float, default=d.min_crop, help="seconds")
     p.add_argument("--max_crop", type=float, default=d.max_crop, help="seconds")
-    p.add_argument("--optimizer", choices=("adamw", "sgd"), default=d.optimizer)
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--weight_decay", type=float, default=d.weight_decay)
-    p.add_argument("--warmup_frac", type=float, default=d.warmup_frac)
-    p.add_argument("--min_lr_ratio", type=float, default=d.min_lr_ratio)
+    p.add_argument("--optimizer", choices=("adamw", "sgd"), default=d.optimizer, help="optimizer")
+    p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate")
+    p.add_argument("--weight_decay", type=float, default=d.weight_decay, help="weight decay")
+    p.add_argument(
+        "--warmup_frac", type=float, default=d.warmup_frac, help="linear warm-up, as a fraction of the steps"
+    )
+    p.add_argument(
+        "--min_lr_ratio", type=float, default=d.min_lr_ratio, help="final learning rate of the cosine, relative to --lr"
+    )
     p.add_argument("--margin", type=float, default=d.margin, help="AAM margin (radians)")
     p.add_argument("--scale", type=float, default=d.scale, help="AAM scale")
-    p.add_argument("--margin_warmup_frac", type=float, default=d.margin_warmup_frac)
-    p.add_argument("--grad_clip", type=float, default=d.grad_clip)
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument(
+        "--margin_warmup_frac",
+        type=float,
+        default=d.margin_warmup_frac,
+        help="AAM margin ramp, as a fraction of the steps",
+    )
+    p.add_argument("--grad_clip", type=float, default=d.grad_clip, help="gradient norm clip (0: none)")
+    p.add_argument("--seed", type=int, default=d.seed, help="seed of weights, crops and order (recorded)")
     p.add_argument("--device", default=d.device, help="cpu, cuda, cuda:1, ...")
     p.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA only)")
     p.add_argument("--keep", type=int, default=d.keep, help="checkpoints to keep")

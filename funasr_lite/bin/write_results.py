@@ -306,7 +306,7 @@ def render(
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--exp_dir", required=True)
+    p.add_argument("--exp_dir", required=True, help="the experiment folder (decode_<set>/cer.json, model_dir/)")
     p.add_argument("--sets", default="dev,test", help="comma list of scored sets (default: %(default)s)")
     p.add_argument("--command", action="append", default=[], help="the recipe command line (repeatable)")
     p.add_argument(
@@ -317,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         help="a model and its decode dirs <exp_dir>/<DECODE_TAG>_<set> (repeatable; "
         "default: model_dir <exp_dir>/model_dir decode)",
     )
-    p.add_argument("--title", default=None)
+    p.add_argument("--title", default=None, help="the first heading of RESULTS.md")
     p.add_argument("--out", default=None, help="default: <exp_dir>/RESULTS.md")
     args = p.parse_args(argv)
     exp_dir = Path(args.exp_dir)
