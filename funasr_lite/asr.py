@@ -16,9 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from funasr_lite.hotwords import HotwordTokenizer
 from funasr_lite.memory import keep_freed_memory
 from funasr_lite.models.paraformer import BiCifParaformer, load_paraformer
 from funasr_lite.models.paraformer.model import RecogResult
+from funasr_lite.models.paraformer.seaco import SeacoParaformer
 from funasr_lite.models.precision import autocast, set_precision
 from funasr_lite.postprocess.text import tokens_to_text
 
@@ -77,31 +79,63 @@ class SpeechRecognizer:
         self.dtype = dtype
         self.batch_size_token = batch_size_token
         self.has_timestamps = isinstance(self.model, BiCifParaformer)
+        self.hotword_tokenizer = (
+            HotwordTokenizer.for_model_dir(model_dir, self.token_list, self.model.sos)
+            if isinstance(self.model, SeacoParaformer)
+            else None
+        )
+
+    def hotword_ids(self, hotword: str | None) -> list[list[int]] | None:
+        """FunASR's ``hotword`` (space-separated words or a ``.txt`` file, ``funasr_lite/hotwords.py``)
+        as the token-id lists the model takes; ``None`` for no hotword, or for a model without a bias
+        encoder (FunASR's Paraformer ignores ``hotword``; logged here)."""
+        if hotword is None:
+            return None
+        if self.hotword_tokenizer is None:
+            log.warning(
+                "hotword ignored: a %s has no hotword biasing (SeACo-Paraformer has)", type(self.model).__name__
+            )
+            return None
+        return self.hotword_tokenizer(hotword)
 
     def lfr_frames(self, num_samples: int) -> int:
         """LFR frames the frontend makes from ``num_samples`` (for batching)."""
         return self.frontend.num_output_frames(num_samples)
 
     @torch.no_grad()
-    def recognize(self, items: Iterable[tuple[str, np.ndarray]]) -> Iterable[list[Recognition]]:
-        """Yield results batch by batch (each batch in input order within itself)."""
+    def recognize(
+        self, items: Iterable[tuple[str, np.ndarray]], timestamps: bool = False, hotwords: list[list[int]] | None = None
+    ) -> Iterable[list[Recognition]]:
+        """Yield results batch by batch (each batch in input order within itself).
+
+        ``timestamps``: plain Paraformer's CIF-peak timestamps too (FunASR's ``output_timestamp``);
+        BiCif always has them. ``hotwords``: :meth:`hotword_ids`, the same for every batch (FunASR:
+        per call).
+        """
         items = list(items)
         frames = [self.lfr_frames(len(w)) for _, w in items]
-        yield from self.recognize_batches(items, make_batches(frames, self.batch_size_token))
+        yield from self.recognize_batches(items, make_batches(frames, self.batch_size_token), timestamps, hotwords)
 
     @torch.no_grad()
     def recognize_batches(
-        self, items: Sequence[tuple[str, np.ndarray]], batches: Iterable[Sequence[int]]
+        self,
+        items: Sequence[tuple[str, np.ndarray]],
+        batches: Iterable[Sequence[int]],
+        timestamps: bool = False,
+        hotwords: list[list[int]] | None = None,
     ) -> Iterable[list[Recognition]]:
         """Yield results for caller-formed batches of ``items`` indices (any grouping gives the same results)."""
         for batch in batches:
-            yield self._run([items[i] for i in sorted(batch)])
+            yield self._run([items[i] for i in sorted(batch)], timestamps, hotwords)
 
-    def _run(self, items: list[tuple[str, np.ndarray]]) -> list[Recognition]:
+    def _run(
+        self, items: list[tuple[str, np.ndarray]], timestamps: bool = False, hotwords: list[list[int]] | None = None
+    ) -> list[Recognition]:
         start = time.perf_counter()
         # audio too short for one feature frame (a few samples) has no token: empty result, no model call
         live = [i for i, (_, w) in enumerate(items) if self.lfr_frames(len(w)) > 0]
-        results = [RecogResult([], 0.0, [] if self.has_timestamps else None) for _ in items]
+        with_ts = self.has_timestamps or timestamps
+        results = [RecogResult([], 0.0, [] if with_ts else None) for _ in items]
         if live:
             lengths = torch.tensor([len(items[i][1]) for i in live])
             waves = torch.zeros(len(live), int(lengths.max()), pin_memory=self.device.type == "cuda")
@@ -110,7 +144,8 @@ class SpeechRecognizer:
             waves = waves.to(self.device, non_blocking=True)
             feats, feat_lens = self.frontend(waves, lengths.to(self.device))
             with autocast(self.device, self.dtype):
-                recognized = self.model.recognize(feats, feat_lens)
+                bias = {} if hotwords is None else {"hotwords": hotwords}  # SeACo-Paraformer only
+                recognized = self.model.recognize(feats, feat_lens, timestamps=with_ts, **bias)
             for i, res in zip(live, recognized):
                 results[i] = res
         if self.device.type == "cuda":

@@ -78,7 +78,12 @@ def run_asr(
     else:
         reject_unknown(kwargs, "generate", CallDefaults.names())
         loaded = load_audio_inputs(input, fs, key, p.audio_options())
-        recs = {r.key: r for batch in p.asr.recognize([(k, a.waveform) for k, a in loaded]) for r in batch}
+        hotwords = p.asr.hotword_ids(call.hotword)
+        recs = {
+            r.key: r
+            for batch in p.asr.recognize([(k, a.waveform) for k, a in loaded], hotwords=hotwords)
+            for r in batch
+        }
         ordered = [recs[k] for k, _ in loaded]
         results, records = _whole(p, ordered, call)
     if call.output_dir:
@@ -111,7 +116,13 @@ def _with_vad(
             segments = merge_vad(p.segments(wave, rate, **vad_opts), call.merge_length_s * 1000)
             vad_wave = None
         prepared.append(Prepared(k, a.waveform, segments, vad_waveform=vad_wave))
-    options = DecodeOptions(call.sentence_timestamp, call.return_raw_text, vad_options=vad_opts, **spk_opts)
+    options = DecodeOptions(
+        call.sentence_timestamp,
+        return_raw_text=call.return_raw_text,
+        vad_options=vad_opts,
+        hotword=call.hotword,
+        **spk_opts,
+    )
     results, records = [], []
     with _call_settings(p, call):
         for item, result, seg_results in p.run_many(prepared, float("inf"), options):
@@ -149,6 +160,7 @@ def _fbank(
     asr = p.asr
     dim = asr.frontend.output_size()
     recs = []
+    hotwords = asr.hotword_ids(call.hotword)
     items = keyed_items(input if isinstance(input, (list, tuple)) else [input], key, path_keys=False)
     for k, feats in items:
         if isinstance(feats, np.ndarray):
@@ -163,7 +175,9 @@ def _fbank(
             raise InputError(k, f"fbank features must be (T, {dim}) with T >= 1, got {tuple(feats.shape)}")
         with torch.no_grad():
             res = asr.model.recognize(
-                feats.float()[None].to(asr.device), torch.tensor([feats.shape[0]], device=asr.device)
+                feats.float()[None].to(asr.device),
+                torch.tensor([feats.shape[0]], device=asr.device),
+                **({} if hotwords is None else {"hotwords": hotwords}),
             )[0]
         tokens = [asr.token_list[i] for i in res.token_ids]
         post = tokens_to_text(tokens, res.timestamps)

@@ -65,6 +65,7 @@ class CallDefaults:
     merge_length_s: float = 15
     return_spk_res: bool = True
     output_dir: str | None = None
+    hotword: str | None = None  # SeACo-Paraformer: words or a .txt file (funasr_lite/hotwords.py)
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

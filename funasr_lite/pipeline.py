@@ -93,14 +93,20 @@ class DecodeOptions:
 
     ``num_speakers``/``min_speakers``/``max_speakers`` matter only with a speaker model;
     ``vad_options`` are call-time VAD options (``VadOptions`` fields) over the pipeline's own.
+    ``output_timestamp``: plain Paraformer's CIF-peak timestamps (FunASR's ``output_timestamp`` /
+    ``pred_timestamp``; on whenever a speaker model is loaded, as in FunASR; BiCif always has them).
+    ``hotword``: FunASR's ``hotword`` (space-separated words or a ``.txt`` file) for a SeACo-Paraformer,
+    the same for every segment of the call (``funasr_lite/hotwords.py``).
     """
 
     sentence_timestamp: bool = False
+    output_timestamp: bool = False
     return_raw_text: bool = False
     num_speakers: int | None = None
     min_speakers: int = 1
     max_speakers: int = 15
     vad_options: dict[str, Any] = field(default_factory=dict)
+    hotword: str | None = None
 
 
 class LongAudioPipeline:
@@ -150,13 +156,22 @@ class LongAudioPipeline:
         trim_heap()  # the VAD's whole-file feature buffers are freed now; hand them back
         return segments
 
-    def recognize_segments(self, key: str, waveform: np.ndarray, segments: list[list[int]]) -> list[SegmentResult]:
+    def recognize_segments(
+        self, key: str, waveform: np.ndarray, segments: list[list[int]], timestamps: bool = False
+    ) -> list[SegmentResult]:
         """ASR over the segments, batched by duration; results in segment order."""
-        return self.recognize_files([(key, waveform, segments)])[0]
+        return self.recognize_files([(key, waveform, segments)], timestamps)[0]
 
-    def recognize_files(self, files: Sequence[tuple[str, np.ndarray, list[list[int]]]]) -> list[list[SegmentResult]]:
+    def recognize_files(
+        self,
+        files: Sequence[tuple[str, np.ndarray, list[list[int]]]],
+        timestamps: bool = False,
+        hotwords: list[list[int]] | None = None,
+    ) -> list[list[SegmentResult]]:
         """ASR over the segments of several recordings at once (batches mix recordings: the model
-        masks padding, so a segment's result never depends on its batch); per file, in segment order."""
+        masks padding, so a segment's result never depends on its batch); per file, in segment order.
+        ``timestamps``: plain Paraformer's timestamps too (BiCif always has them); ``hotwords``:
+        ``SpeechRecognizer.hotword_ids``."""
         items, durations = [], []
         for f, (_, waveform, segments) in enumerate(files):
             for i, (s, e) in enumerate(segments):
@@ -164,7 +179,7 @@ class LongAudioPipeline:
                 durations.append(e - s)
         by_key: dict[str, Recognition] = {}
         for batch in self.asr.recognize_batches(
-            items, duration_batches(durations, self.batch_size_ms, self.threshold_ms)
+            items, duration_batches(durations, self.batch_size_ms, self.threshold_ms), timestamps, hotwords
         ):
             by_key.update((r.key, r) for r in batch)
         out = []
@@ -186,18 +201,19 @@ class LongAudioPipeline:
         recognised together (full GPU batches across short files). Yields ``(item, result,
         segment results)``; ``result`` is None for an item that failed to load."""
         options = options or DecodeOptions()
+        hotwords = self.asr.hotword_ids(options.hotword)  # once per call, as FunASR per batch
         window: list[Prepared] = []
         seconds = 0.0
         for item in items:
             window.append(item)
             seconds += item.duration_s
             if seconds >= window_s:
-                yield from self._run_window(window, options)
+                yield from self._run_window(window, options, hotwords)
                 window, seconds = [], 0.0
-        yield from self._run_window(window, options)
+        yield from self._run_window(window, options, hotwords)
 
     def _run_window(
-        self, window: list[Prepared], options: DecodeOptions
+        self, window: list[Prepared], options: DecodeOptions, hotwords: list[list[int]] | None = None
     ) -> Iterator[tuple[Prepared, dict[str, Any] | None, list[SegmentResult]]]:
         live = [w for w in window if w.error is None]
         for w in live:
@@ -206,7 +222,9 @@ class LongAudioPipeline:
             elif w.segments is None:
                 w.segments = self.segments(w.waveform, **options.vad_options)
             w.vad_waveform = None
-        recognized = self.recognize_files([(w.key, w.waveform, w.segments) for w in live])
+        # FunASR's AutoModel turns output_timestamp on whenever a speaker model is loaded
+        timestamps = options.output_timestamp or self.spk is not None
+        recognized = self.recognize_files([(w.key, w.waveform, w.segments) for w in live], timestamps, hotwords)
         done = iter(zip(recognized, self.punctuate_files(recognized)))
         for w in window:
             if w.error is not None:
@@ -313,9 +331,15 @@ def _sentences(
 ) -> list[dict[str, Any]]:
     if punc_ids is not None and len(punc_ids) == len(timestamps) == len(words):
         return build_sentences(punc_ids, timestamps, words, return_raw_text)
-    if punc_ids is not None:
+    if punc_ids is not None and not timestamps:
+        log.info(
+            "no character timestamps (plain Paraformer without output_timestamp=True): "
+            "one sentence per VAD segment, as FunASR"
+        )
+    elif punc_ids is not None:
         log.warning(
-            "punctuation (%d ids) does not align with %d timestamps; one sentence per VAD segment",
+            "%d punctuated words but %d timed words: sentences cannot be cut at the punctuation; "
+            "one sentence per VAD segment, as FunASR",
             len(punc_ids),
             len(timestamps),
         )

@@ -243,3 +243,72 @@ def _config_with(tmp_path: Path, change) -> Path:
 def test_unsupported_seaco_configs_are_refused(tmp_path, change, match):
     with pytest.raises(ModelError, match=match):
         load_paraformer(_config_with(tmp_path, change))
+
+
+# ---- the hotword option through AutoModel.generate and bin/inference
+
+
+def _waves() -> dict[str, np.ndarray]:
+    return {c: np.load(GOLDEN / f"{c}.npz")["waveform"] for c in CLIPS}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_automodel_generate_hotword(case, tmp_path):
+    """``generate(input=[4 clips], hotword=...)``: one batch, every item FunASR's batch-1 result."""
+    from funasr_lite import AutoModel
+
+    m = AutoModel(model=str(MODEL))
+    hotword = _hotword_arg(case, tmp_path)
+    kw = {} if hotword is None else {"hotword": hotword}
+    got = m.generate(input=list(_waves().values()), key=CLIPS, **kw)
+    for clip, g in zip(CLIPS, got):
+        ref = GENERATE[f"{clip}__{case}"]
+        assert (g["key"], g["text"], g["timestamp"]) == (clip, ref["text"], ref["timestamp"]), clip
+
+
+def test_automodel_constructor_hotword_is_every_calls_default():
+    from funasr_lite import AutoModel
+
+    wave = _waves()[CLIPS[-1]]
+    m = AutoModel(model=str(MODEL), hotword=META["cases"]["words"])
+    assert m.generate(input=wave)[0]["text"] == GENERATE[f"{CLIPS[-1]}__words"]["text"]
+    assert m.generate(input=wave, hotword=META["cases"]["unk"])[0]["text"] == GENERATE[f"{CLIPS[-1]}__unk"]["text"]
+
+
+def test_hotword_on_a_model_without_biasing_is_ignored_with_a_warning(caplog):
+    from funasr_lite import AutoModel
+
+    m = AutoModel(model=str(FIX / "models" / "paraformer_tiny"))
+    wave = _waves()[CLIPS[0]]
+    plain = m.generate(input=wave)[0]
+    assert m.generate(input=wave, hotword="你好")[0] == plain
+    assert "hotword ignored: a Paraformer has no hotword biasing" in caplog.text
+
+
+@pytest.mark.parametrize("case", ["words", "file"])
+def test_bin_inference_hotword(case, tmp_path):
+    """``bin/inference --hotword``: the pipeline path (DecodeOptions) gives FunASR's generate() texts."""
+    import soundfile as sf
+
+    from funasr_lite.bin import inference
+
+    lines = []
+    for clip, wave in _waves().items():
+        sf.write(tmp_path / f"{clip}.wav", wave, 16000, subtype="PCM_16")
+        lines.append(f"{clip} {tmp_path / f'{clip}.wav'}\n")
+    (tmp_path / "wav.scp").write_text("".join(lines), encoding="utf-8")
+    out = tmp_path / "out"
+    argv = ["--model", str(MODEL), "--wav_scp", str(tmp_path / "wav.scp"), "--output_dir", str(out)]
+    assert inference.main([*argv, "--hotword", _hotword_arg(case, tmp_path)]) == 0
+    got = dict(line.split(" ", 1) for line in (out / "1best_recog" / "text").read_text(encoding="utf-8").splitlines())
+    for clip in CLIPS:
+        assert got[clip] == GENERATE[f"{clip}__{case}"]["text"].replace(" ", ""), clip
+
+
+def test_bin_inference_bad_hotword_is_one_line(tmp_path, capsys):
+    from funasr_lite.bin import inference
+
+    (tmp_path / "wav.scp").write_text("", encoding="utf-8")
+    argv = ["--model", str(MODEL), "--wav_scp", str(tmp_path / "wav.scp"), "--output_dir", str(tmp_path / "o")]
+    assert inference.main([*argv, "--hotword", "http://example.com/hw.txt"]) == 1
+    assert "downloads nothing" in capsys.readouterr().err
