@@ -7,8 +7,8 @@ setup(
     version="0.1.0",
     description="A readable, offline, FunASR-compatible speech recognition toolkit",
     packages=find_packages(include=["funasr_lite", "funasr_lite.*"]),
-    # Kaldi's job runner, used by --nj (funasr_lite/jobs; utils/run.pl links to it)
-    package_data={"funasr_lite.jobs": ["run.pl"]},
+    # Kaldi's job runners, used by --nj --cmd (funasr_lite/jobs; utils/run.pl and utils/slurm.pl link to them)
+    package_data={"funasr_lite.jobs": ["run.pl", "slurm.pl"]},
     python_requires=">=3.10",
     install_requires=[
         # The tested range: 2.13.0 (the CPU wheel of the dev machines and CI, which a fresh

@@ -1,8 +1,8 @@
 """Job fan-out for the batch CLIs (``--nj``), with no path into a source checkout.
 
 The list splitter (``split_scp.py``, Kaldi's ``split_scp.pl`` sizes) and Kaldi's local job runner
-(``run.pl``) ship in this folder, so an installed package splits and runs jobs as a checkout does;
-a checkout's ``utils/run.pl`` and ``utils/split_scp.py`` are links to them (docs/jobs.md).
+(``run.pl``) and the Slurm runner (``slurm.pl``) ship in this folder, so an installed package splits and runs jobs as a checkout does;
+a checkout's ``utils/run.pl``, ``utils/slurm.pl`` and ``utils/split_scp.py`` are links to them (docs/jobs.md).
 """
 
 from __future__ import annotations
