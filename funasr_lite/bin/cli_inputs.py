@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from funasr_lite.frontend.audio import _container_format  # the loader's container signatures
+from funasr_lite.frontend.audio import container_format
 
 # suffixes the loader reads (soundfile, ffmpeg for the rest; .pcm is headerless 16-bit PCM at --fs)
 AUDIO_SUFFIXES = frozenset(
@@ -49,7 +49,7 @@ def is_audio_file(path: str | Path) -> bool:
     if not head or _is_text(head):
         return False
     sync = len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0
-    return _container_format(head) is not None or sync or Path(path).suffix.lower() in AUDIO_SUFFIXES
+    return container_format(head) is not None or sync or Path(path).suffix.lower() in AUDIO_SUFFIXES
 
 
 @dataclass

@@ -328,7 +328,7 @@ def _decode(source: Any, fs: int | None, item: str, limits: _Limits) -> _Decoded
                     f"them with --allow_pipes, allow_pipes=True or {ALLOW_PIPES_ENV}=1",
                 )
             data = run_pipe(source.rstrip()[:-1].strip(), item, limits.pipe_timeout_s)
-            return _decode_container(data, item, _container_format(data) or "")
+            return _decode_container(data, item, container_format(data) or "")
         match = _URL_SCHEME.match(source)
         if match:
             scheme = match.group(1).lower()
@@ -338,7 +338,7 @@ def _decode(source: Any, fs: int | None, item: str, limits: _Limits) -> _Decoded
             suffix = Path(urllib.parse.urlparse(source).path).suffix.lower().lstrip(".")
             if suffix == "pcm":
                 return _raw_pcm(data, fs, item)
-            return _decode_container(data, item, _container_format(data) or suffix)
+            return _decode_container(data, item, container_format(data) or suffix)
         bare = _BARE_SCHEME.match(source)
         if bare and not os.path.lexists(source):
             raise InputError(item, f"URL scheme {bare.group(1).lower()!r} is refused; only http and https")
@@ -408,7 +408,7 @@ def _decode_container(data: bytes, item: str, fmt: str) -> _Decoded:
         return _decode_with_ffmpeg(path, item, sf_problem, fmt)
 
 
-def _container_format(data: bytes) -> str | None:
+def container_format(data: bytes) -> str | None:
     """The container a byte string starts like (FunASR's signatures plus AIFF/AU/CAF)."""
     for offset, magic, fmt in _SIGNATURES:
         if data[offset : offset + len(magic)] == magic:
@@ -424,7 +424,7 @@ def _decode_bytes(data: bytes, fs: int | None, item: str) -> _Decoded:
     """
     if not data:
         raise InputError(item, "no audio data (0 bytes)")
-    fmt = _container_format(data)
+    fmt = container_format(data)
     if fmt is not None:
         return _decode_container(data, item, fmt)
     if len(data) >= 2 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0:
