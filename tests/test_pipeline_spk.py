@@ -4,6 +4,8 @@ clustering -> turns -> sentence speakers) against FunASR 1.4.16.
 Fixtures: tests/fixtures/pipeline_spk/ (tools/make_fixtures/make_pipeline_spk.py). FunASR ran
 `AutoModel(model=bicif_paraformer_tiny, vad_model=tools/fsmn_vad, punc_model=ct_transformer_tiny,
 spk_model=campplus_tiny, device="cpu"[, spk_mode="vad_segment"])` `.generate(input=wave[, preset_spk_num=2])`
+(and punc_segment with `model=paraformer_tiny`, the plain Paraformer: its CIF-peak timestamps are on
+because a speaker model is loaded)
 on two espeak-ng dialogues (2 and 3 voices), a fresh AutoModel per call (so its k-means drew from
 numpy's global RNG in the `np.random.seed(0)` state, checked by the generator: `rng_is_seed0`,
 which funasr_lite's default `seed=0` reproduces). The tiny CAM++ has random weights: its embeddings
@@ -94,8 +96,8 @@ def clips() -> dict[str, np.ndarray]:
 
 
 @cache
-def _model(spk_mode: str, split: bool) -> AutoModel:
-    ctor = {k: str(REPO / v) for k, v in RUNS["punc_segment"]["ctor"].items()}
+def _model(spk_mode: str, split: bool, asr: str = RUNS["punc_segment"]["ctor"]["model"]) -> AutoModel:
+    ctor = {k: str(REPO / v) for k, v in RUNS["punc_segment"]["ctor"].items()} | {"model": str(REPO / asr)}
     return AutoModel(**ctor, spk_mode=spk_mode, split_at_speaker_change=split, device="cpu", disable_update=True)
 
 
@@ -107,7 +109,8 @@ def lite(vad_dir, clips):
     def get(run: str, clip: str, split: bool = False, **call):
         key = (run, clip, split, tuple(sorted(call.items())))
         if key not in results:
-            m = _model(RUNS[run]["ctor"].get("spk_mode", "punc_segment"), split)
+            ctor = RUNS[run]["ctor"]
+            m = _model(ctor.get("spk_mode", "punc_segment"), split, ctor["model"])
             res = m.generate(input=clips[clip], **(call or _call(run)))
             assert len(res) == 1
             results[key] = res[0]
@@ -264,6 +267,19 @@ def test_vad_segment_mode_is_never_split(lite, run: str, clip: str) -> None:
     res = lite(run, clip, split=True)
     assert res["sentence_info"] == RUNS[run]["clips"][clip]["result"]["sentence_info"]
     assert res == lite(run, clip, split=False)
+
+
+@pytest.mark.parametrize("clip", CLIPS)
+def test_plain_paraformer_gets_timestamps_and_punctuated_sentences(lite, clip: str) -> None:
+    """With a speaker model FunASR turns ``output_timestamp`` on, so plain Paraformer has CIF-peak
+    timestamps and its sentences are cut at the punctuation, not one per VAD segment (issue 16, item 2)."""
+    e = RUNS["paraformer_punc_segment"]["clips"][clip]
+    res = lite("paraformer_punc_segment", clip)
+    assert res["timestamp"] == e["result"]["timestamp"] and len(res["timestamp"]) > 100
+    n_words = sum(len(s["text"].split()) for s in e["segments"])
+    assert len(res["timestamp"]) == n_words  # one time per recognised word
+    assert len(res["sentence_info"]) > 2 * len(e["vad_segments"])
+    assert [t for s in res["sentence_info"] for t in s["timestamp"]] == res["timestamp"]
 
 
 @pytest.mark.parametrize("clip", CLIPS)

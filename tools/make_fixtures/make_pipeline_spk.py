@@ -7,7 +7,8 @@ FunASR `AutoModel(model=tests/fixtures/models/bicif_paraformer_tiny, vad_model=t
 (the REAL FSMN-VAD checkpoint), punc_model=tests/fixtures/models/ct_transformer_tiny,
 spk_model=tests/fixtures/models/campplus_tiny, device="cpu", disable_update=True[, spk_mode=...])`
 `.generate(input=wave[, preset_spk_num=2])` (4 runs: punc_segment / vad_segment, each without
-and with `preset_spk_num=2`) on two espeak-ng "dialogues" (2 and 3 alternating
+and with `preset_spk_num=2`; plus 2 punc_segment runs with `model=paraformer_tiny`, the plain
+Paraformer, whose timestamps FunASR computes because a speaker model is loaded) on two espeak-ng "dialogues" (2 and 3 alternating
 voices: espeak-ng `cmn+<variant>` with different pitches, 45-80 s, > 20 embedding chunks each).
 The tiny CAM++ folder has random weights: its embeddings (16-d) are arbitrary but deterministic,
 so the speaker labels are whatever FunASR's clustering makes of them (they need not follow the
@@ -119,6 +120,7 @@ CLIPS = {
 }
 
 BICIF = "tests/fixtures/models/bicif_paraformer_tiny"
+PARAFORMER = "tests/fixtures/models/paraformer_tiny"
 PUNC = "tests/fixtures/models/ct_transformer_tiny"
 SPK = "tests/fixtures/models/campplus_tiny"
 VAD = "tools/fsmn_vad"
@@ -129,6 +131,10 @@ RUNS = {
     "punc_segment_preset2": {"ctor": dict(_CTOR), "call": {"preset_spk_num": 2}},
     "vad_segment": {"ctor": {**_CTOR, "spk_mode": "vad_segment"}, "call": {}},
     "vad_segment_preset2": {"ctor": {**_CTOR, "spk_mode": "vad_segment"}, "call": {"preset_spk_num": 2}},
+    # plain Paraformer: FunASR turns output_timestamp on because a speaker model is loaded, so the
+    # CIF-peak timestamps make character times and punctuated sentences (issue 16, item 2)
+    "paraformer_punc_segment": {"ctor": {**_CTOR, "model": PARAFORMER}, "call": {}},
+    "paraformer_punc_segment_preset2": {"ctor": {**_CTOR, "model": PARAFORMER}, "call": {"preset_spk_num": 2}},
 }
 MASKED_KEY = mp.MASKED_KEY
 
