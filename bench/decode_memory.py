@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'items':>8} {'rss_mb':>9} {'elapsed_s':>10}", flush=True)
     t0 = time.monotonic()
     n = errors = 0
-    from funasr_lite.bin.inference import _record  # noqa: PLC0415  (the CLI's own record layout)
+    from funasr_lite.writers.recog_files import recog_record  # noqa: PLC0415  (the CLI's own record layout)
 
     items = prepared(lambda shard: load_wav_scp(scp, shard=shard))
     for item, result, seg_results in pipeline.run_many(items, args.window_s):
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             result.setdefault("timestamp", [] if pipeline.asr.has_timestamps else None)
             if formats:
                 write_outputs([dict(result, duration_ms=int(item.duration_s * 1000))], out, formats)
-            writer.add([_record(result, seg_results, item.duration_s, False)])
+            writer.add([recog_record(result, seg_results, item.duration_s, False)])
         n += 1
         if n % args.every == 0 or n == args.items:
             gc.collect()

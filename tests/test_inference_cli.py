@@ -79,6 +79,30 @@ def test_single_job_outputs(corpus: Path, vad_dir: Path, tmp_path: Path) -> None
     assert doc["key"] == "rec3" and doc["sentences"] and doc["duration_ms"] > 0
     ts = json.loads((out / "1best_recog" / "time_stamp").read_text().splitlines()[0].split(" ", 1)[1])
     assert ts == sorted(ts) and all(s <= e for s, e in ts)
+    _check_text_files(out)
+
+
+def _values(path: Path) -> dict[str, str]:
+    return dict((line.split(" ", 1) + [""])[:2] for line in path.read_text(encoding="utf-8").split("\n") if line)
+
+
+def _check_text_files(out: Path) -> None:
+    """``1best_recog/text`` is the unpunctuated ASR text (FunASR's own ``1best_recog/text`` is written
+    by the ASR model), ``text_with_punc`` the punctuated text; the JSON carries both (``raw_text``)."""
+    from funasr_lite.writers.recog_files import cer_ready_text
+
+    text, punc = _values(out / "1best_recog" / "text"), _values(out / "1best_recog" / "text_with_punc")
+    assert list(text) == list(punc) == GOOD
+    differ = 0
+    for key in GOOD:
+        doc = json.loads((out / "json" / f"{key}.json").read_text(encoding="utf-8"))
+        assert doc["text"] == punc[key]  # the punctuated text
+        assert doc["raw_text"] is not None and cer_ready_text(doc["raw_text"]) == text[key]
+        assert not any(ch in text[key] for ch in "，。？、,?")
+        if any(ch in punc[key] for ch in "，。？、"):  # where punctuation exists, the two files differ
+            assert text[key] != punc[key]
+            differ += 1
+    assert differ >= 5  # the random punctuation model punctuates 5 of the 6 recordings
 
 
 def test_nj_jobs_equal_one_job(corpus: Path, vad_dir: Path, tmp_path: Path) -> None:

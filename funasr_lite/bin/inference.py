@@ -37,7 +37,7 @@ from funasr_lite.pipeline import DecodeOptions
 from funasr_lite.prefetch import prepared
 from funasr_lite.seeding import set_seed
 from funasr_lite.writers.formats import check_file_key, parse_formats, write_outputs
-from funasr_lite.writers.recog_files import FILES, RecogWriter
+from funasr_lite.writers.recog_files import FILES, RecogWriter, recog_record
 from funasr_lite.yamlio import read_yaml
 
 log = logging.getLogger("inference")
@@ -305,6 +305,7 @@ def run_one(args: argparse.Namespace, formats: list[str]) -> int:
     window_s = args.window_s if args.window_s is not None else (600.0 if pipeline.asr.device.type == "cuda" else 0.0)
     options = DecodeOptions(
         sentence_timestamp=pipeline.punc is not None,
+        return_raw_text=pipeline.punc is not None,  # the JSON's raw_text: the text before punctuation
         num_speakers=args.num_speakers,
         min_speakers=args.min_speakers,
         max_speakers=args.max_speakers,
@@ -322,7 +323,7 @@ def run_one(args: argparse.Namespace, formats: list[str]) -> int:
             result.setdefault("timestamp", [] if pipeline.asr.has_timestamps else None)
             if formats:
                 write_outputs([dict(result, duration_ms=int(item.duration_s * 1000))], out, formats)
-            writer.add([_record(result, seg_results, item.duration_s, pipeline.punc is not None)])
+            writer.add([recog_record(result, seg_results, item.duration_s, pipeline.punc is not None)])
     writer.finalize(keys)
     write_text_atomic(out / "errors.txt", "".join(e + "\n" for e in errors))
     log.info("transcribed %d of %d recordings -> %s", sum(k in writer.done for k in keys), len(keys), out)
@@ -331,24 +332,6 @@ def run_one(args: argparse.Namespace, formats: list[str]) -> int:
 
         log.info("peak GPU memory allocated: %.0f MB", torch.cuda.max_memory_allocated(pipeline.asr.device) / 1e6)
     return 1 if errors else 0
-
-
-def _record(result: dict, seg_results: list, audio_s: float, punctuated: bool) -> dict:
-    tokens = [t for r in seg_results for t in r.rec.tokens]
-    compute = sum(r.rec.compute_s for r in seg_results)
-    rec = {
-        "key": result["key"],
-        "text": result.get("raw_text", result["text"]) if punctuated else result["text"],
-        "tokens": tokens,
-        "score": sum(r.rec.score for r in seg_results),
-        "compute_s": compute,
-        "audio_s": audio_s,
-        "rtf": compute / audio_s if audio_s else 0.0,
-        "timestamp": result.get("timestamp"),
-    }
-    if punctuated:
-        rec["text_with_punc"] = result["text"]
-    return rec
 
 
 def run_split(args: argparse.Namespace, argv: list[str]) -> int:

@@ -8,8 +8,9 @@ flight.
 
 File formats, one ``key value`` line per utterance, in input order:
 
-- ``text``: the transcript with no spaces between CJK characters (spaces kept between Latin
-  words), ready for CER scoring;
+- ``text``: the transcript **without punctuation** (the ASR text, as FunASR's own
+  ``1best_recog/text``: its ASR model writes it, the punctuation model writes no file), with no
+  spaces between CJK characters (spaces kept between Latin words), ready for CER scoring;
 - ``token``: the tokens, space-separated;
 - ``score``: the greedy path log-probability, a plain number (``%.4f``);
 - ``rtf``: compute seconds / audio seconds of the utterance (``%.4f``), then a last line
@@ -24,7 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,31 @@ from funasr_lite.fileio import write_text_atomic
 log = logging.getLogger(__name__)
 
 FILES = ("text", "token", "score", "rtf", "time_stamp")
+
+
+def recog_record(
+    result: dict[str, Any], seg_results: Sequence[Any], audio_s: float, punctuated: bool
+) -> dict[str, Any]:
+    """One :class:`RecogWriter` record for a pipeline result and its segment results
+    (``pipeline.SegmentResult``: ``.rec`` is the segment's ``asr.Recognition``).
+
+    ``text`` is the recognised text joined over the segments, never punctuated (``result["text"]``
+    is punctuated when a punctuation model ran); that punctuated text goes to ``text_with_punc``.
+    """
+    compute = sum(r.rec.compute_s for r in seg_results)
+    rec = {
+        "key": result["key"],
+        "text": " ".join(t for t in (r.rec.text for r in seg_results) if t.strip()) if punctuated else result["text"],
+        "tokens": [t for r in seg_results for t in r.rec.tokens],
+        "score": sum(r.rec.score for r in seg_results),
+        "compute_s": compute,
+        "audio_s": audio_s,
+        "rtf": compute / audio_s if audio_s else 0.0,
+        "timestamp": result.get("timestamp"),
+    }
+    if punctuated:
+        rec["text_with_punc"] = result["text"]
+    return rec
 
 
 class RecogWriter:
