@@ -81,7 +81,9 @@ def run_asr(
         hotwords = p.asr.hotword_ids(call.hotword)
         recs = {
             r.key: r
-            for batch in p.asr.recognize([(k, a.waveform) for k, a in loaded], hotwords=hotwords)
+            for batch in p.asr.recognize(
+                [(k, a.waveform) for k, a in loaded], call.timestamps(p.spk is not None), hotwords=hotwords
+            )
             for r in batch
         }
         ordered = [recs[k] for k, _ in loaded]
@@ -119,6 +121,7 @@ def _with_vad(
     options = DecodeOptions(
         call.sentence_timestamp,
         return_raw_text=call.return_raw_text,
+        output_timestamp=call.timestamps(p.spk is not None),
         vad_options=vad_opts,
         hotword=call.hotword,
         **spk_opts,
@@ -177,6 +180,7 @@ def _fbank(
             res = asr.model.recognize(
                 feats.float()[None].to(asr.device),
                 torch.tensor([feats.shape[0]], device=asr.device),
+                timestamps=call.timestamps(p.spk is not None) or asr.has_timestamps,
                 **({} if hotwords is None else {"hotwords": hotwords}),
             )[0]
         tokens = [asr.token_list[i] for i in res.token_ids]

@@ -66,6 +66,17 @@ class CallDefaults:
     return_spk_res: bool = True
     output_dir: str | None = None
     hotword: str | None = None  # SeACo-Paraformer: words or a .txt file (funasr_lite/hotwords.py)
+    output_timestamp: bool | None = None  # plain Paraformer's CIF-peak timestamps (BiCif: always)
+    pred_timestamp: bool | None = None  # FunASR's other name for it; wins when given
+
+    def timestamps(self, has_spk: bool) -> bool:
+        """FunASR's rule: ``pred_timestamp`` if given, else ``output_timestamp``, which ``AutoModel``
+        sets to True when a speaker model is loaded and the option was not given."""
+        if self.pred_timestamp is not None:
+            return bool(self.pred_timestamp)
+        if self.output_timestamp is not None:
+            return bool(self.output_timestamp)
+        return has_spk
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

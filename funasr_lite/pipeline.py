@@ -94,13 +94,14 @@ class DecodeOptions:
     ``num_speakers``/``min_speakers``/``max_speakers`` matter only with a speaker model;
     ``vad_options`` are call-time VAD options (``VadOptions`` fields) over the pipeline's own.
     ``output_timestamp``: plain Paraformer's CIF-peak timestamps (FunASR's ``output_timestamp`` /
-    ``pred_timestamp``; on whenever a speaker model is loaded, as in FunASR; BiCif always has them).
+    ``pred_timestamp``; None: on exactly when a speaker model is loaded, as in FunASR; BiCif always
+    has them).
     ``hotword``: FunASR's ``hotword`` (space-separated words or a ``.txt`` file) for a SeACo-Paraformer,
     the same for every segment of the call (``funasr_lite/hotwords.py``).
     """
 
     sentence_timestamp: bool = False
-    output_timestamp: bool = False
+    output_timestamp: bool | None = None
     return_raw_text: bool = False
     num_speakers: int | None = None
     min_speakers: int = 1
@@ -223,7 +224,7 @@ class LongAudioPipeline:
                 w.segments = self.segments(w.waveform, **options.vad_options)
             w.vad_waveform = None
         # FunASR's AutoModel turns output_timestamp on whenever a speaker model is loaded
-        timestamps = options.output_timestamp or self.spk is not None
+        timestamps = self.spk is not None if options.output_timestamp is None else options.output_timestamp
         recognized = self.recognize_files([(w.key, w.waveform, w.segments) for w in live], timestamps, hotwords)
         done = iter(zip(recognized, self.punctuate_files(recognized)))
         for w in window:

@@ -118,3 +118,30 @@ def test_synthetic_cases(case: dict) -> None:
     s, ts = ts_prediction_lfr6_standard(fires, alphas, case["tokens"], vad_offset=case["vad_offset"], upsample_rate=1)
     assert (s, ts) == (case["timestamp_str"], case["timestamp"])
     assert fires.tolist() == torch.tensor(case["fires"], dtype=torch.float32).tolist()  # input not rescaled in place
+
+
+def test_automodel_output_timestamp_and_pred_timestamp() -> None:
+    """``AutoModel.generate``: FunASR's options and their precedence (``pred_timestamp`` wins)."""
+    from funasr_lite import AutoModel
+
+    m = AutoModel(model=str(FIX / "models" / "paraformer_tiny"), device="cpu", disable_update=True)
+    clips = ["espeak_2p2s", "speechlike_4s"]
+    waves = [_wave(c) for c in clips]
+    for kw in (
+        {"output_timestamp": True},
+        {"pred_timestamp": True},
+        {"pred_timestamp": True, "output_timestamp": False},
+    ):
+        got = m.generate(input=waves, key=clips, **kw)
+        assert [{k: r[k] for k in ("key", "text", "timestamp")} for r in got] == [
+            REF["clips"][c]["result"] for c in clips
+        ], kw
+    for kw in ({}, {"output_timestamp": False}, {"pred_timestamp": False, "output_timestamp": True}):
+        got = m.generate(input=waves, key=clips, **kw)
+        assert [r["text"] for r in got] == [REF["clips"][c]["text_without_timestamps"] for c in clips], kw
+        assert all("timestamp" not in r for r in got), kw
+    # a constructor default, as FunASR merges constructor keywords into every call
+    m2 = AutoModel(
+        model=str(FIX / "models" / "paraformer_tiny"), device="cpu", disable_update=True, output_timestamp=True
+    )
+    assert m2.generate(input=waves[0], key=clips[0])[0]["timestamp"] == REF["clips"][clips[0]]["result"]["timestamp"]
