@@ -22,6 +22,7 @@ import make_pipeline  # noqa: E402
 import make_pipeline_spk  # noqa: E402
 import make_punc  # noqa: E402
 import make_resample  # noqa: E402
+import make_seaco  # noqa: E402
 import make_specaug  # noqa: E402
 import make_train_loss  # noqa: E402
 import make_vad  # noqa: E402
@@ -37,6 +38,7 @@ def main():
     make_models.main()
     make_keys.main()
     make_paraformer.main()  # needs the paraformer_tiny / bicif_paraformer_tiny folders
+    make_seaco.main()  # builds seaco_paraformer_tiny (needs am_560.mvn); the Paraformer clips
     make_punc.main()  # needs ct_transformer_tiny; builds ct_transformer_cnen_tiny
     make_vad.main()  # needs the real checkpoint: bash tools/fetch_fsmn_vad.sh
     make_pipeline.main()  # needs the VAD checkpoint and the tiny ASR/punctuation folders
