@@ -24,6 +24,7 @@ from funasr_lite.pipeline import DecodeOptions, LongAudioPipeline, SegmentResult
 from funasr_lite.postprocess.text import tokens_to_text
 from funasr_lite.prefetch import Prepared
 from funasr_lite.vad.options import VadOptions
+from funasr_lite.writers.recog_files import recog_record
 
 
 def merge_vad(segments: list[list[int]], max_length: float = 15000, min_length: float = 0) -> list[list[int]]:
@@ -131,7 +132,7 @@ def _with_vad(
         for item, result, seg_results in p.run_many(prepared, float("inf"), options):
             result = result if seg_results else {"key": item.key, "text": "", "timestamp": []}
             results.append(result)
-            records.append(_record(result, seg_results, item.duration_s, p.punc is not None))
+            records.append(recog_record(result, seg_results, item.duration_s, p.punc is not None))
     return results, records
 
 
@@ -152,7 +153,7 @@ def _whole(
             if r.timestamp is not None:
                 d["timestamp"] = r.timestamp
             results.append(d)
-    records = [_record(res, segs, r.audio_s, p.punc is not None) for res, segs, r in zip(results, files, recs)]
+    records = [recog_record(res, segs, r.audio_s, p.punc is not None) for res, segs, r in zip(results, files, recs)]
     return results, records
 
 
@@ -200,23 +201,3 @@ def _fbank(
             )
         )
     return _whole(p, recs, call)
-
-
-def _record(
-    result: dict[str, Any], seg_results: list[SegmentResult], audio_s: float, punctuated: bool
-) -> dict[str, Any]:
-    """One ``RecogWriter`` record (``writers/recog_files.py``) for a result."""
-    compute = sum(r.rec.compute_s for r in seg_results)
-    rec = {
-        "key": result["key"],
-        "text": " ".join(t for t in (r.rec.text for r in seg_results) if t.strip()) if punctuated else result["text"],
-        "tokens": [t for r in seg_results for t in r.rec.tokens],
-        "score": sum(r.rec.score for r in seg_results),
-        "compute_s": compute,
-        "audio_s": audio_s,
-        "rtf": compute / audio_s if audio_s else 0.0,
-        "timestamp": result.get("timestamp"),
-    }
-    if punctuated:
-        rec["text_with_punc"] = result["text"]
-    return rec
