@@ -12,12 +12,14 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+import make_auto_model  # noqa: E402
 import make_campplus  # noqa: E402
 import make_cluster  # noqa: E402
 import make_frontend  # noqa: E402
 import make_keys  # noqa: E402
 import make_models  # noqa: E402
 import make_paraformer  # noqa: E402
+import make_paraformer_timestamps  # noqa: E402
 import make_pipeline  # noqa: E402
 import make_pipeline_spk  # noqa: E402
 import make_punc  # noqa: E402
@@ -38,6 +40,7 @@ def main():
     make_models.main()
     make_keys.main()
     make_paraformer.main()  # needs the paraformer_tiny / bicif_paraformer_tiny folders
+    make_paraformer_timestamps.main()  # needs paraformer_tiny
     make_seaco.main()  # builds seaco_paraformer_tiny (needs am_560.mvn); the Paraformer clips
     make_punc.main()  # needs ct_transformer_tiny; builds ct_transformer_cnen_tiny
     make_vad.main()  # needs the real checkpoint: bash tools/fetch_fsmn_vad.sh
@@ -47,6 +50,7 @@ def main():
     make_pipeline_spk.main()  # needs the VAD checkpoint and the tiny ASR/punctuation/CAM++ folders
     make_train_loss.main()  # needs paraformer_tiny / bicif_paraformer_tiny
     make_specaug.main()
+    make_auto_model.main()  # needs ct_transformer_tiny and campplus_tiny
     make_resample.main()  # needs the VAD checkpoint; builds models/fsmn_vad_8k_tiny (espeak-ng, sox)
 
 
