@@ -17,6 +17,7 @@ import torch
 
 from funasr_lite import AutoModel
 from funasr_lite.bin import asr_inference, compute_cer
+from funasr_lite.errors import InputError
 from funasr_lite.writers.recog_files import cer_ready_text
 
 FIX = Path(__file__).parent / "fixtures"
@@ -158,3 +159,17 @@ def test_cuda_gives_funasr_results() -> None:
         for clip, g in zip(CLIPS, got):
             ref = GENERATE[f"{name}_{clip}"]
             assert (g["text"], g.get("timestamp")) == (ref["text"], ref.get("timestamp")), (name, clip)
+
+
+def test_fbank_input_gives_funasr_results(model) -> None:
+    """data_type="fbank": FunASR's own frontend output (the fixture's feats: fbank, LFR, CMVN) decodes to
+    FunASR's text and timestamps for the waveform."""
+    name, _ = model
+    m = AutoModel(model=str(FIX / "models" / name), data_type="fbank")
+    feats = [_clip(name, c)["feats"] for c in CLIPS]
+    got = m.generate(input=feats, key=list(CLIPS))
+    for clip, g in zip(CLIPS, got):
+        ref = GENERATE[f"{name}_{clip}"]
+        assert (g["text"], g.get("timestamp")) == (ref["text"], ref.get("timestamp")), (name, clip)
+    with pytest.raises(InputError, match=r"fbank features must be \(T, 560\)"):
+        m.generate(input=np.zeros((5, 80), dtype=np.float32))
