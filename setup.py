@@ -37,6 +37,9 @@ setup(
     extras_require={
         # Tensorboard curves of training (optional: without it the trainer writes metrics.jsonl only).
         "recipes": ["tensorboard>=2.14"],
+        # Deployment exports (python -m funasr_lite.bin.export --type onnx [--quantize int8]);
+        # onnxruntime also runs/quantizes the graphs. The package imports without them.
+        "onnx": ["onnx>=1.16", "onnxruntime>=1.18"],
         "test": [
             # the style gate of .ci/run (settings in pyproject.toml); pinned, as rules change between releases
             "ruff==0.17.6",
@@ -50,6 +53,9 @@ setup(
             # pandas, PyYAML and sortedcontainers, no torch
             "pyannote.core>=5",
             "pyannote.database>=5",
+            # tests/test_export_paraformer.py: export and run the ONNX graphs (the onnx extra)
+            "onnx>=1.16",
+            "onnxruntime>=1.18",
         ],
     },
     entry_points={
