@@ -880,7 +880,8 @@ def test_vad_folder_as_asr_model_of_the_cli(tmp_path: Path, capsys: pytest.Captu
         ["--model", str(d), "--wav_scp", str(tmp_path / "wav.scp"), "--output_dir", str(tmp_path / "e")]
     )
     err = capsys.readouterr().err.strip().splitlines()
-    assert rc == 1 and err[-1] == f"error: {d}: is a FsmnVAD model, not an ASR model (Paraformer or BiCifParaformer)"
+    want = f"error: {d}: is a FsmnVAD model, not an ASR model (Paraformer, BiCifParaformer or SeacoParaformer)"
+    assert rc == 1 and err[-1] == want
 
 
 # ------------------------------------------------------------------------------------ training
