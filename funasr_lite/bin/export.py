@@ -22,6 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from funasr_lite.errors import InputError, ModelError
+from funasr_lite.export.campplus import export_campplus  # these three import no onnx
+from funasr_lite.export.punc import export_ct_transformer
+from funasr_lite.export.vad import export_fsmn_vad
 from funasr_lite.modelio.model_dir import ModelDir, open_model_dir
 
 ExportFn = Callable[[ModelDir, Path, str, bool], list[Path]]
@@ -34,7 +37,13 @@ def _paraformer(md: ModelDir, output_dir: Path, kind: str, quantize: bool) -> li
 
 
 # model class -> export function (imported lazily: the package imports without onnx)
-EXPORTERS: dict[str, ExportFn] = {"Paraformer": _paraformer, "BiCifParaformer": _paraformer}
+EXPORTERS: dict[str, ExportFn] = {
+    "Paraformer": _paraformer,
+    "BiCifParaformer": _paraformer,
+    "FsmnVAD": export_fsmn_vad,
+    "CTTransformer": export_ct_transformer,
+    "CAMPPlus": export_campplus,
+}
 
 
 def export(
