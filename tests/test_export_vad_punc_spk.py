@@ -206,6 +206,7 @@ def test_vad_segments_onnx_equal_eager_and_funasr_onnx(exports, vad_dir):
     wave = _probe_wave()
     rec = RT["vad_fsmn_vad"]
     assert rec["same"] and rec["funasr_lite"] == rec["funasr_export"]  # funasr-onnx: our folder == FunASR's
+    assert rec["quant_same"] and rec["quant_funasr_lite"] == rec["funasr_export"]  # model_quant.onnx too
     eager = load_fsmn_vad(vad_dir).segments(wave)
     assert _onnx_vad(exports["vad"], vad_dir).segments(wave) == eager
     assert [eager] == rec["funasr_export"] == [[[140, 3980]]]
@@ -257,7 +258,7 @@ def test_punctuation_onnx_same_text_and_ids(exports, tag):
     onnx_punc.model = _OrtPunc(_session(exports[tag]))
     onnx_punc.__class__ = _CpuPunc
     rec = RT[f"punc_{tag}_ct_transformer"]
-    assert rec["same"]  # funasr-onnx: our folder gives FunASR's export's text and ids
+    assert rec["same"] and rec["quant_same"]  # funasr-onnx: our folder gives FunASR's export's text and ids
     for case in rec["cases"]:
         assert case["funasr_lite"] == case["funasr_export"]
         got, ref = onnx_punc.punctuate(case["input"]), eager.punctuate(case["input"])

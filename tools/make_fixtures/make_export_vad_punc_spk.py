@@ -21,7 +21,8 @@ Writes tests/fixtures/export_vad_punc_spk/:
   export folder and on funasr_lite's export folder (``funasr_lite.bin.export``, imported from this
   checkout): ``Fsmn_vad`` segments of the VAD probe clip (``tests/fixtures/vad/probs.npz``
   ``probe_waveform``), ``CT_Transformer`` text and label ids of a few sentences, and ``same``
-  (equal results on both folders). funasr_lite's export is also run where FunASR cannot export
+  (equal results on both folders); ``quant_*``: the same with ``quantize=True`` (the
+  ``model_quant.onnx`` of both folders). funasr_lite's export is also run where FunASR cannot export
   (``fsmn_vad_tiny``); those entries have only ``funasr_lite``. funasr_onnx 0.4.3's ``Fsmn_vad``
   needs a one-line numpy-2 shim here (see ``_fsmn_vad_class``).
 
@@ -62,7 +63,7 @@ PUNC_TEXTS = {
 
 
 def _funasr_export(src: str, work: str) -> str:
-    """FunASR's own ONNX export of a copy of ``src``; returns the folder (model.onnx added)."""
+    """FunASR's own ONNX export (+ int8) of a copy of ``src``; returns the folder (model[_quant].onnx added)."""
     from funasr import AutoModel
 
     dst = os.path.join(work, "funasr_" + os.path.basename(src))
@@ -72,13 +73,13 @@ def _funasr_export(src: str, work: str) -> str:
     try:
         model = AutoModel(model=dst, disable_update=True, device="cpu")
         try:
-            model.export(type="onnx", quantize=False, output_dir=dst)
+            model.export(type="onnx", quantize=True, output_dir=dst)
         except TypeError as e:  # the cn-en model keeps jieba on the model: deepcopy cannot pickle it
             if "pickle" not in str(e):
                 raise
             from funasr.utils import export_utils
 
-            kwargs = {**model.kwargs, "type": "onnx", "quantize": False, "output_dir": dst, "device": "cpu"}
+            kwargs = {**model.kwargs, "type": "onnx", "quantize": True, "output_dir": dst, "device": "cpu"}
             kwargs.pop("model", None)
             with torch.no_grad():  # AutoModel.export's own call, without its deepcopy
                 export_utils.export(model=model.model.eval(), data_in=None, **kwargs)
@@ -88,11 +89,11 @@ def _funasr_export(src: str, work: str) -> str:
 
 
 def _ours(src: str, work: str) -> str:
-    """funasr_lite's export (``funasr_lite.bin.export``, this checkout) of ``src``."""
+    """funasr_lite's export (``funasr_lite.bin.export``, this checkout, + int8) of ``src``."""
     from funasr_lite.bin.export import export
 
     dst = os.path.join(work, "lite_" + os.path.basename(src))
-    export(src, dst, "onnx")
+    export(src, dst, "onnx", "int8")
     return dst
 
 
@@ -145,11 +146,16 @@ def vad_refs(work: str, arrays: dict, report: dict) -> None:
     ours = _ours(VAD_REAL, work)
     seg_funasr = Fsmn_vad(fx, intra_op_num_threads=1)(wave)
     seg_ours = Fsmn_vad(ours, intra_op_num_threads=1)(wave)
+    q_funasr = _plain(Fsmn_vad(fx, quantize=True, intra_op_num_threads=1)(wave))
+    q_ours = _plain(Fsmn_vad(ours, quantize=True, intra_op_num_threads=1)(wave))
     report["vad_fsmn_vad"] = {
         "clip": "vad/probs.npz probe_waveform",
         "funasr_export": _plain(seg_funasr),
         "funasr_lite": _plain(seg_ours),
         "same": _plain(seg_funasr) == _plain(seg_ours),
+        "quant_funasr_export": q_funasr,
+        "quant_funasr_lite": q_ours,
+        "quant_same": q_funasr == q_ours,
     }
     tiny = _ours(os.path.join(MODELS, "fsmn_vad_tiny"), work)
     report["vad_tiny_fsmn_vad"] = {"funasr_lite": _plain(Fsmn_vad(tiny, intra_op_num_threads=1)(wave))}
@@ -174,12 +180,21 @@ def punc_refs(work: str, arrays: dict, report: dict) -> None:
         arrays[f"punc_{tag}_logits"] = logits
         ours = _ours(src, work)
         theirs_rt, ours_rt = CT_Transformer(fx, intra_op_num_threads=1), CT_Transformer(ours, intra_op_num_threads=1)
+        theirs_q = CT_Transformer(fx, quantize=True, intra_op_num_threads=1)
+        ours_q = CT_Transformer(ours, quantize=True, intra_op_num_threads=1)
         cases = []
         for text in PUNC_TEXTS[tag]:
             a, b = theirs_rt(text), ours_rt(text)
             a, b = [a[0], _plain(a[1])], [b[0], _plain(b[1])]
-            cases.append({"input": text, "funasr_export": a, "funasr_lite": b, "same": a == b})
-        report[f"punc_{tag}_ct_transformer"] = {"model": name, "cases": cases, "same": all(c["same"] for c in cases)}
+            qa, qb = theirs_q(text), ours_q(text)
+            qa, qb = [qa[0], _plain(qa[1])], [qb[0], _plain(qb[1])]
+            cases.append({"input": text, "funasr_export": a, "funasr_lite": b, "same": a == b, "quant_same": qa == qb})
+        report[f"punc_{tag}_ct_transformer"] = {
+            "model": name,
+            "cases": cases,
+            "same": all(c["same"] for c in cases),
+            "quant_same": all(c["quant_same"] for c in cases),
+        }
 
 
 def cam_refs(work: str, arrays: dict, report: dict) -> None:
