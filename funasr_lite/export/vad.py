@@ -119,8 +119,10 @@ def _keep_model_name(md: ModelDir, config_path: Path) -> None:
     """Keep the folder's own ``model:`` (``FsmnVADStreaming``, FunASR's class) in the copied config:
     FunASR's export leaves config.yaml as it is, and FunASR has no ``FsmnVAD`` class."""
     name = md.config.get("model")
+    if not isinstance(name, str) or not name:
+        name = "FsmnVADStreaming"
     config = read_yaml(config_path)
-    if isinstance(name, str) and name and config.get("model") != name:
+    if config.get("model") != name:
         config["model"] = name
         text = yaml.safe_dump(config, allow_unicode=True, sort_keys=False, default_flow_style=False)
         write_text_atomic(config_path, text)
