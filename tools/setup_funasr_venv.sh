@@ -54,6 +54,12 @@ if ! have funasr "$FUNASR_VERSION"; then
     "${PIP[@]}" install -c "$CONSTRAINTS" "funasr==$FUNASR_VERSION" kaldi-native-fbank soxr
 fi
 
+# FunASR's own onnxruntime package: the export fixtures (make_export*.py) run it on both exports
+if ! have funasr_onnx "0.4.3"; then
+    echo ">> installing funasr-onnx==0.4.3, onnx, onnxruntime"
+    "${PIP[@]}" install -c "$CONSTRAINTS" "funasr-onnx==0.4.3" onnx onnxruntime
+fi
+
 # torch must still be the pinned CPU wheel
 have torch "$TORCH_VERSION" || { echo "torch was changed!" >&2; exit 1; }
 

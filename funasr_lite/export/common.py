@@ -97,16 +97,22 @@ def export_torchscript(module: nn.Module, dummy_inputs: tuple[torch.Tensor, ...]
     return path
 
 
+# funasr_lite's model class -> FunASR's registered class, where they differ (FunASR's VAD class is streaming)
+FUNASR_CLASS_NAMES = {"FsmnVAD": "FsmnVADStreaming"}
+
+
 def runtime_config(md: ModelDir) -> dict[str, Any]:
     """The folder's config (FunASR 1.x names) as runtimes read it next to the graph.
 
     ``frontend_conf.cmvn_file`` is dropped: the CMVN file is ``am.mvn`` beside it, and
     funasr-onnx 0.4.x passes ``cmvn_file=`` and ``**frontend_conf`` to its frontend (a duplicate
     keyword error otherwise). ``model_conf`` is always present (funasr-onnx reads
-    ``model_conf.predictor_bias``).
+    ``model_conf.predictor_bias``). ``model:`` stays the folder's own (``FsmnVADStreaming`` for the
+    VAD: FunASR's export leaves config.yaml as it is).
     """
     config = dict(md.config)
-    config["model"] = md.model_class
+    if not isinstance(config.get("model"), str) or not config["model"]:  # keep the folder's own class name
+        config["model"] = FUNASR_CLASS_NAMES.get(md.model_class, md.model_class)
     if "frontend_conf" in config:
         frontend_conf = dict(config.get("frontend_conf") or {})
         frontend_conf.pop("cmvn_file", None)

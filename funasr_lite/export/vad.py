@@ -24,15 +24,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import yaml
 from torch import Tensor, nn
 
 from funasr_lite.errors import ModelError
 from funasr_lite.export import common
-from funasr_lite.fileio import write_text_atomic
 from funasr_lite.modelio.model_dir import ModelDir
 from funasr_lite.models.fsmn_vad import FSMN, load_fsmn_vad
-from funasr_lite.yamlio import read_yaml
 
 INPUT_NAME = "speech"
 OUTPUT_NAME = "logits"
@@ -111,18 +108,4 @@ def export_fsmn_vad(md: ModelDir, output_dir: Path, kind: str, quantize: bool) -
     else:
         raise ModelError(kind, "unknown export type (onnx or torchscript)")
     written += common.write_side_files(md, output_dir)
-    _keep_model_name(md, output_dir / "config.yaml")
     return written
-
-
-def _keep_model_name(md: ModelDir, config_path: Path) -> None:
-    """Keep the folder's own ``model:`` (``FsmnVADStreaming``, FunASR's class) in the copied config:
-    FunASR's export leaves config.yaml as it is, and FunASR has no ``FsmnVAD`` class."""
-    name = md.config.get("model")
-    if not isinstance(name, str) or not name:
-        name = "FsmnVADStreaming"
-    config = read_yaml(config_path)
-    if config.get("model") != name:
-        config["model"] = name
-        text = yaml.safe_dump(config, allow_unicode=True, sort_keys=False, default_flow_style=False)
-        write_text_atomic(config_path, text)

@@ -15,6 +15,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 import make_auto_model  # noqa: E402
 import make_campplus  # noqa: E402
 import make_cluster  # noqa: E402
+import make_export  # noqa: E402
+import make_export_vad_punc_spk  # noqa: E402
 import make_frontend  # noqa: E402
 import make_keys  # noqa: E402
 import make_models  # noqa: E402
@@ -51,6 +53,8 @@ def main():
     make_train_loss.main()  # needs paraformer_tiny / bicif_paraformer_tiny
     make_specaug.main()
     make_auto_model.main()  # needs ct_transformer_tiny and campplus_tiny
+    make_export.main()  # needs the tiny Paraformer folders and funasr-onnx in the venv
+    make_export_vad_punc_spk.main()  # needs the VAD checkpoint, the tiny folders and funasr-onnx
     make_resample.main()  # needs the VAD checkpoint; builds models/fsmn_vad_8k_tiny (espeak-ng, sox)
 
 
