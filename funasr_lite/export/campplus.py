@@ -26,7 +26,6 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from funasr_lite.errors import ModelError
 from funasr_lite.export import common
 from funasr_lite.modelio.model_dir import ModelDir
 from funasr_lite.models.campplus import CAMPPlus, load_campplus
@@ -56,16 +55,5 @@ def export_campplus(md: ModelDir, output_dir: Path, kind: str, quantize: bool) -
     """Export a CAM++ folder: ``model.onnx`` [+ ``model_quant.onnx``] or ``model.torchscript``, with
     ``config.yaml``. Returns the files written."""
     wrapper = CAMPPlusExport(load_campplus(md.path)).eval()
-    dummy = wrapper.dummy_inputs()
-    written: list[Path] = []
-    if kind == "onnx":
-        common.require_onnx()
-        path = common.export_onnx(wrapper, dummy, output_dir / "model.onnx", INPUT_NAMES, OUTPUT_NAMES, DYNAMIC_AXES)
-        written.append(path)
-        if quantize:
-            written.append(common.quantize_int8(path))
-    elif kind == "torchscript":
-        written.append(common.export_torchscript(wrapper, dummy, output_dir / "model.torchscript"))
-    else:
-        raise ModelError(kind, "unknown export type (onnx or torchscript)")
+    written = common.export_graph(wrapper, output_dir, kind, quantize, INPUT_NAMES, OUTPUT_NAMES, DYNAMIC_AXES)
     return written + common.write_side_files(md, output_dir)

@@ -97,6 +97,27 @@ def export_torchscript(module: nn.Module, dummy_inputs: tuple[torch.Tensor, ...]
     return path
 
 
+def export_graph(
+    module: nn.Module,
+    output_dir: Path,
+    kind: str,
+    quantize: bool,
+    input_names: Sequence[str],
+    output_names: Sequence[str],
+    dynamic_axes: Mapping[str, Mapping[int, str]],
+) -> list[Path]:
+    """``kind`` ``onnx``: ``model.onnx`` (+ ``model_quant.onnx`` with ``quantize``); ``torchscript``:
+    ``model.torchscript``; both traced on ``module.dummy_inputs()``. Returns the files written."""
+    dummy = module.dummy_inputs()
+    if kind == "onnx":
+        require_onnx()
+        path = export_onnx(module, dummy, output_dir / "model.onnx", input_names, output_names, dynamic_axes)
+        return [path, quantize_int8(path)] if quantize else [path]
+    if kind == "torchscript":
+        return [export_torchscript(module, dummy, output_dir / "model.torchscript")]
+    raise ModelError(kind, "unknown export type (onnx or torchscript)")
+
+
 # funasr_lite's model class -> FunASR's registered class, where they differ (FunASR's VAD class is streaming)
 FUNASR_CLASS_NAMES = {"FsmnVAD": "FsmnVADStreaming"}
 

@@ -240,18 +240,7 @@ def export_paraformer(md: ModelDir, output_dir: Path, kind: str, quantize: bool)
 
     model, _, _ = load_paraformer(md.path, device="cpu")
     wrapper = ParaformerExport(model.float()).eval()
-    dummy = wrapper.dummy_inputs()
-    written: list[Path] = []
-    if kind == "onnx":
-        common.require_onnx()
-        onnx_path = common.export_onnx(
-            wrapper, dummy, output_dir / "model.onnx", INPUT_NAMES, wrapper.output_names(), wrapper.dynamic_axes()
-        )
-        written.append(onnx_path)
-        if quantize:
-            written.append(common.quantize_int8(onnx_path))
-    elif kind == "torchscript":
-        written.append(common.export_torchscript(wrapper, dummy, output_dir / "model.torchscript"))
-    else:
-        raise ModelError(kind, "unknown export type (onnx or torchscript)")
+    written = common.export_graph(
+        wrapper, output_dir, kind, quantize, INPUT_NAMES, wrapper.output_names(), wrapper.dynamic_axes()
+    )
     return written + common.write_side_files(md, output_dir)

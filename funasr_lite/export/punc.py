@@ -27,7 +27,6 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from funasr_lite.errors import ModelError
 from funasr_lite.export import common
 from funasr_lite.modelio.model_dir import ModelDir
 from funasr_lite.models.ct_transformer import CTTransformer, config_1x, jieba_dict_path, load_punc_model
@@ -63,18 +62,7 @@ def export_ct_transformer(md: ModelDir, output_dir: Path, kind: str, quantize: b
     ``model.torchscript``, with ``config.yaml``, ``tokens.json`` and, for the jieba model,
     ``jieba_usr_dict``. Returns the files written."""
     wrapper = CTTransformerExport(load_punc_model(md.path).model).eval()
-    dummy = wrapper.dummy_inputs()
-    written: list[Path] = []
-    if kind == "onnx":
-        common.require_onnx()
-        path = common.export_onnx(wrapper, dummy, output_dir / "model.onnx", INPUT_NAMES, OUTPUT_NAMES, DYNAMIC_AXES)
-        written.append(path)
-        if quantize:
-            written.append(common.quantize_int8(path))
-    elif kind == "torchscript":
-        written.append(common.export_torchscript(wrapper, dummy, output_dir / "model.torchscript"))
-    else:
-        raise ModelError(kind, "unknown export type (onnx or torchscript)")
+    written = common.export_graph(wrapper, output_dir, kind, quantize, INPUT_NAMES, OUTPUT_NAMES, DYNAMIC_AXES)
     written += common.write_side_files(md, output_dir)
     jieba_dict = jieba_dict_path(md.path, md.layout, config_1x(md.config))
     if jieba_dict is not None:  # funasr_onnx.CT_Transformer looks for this name

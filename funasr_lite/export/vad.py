@@ -26,7 +26,6 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from funasr_lite.errors import ModelError
 from funasr_lite.export import common
 from funasr_lite.modelio.model_dir import ModelDir
 from funasr_lite.models.fsmn_vad import FSMN, load_fsmn_vad
@@ -93,19 +92,8 @@ def export_fsmn_vad(md: ModelDir, output_dir: Path, kind: str, quantize: bool) -
     """Export an FSMN-VAD folder: ``model.onnx`` [+ ``model_quant.onnx``] or ``model.torchscript``,
     with ``config.yaml`` and ``am.mvn``. Returns the files written."""
     wrapper = FsmnVadExport(load_fsmn_vad(md.path).encoder).eval()
-    dummy = wrapper.dummy_inputs()
-    written: list[Path] = []
-    if kind == "onnx":
-        common.require_onnx()
-        path = common.export_onnx(
-            wrapper, dummy, output_dir / "model.onnx", wrapper.input_names(), wrapper.output_names(), DYNAMIC_AXES
-        )
-        written.append(path)
-        if quantize:
-            written.append(common.quantize_int8(path))
-    elif kind == "torchscript":
-        written.append(common.export_torchscript(wrapper, dummy, output_dir / "model.torchscript"))
-    else:
-        raise ModelError(kind, "unknown export type (onnx or torchscript)")
+    written = common.export_graph(
+        wrapper, output_dir, kind, quantize, wrapper.input_names(), wrapper.output_names(), DYNAMIC_AXES
+    )
     written += common.write_side_files(md, output_dir)
     return written
