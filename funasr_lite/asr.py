@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from funasr_lite.backends import check_backend
 from funasr_lite.hotwords import HotwordTokenizer
 from funasr_lite.memory import keep_freed_memory
 from funasr_lite.models.paraformer import BiCifParaformer, load_paraformer
@@ -60,7 +61,12 @@ def make_batches(num_frames: Sequence[int], budget: int) -> list[list[int]]:
 
 
 class SpeechRecognizer:
-    """A loaded ASR model folder with its frontend and token list."""
+    """A loaded ASR model folder with its frontend and token list.
+
+    ``backend``: ``"torch"`` (the eager model, ``dtype``/``quantize`` from ``models/precision.py``)
+    or ``"onnxruntime"`` (``backends/onnx_paraformer.py``: the exported graph, ``model_quant.onnx``
+    with ``quantize="int8"``; ``model_dir`` may then be an export folder).
+    """
 
     def __init__(
         self,
@@ -70,15 +76,24 @@ class SpeechRecognizer:
         dither: float = 0.0,
         dtype: str = "fp32",
         quantize: str | None = None,
+        backend: str = "torch",
     ) -> None:
+        check_backend(backend, device, dtype, quantize)
         self.device = torch.device(device)
+        self.backend = backend
         if self.device.type == "cpu":
             keep_freed_memory()  # large per-batch tensors reuse heap memory instead of new pages
-        self.model, self.frontend, self.token_list = load_paraformer(model_dir, device=device, dither=dither)
-        set_precision([self.model.encoder, self.model.decoder], dtype, quantize, self.device)
+        if backend == "onnxruntime":  # the same interface (recognize -> RecogResult) on an ONNX graph
+            from funasr_lite.backends.onnx_paraformer import load_onnx_paraformer  # noqa: PLC0415
+
+            self.model, self.frontend, self.token_list = load_onnx_paraformer(model_dir, quantize, dither)
+            self.has_timestamps = self.model.bicif
+        else:
+            self.model, self.frontend, self.token_list = load_paraformer(model_dir, device=device, dither=dither)
+            set_precision([self.model.encoder, self.model.decoder], dtype, quantize, self.device)
+            self.has_timestamps = isinstance(self.model, BiCifParaformer)
         self.dtype = dtype
         self.batch_size_token = batch_size_token
-        self.has_timestamps = isinstance(self.model, BiCifParaformer)
         self.hotword_tokenizer = (
             HotwordTokenizer.for_model_dir(model_dir, self.token_list, self.model.sos)
             if isinstance(self.model, SeacoParaformer)

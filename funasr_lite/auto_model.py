@@ -20,6 +20,8 @@ from funasr_lite import auto_options as opts
 from funasr_lite.asr import SpeechRecognizer
 from funasr_lite.auto_asr import run_asr
 from funasr_lite.auto_single import PuncOnly, SpeakerOnly, VadOnly
+from funasr_lite.backends import check_backend
+from funasr_lite.backends.onnx_paraformer import is_deploy_dir, open_deploy_dir
 from funasr_lite.devices import resolve_device
 from funasr_lite.frontend.audio import DEFAULT_RESAMPLER, RESAMPLERS
 from funasr_lite.modelio.model_dir import open_model_dir
@@ -48,12 +50,14 @@ def build_pipeline(
     resampler: str = DEFAULT_RESAMPLER,
     punc_device: str | None = None,
     spk_device: str | None = None,
+    backend: str = "torch",
 ) -> LongAudioPipeline:
     """Load the ASR, VAD, punctuation and speaker folders into a ``LongAudioPipeline``.
 
     ``dtype``/``quantize`` set the ASR model's precision (``models.precision``); ``vad_device``
     puts the VAD elsewhere (``cpu`` when DataLoader workers run it); ``resampler`` (``funasr`` or
-    ``soxr``) is how audio at other rates is resampled (``frontend/audio.py``). A device this
+    ``soxr``) is how audio at other rates is resampled (``frontend/audio.py``). ``backend``:
+    ``torch`` or ``onnxruntime`` for the ASR model (``funasr_lite/backends``). A device this
     machine lacks falls back to the CPU with a warning (``devices.resolve_device``).
     """
     device = resolve_device(device)
@@ -62,7 +66,13 @@ def build_pipeline(
     spk_device = resolve_device(spk_device, "spk device") if spk_device else device
     if resampler not in RESAMPLERS:
         raise ValueError(f"unknown resampler {resampler!r}: use one of {', '.join(RESAMPLERS)}")
-    asr = SpeechRecognizer(model, device=device, dither=dither, dtype=dtype, quantize=quantize)
+    check_backend(backend, device, dtype, quantize)
+    asr = SpeechRecognizer(model, device=device, dither=dither, dtype=dtype, quantize=quantize, backend=backend)
+    if backend == "onnxruntime" and spk_model and not asr.has_timestamps:
+        raise ValueError(
+            "spk_model needs token timestamps, which a plain Paraformer has only with backend='torch' "
+            "(or use a BiCif-Paraformer)"
+        )
     vad = load_fsmn_vad(vad_model, device=vad_device) if vad_model else None
     punc = load_punc_model(punc_model, device=punc_device) if punc_model else None
     spk = None
@@ -94,7 +104,9 @@ class AutoModel:
     with it, each input is a long recording cut into segments. ``vad_kwargs`` are VAD options
     used for every call (``{"device": ...}`` places the VAD); ``generate(..., max_end_silence_time=...)``
     overrides them per call. ``dtype`` (``fp32``/``bf16``/``fp16``) and ``quantize`` (``int8``, CPU)
-    set the ASR model's precision (fp32 is the exact path). ``resampler``: ``"funasr"`` (default)
+    set the ASR model's precision (fp32 is the exact path). ``backend="onnxruntime"`` runs the ASR
+    model as an ONNX graph (exported on the fly into a cache, or an export folder as ``model``;
+    ``quantize="int8"``: ``model_quant.onnx``; ``funasr_lite/backends``). ``resampler``: ``"funasr"`` (default)
     or ``"soxr"``. FunASR's per-call options given here (``sentence_timestamp``, ``return_raw_text``,
     ``batch_size_s``, ``merge_vad``, ``merge_length_s``, ``return_spk_res``, ``output_dir``) are
     defaults for every ``generate``. ``ncpu`` (default 4, as FunASR) is torch's CPU thread count.
@@ -122,6 +134,7 @@ class AutoModel:
         ncpu: int = 4,
         log_level: str | None = None,
         data_type: str = "sound",
+        backend: str = "torch",
         **kwargs: Any,
     ) -> None:
         kwargs = dict(kwargs)
@@ -137,12 +150,13 @@ class AutoModel:
         self.defaults = opts.CallDefaults().updated(kwargs)
         self.data_type = data_type
         device = resolve_device(device)
+        check_backend(backend, device, dtype, quantize)
         vad_device, vad_opts = opts.sub_kwargs("vad_kwargs", vad_kwargs, VadOptions.field_names(), device)
         punc_device, _ = opts.sub_kwargs("punc_kwargs", punc_kwargs, (), device)
         spk_device, _ = opts.sub_kwargs("spk_kwargs", spk_kwargs, (), device)
         if vad_model is not None:
             opts.check_vad_options(vad_opts, "vad_kwargs")
-        md = open_model_dir(model)
+        md = open_deploy_dir(model) if backend == "onnxruntime" and is_deploy_dir(model) else open_model_dir(model)
         dither_override = opts.config_overrides(kwargs, md.config, "AutoModel")
         opts.reject_unknown(kwargs, "AutoModel", opts.CallDefaults.names())
         set_seed(seed)
@@ -155,11 +169,14 @@ class AutoModel:
             "device": device,
             "ncpu": self.ncpu,
             "data_type": data_type,
+            "backend": backend,
             **vars(self.defaults),
         }
         self.pipeline: LongAudioPipeline | None = None
         self.single: VadOnly | PuncOnly | SpeakerOnly | None = None
         if md.model_class in ("FsmnVAD", "CTTransformer", "CAMPPlus"):
+            if backend != "torch":
+                raise ValueError(f"{model}: backend={backend!r} runs ASR models only for now; use backend='torch'")
             if vad_model or punc_model or spk_model:
                 raise ValueError(
                     f"{model}: is a {md.model_class} folder; vad_model/punc_model/spk_model need an ASR model"
@@ -191,6 +208,7 @@ class AutoModel:
             resampler=resampler,
             punc_device=punc_device,
             spk_device=spk_device,
+            backend=backend,
         )
         self.recognizer = self.pipeline.asr
         self.recognizer.batch_size_token = batch_size_token

@@ -98,7 +98,17 @@ def get_parser() -> argparse.ArgumentParser:
         help="ASR encoder/decoder precision (the CIF predictor stays fp32; default: %(default)s)",
     )
     p.add_argument(
-        "--quantize", default=None, choices=("int8",), help="int8 dynamic quantisation of the ASR linear layers (CPU)"
+        "--quantize",
+        default=None,
+        choices=("int8",),
+        help="int8 dynamic quantisation of the ASR linear layers (CPU); with --backend onnxruntime: model_quant.onnx",
+    )
+    p.add_argument(
+        "--backend",
+        default="torch",
+        choices=("torch", "onnxruntime"),
+        help="run the ASR model on torch or as an ONNX graph on onnxruntime (CPU; exported on the fly, "
+        "or --model an export folder; default: %(default)s)",
     )
     p.add_argument(
         "--num_workers",
@@ -272,6 +282,7 @@ def run_one(args: argparse.Namespace, formats: list[str]) -> int:
             split_at_speaker_change=not args.no_split_at_speaker_change,
             dtype=args.dtype,
             quantize=args.quantize,
+            backend=args.backend,
             vad_device="cpu" if args.num_workers > 0 else None,
             resampler=args.resampler,
         )

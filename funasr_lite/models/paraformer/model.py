@@ -250,20 +250,7 @@ class Paraformer(nn.Module):
 
         The argmax and max of the whole batch come to the host in one transfer.
         """
-        lens = out.pre_token_length.tolist()
-        if out.decoder_logp is None:
-            return [RecogResult([], 0.0) for _ in lens]
-        best, ids = out.decoder_logp.max(dim=-1)
-        best, ids = best.cpu(), ids.cpu()
-        results = []
-        drop = (self.eos, self.sos, self.blank_id)
-        for i, n in enumerate(lens):
-            if n == 0:
-                results.append(RecogResult([], 0.0))
-                continue
-            token_ids = [t for t in ids[i, :n].tolist() if t not in drop]
-            results.append(RecogResult(token_ids, float(best[i, :n].sum(dim=-1))))
-        return results
+        return greedy_results(out.decoder_logp, out.pre_token_length.tolist(), (self.eos, self.sos, self.blank_id))
 
     @torch.no_grad()
     def recognize(
@@ -317,21 +304,63 @@ class BiCifParaformer(Paraformer):
         item whatever ``timestamps`` says (FunASR's BiCif always computes them)."""
         out = self.forward_outputs(feats, feat_lens)
         results = self.greedy(out)
-        up = self.predictor.upsample_times
-        if out.us_alphas is None or out.us_peaks is None:
-            for res in results:
-                res.timestamps = []
-            return results
-        us_alphas, us_peaks = out.us_alphas.cpu(), out.us_peaks.cpu()  # one transfer for the batch
-        for i, (res, n) in enumerate(zip(results, out.encoder_out_lens.tolist())):
-            if not res.token_ids:
-                res.timestamps = []
-                continue
-            res.timestamps = token_timestamps(
-                us_alphas[i, : n * up],
-                us_peaks[i, : n * up],
-                len(res.token_ids),
-                vad_offset=vad_offset_ms,
-                upsample_rate=up,
-            )
+        add_bicif_timestamps(
+            results,
+            out.us_alphas,
+            out.us_peaks,
+            out.encoder_out_lens.tolist(),
+            self.predictor.upsample_times,
+            vad_offset_ms,
+        )
         return results
+
+
+def greedy_results(logp: Tensor | None, lens: list[int], drop: tuple[int, ...]) -> list[RecogResult]:
+    """Per item: argmax ids over its first ``lens[i]`` positions of ``logp`` ``(B, N, V)`` (log-probs),
+    ids in ``drop`` (eos/sos/blank) removed; score = sum of the max log-probs. ``logp`` ``None``: no
+    item has a token. The argmax and max of the whole batch come to the host in one transfer.
+    Shared by the torch model and the onnxruntime backend (``backends/onnx_paraformer.py``).
+    """
+    if logp is None:
+        return [RecogResult([], 0.0) for _ in lens]
+    best, ids = logp.max(dim=-1)
+    best, ids = best.cpu(), ids.cpu()
+    results = []
+    for i, n in enumerate(lens):
+        if n == 0:
+            results.append(RecogResult([], 0.0))
+            continue
+        token_ids = [t for t in ids[i, :n].tolist() if t not in drop]
+        results.append(RecogResult(token_ids, float(best[i, :n].sum(dim=-1))))
+    return results
+
+
+def add_bicif_timestamps(
+    results: list[RecogResult],
+    us_alphas: Tensor | None,
+    us_peaks: Tensor | None,
+    lens: list[int],
+    upsample_times: int,
+    vad_offset_ms: float = 0.0,
+) -> None:
+    """BiCif's timestamps (ms, + ``vad_offset_ms``) into ``results`` from the upsampled alphas and
+    fires ``(B, T * upsample_times)``, each item cut to its ``lens[i] * upsample_times`` frames;
+    ``[]`` for an item without tokens (or when the head did not run: ``us_alphas`` ``None``).
+    Shared by the torch model and the onnxruntime backend."""
+    if us_alphas is None or us_peaks is None:
+        for res in results:
+            res.timestamps = []
+        return
+    up = upsample_times
+    us_alphas, us_peaks = us_alphas.cpu(), us_peaks.cpu()  # one transfer for the batch
+    for i, (res, n) in enumerate(zip(results, lens)):
+        if not res.token_ids:
+            res.timestamps = []
+            continue
+        res.timestamps = token_timestamps(
+            us_alphas[i, : n * up],
+            us_peaks[i, : n * up],
+            len(res.token_ids),
+            vad_offset=vad_offset_ms,
+            upsample_rate=up,
+        )
