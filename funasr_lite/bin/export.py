@@ -66,9 +66,15 @@ def export(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="model folder (official layout or a recipe's model_dir)")
-    parser.add_argument("--type", default="onnx", choices=["onnx", "torchscript"])
+    parser.add_argument(
+        "--type", default="onnx", choices=["onnx", "torchscript"], help="model.onnx (onnxruntime) or model.torchscript"
+    )
     parser.add_argument("--quantize", default=None, choices=["int8"], help="also write model_quant.onnx")
-    parser.add_argument("--output_dir", required=True)
+    parser.add_argument(
+        "--output_dir",
+        required=True,
+        help="writes the graph with config.yaml, am.mvn and tokens.json (FunASR's layout)",
+    )
     args = parser.parse_args(argv)
     try:
         files = export(args.model, args.output_dir, args.type, args.quantize)
