@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import tiny_asr_corpus
+from tiny_asr_corpus import train_args
 
 from funasr_lite.bin import train
 from funasr_lite.bin.inference import merge_jobs
@@ -109,26 +110,6 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     )
 
 
-def _args(c: dict[str, Path], out: Path, *extra: str) -> list[str]:
-    return [
-        "--config",
-        str(c["conf"]),
-        "--train_data",
-        str(c["train"]),
-        "--dev_data",
-        str(c["dev"]),
-        "--token_list",
-        str(c["tokens"]),
-        "--cmvn_file",
-        str(c["cmvn"]),
-        "--output_dir",
-        str(out),
-        "--device",
-        "cpu",
-        *extra,
-    ]
-
-
 def _weights(out: Path) -> dict[str, torch.Tensor]:
     return torch.load(out / "model_dir" / "model.pt", map_location="cpu", weights_only=True)
 
@@ -155,7 +136,7 @@ STEPS = ["--train_conf.max_steps", "4", "--train_conf.max_epoch", "50"]
 def finished(corpus, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An uninterrupted 4-step run (a checkpoint after every step, dev evaluation at the end)."""
     ref = tmp_path_factory.mktemp("ref") / "exp"
-    assert train.main(_args(corpus, ref, *STEPS)) == 0
+    assert train.main(train_args(corpus, ref, *STEPS)) == 0
     return ref
 
 
@@ -163,11 +144,11 @@ def test_rerun_after_the_last_checkpoint_exports_without_another_step(corpus, fi
     """Killed while exporting (after the last checkpoint), or simply rerun: no extra step, same export."""
     out = tmp_path / "out"
     shutil.copytree(finished, out, ignore=shutil.ignore_patterns("model_dir*"))  # the kill landed during the export
-    assert train.main(_args(corpus, out, *STEPS)) == 0
+    assert train.main(train_args(corpus, out, *STEPS)) == 0
     assert "training had finished; exporting only" in (out / "train.log").read_text()
     _same(out, finished)
     assert max(e["step"] for e in json.loads((out / "checkpoints" / "checkpoints.json").read_text())) == 4
-    assert train.main(_args(corpus, out, *STEPS)) == 0  # a plain rerun of a finished run changes nothing
+    assert train.main(train_args(corpus, out, *STEPS)) == 0  # a plain rerun of a finished run changes nothing
     _same(out, finished)
 
 
@@ -175,14 +156,14 @@ def test_rows_of_a_run_killed_before_its_first_checkpoint_are_not_kept(corpus, f
     out = tmp_path / "out"
     out.mkdir()
     (out / "metrics.jsonl").write_text('{"split": "train", "step": 1, "elapsed_s": 0.1, "loss": 9.0}\n{"split": "tr')
-    assert train.main(_args(corpus, out, *STEPS)) == 0
+    assert train.main(train_args(corpus, out, *STEPS)) == 0
     _same(out, finished)
 
 
 def test_dev_row_of_an_epoch_end_is_logged_once_after_resume(corpus, tmp_path: Path) -> None:
     """Killed after an epoch's last in-loop checkpoint and its dev row, before the epoch checkpoint."""
     out = tmp_path / "out"
-    assert train.main(_args(corpus, out, "--train_conf.max_epoch", "1")) == 0
+    assert train.main(train_args(corpus, out, "--train_conf.max_epoch", "1")) == 0
     rows = _rows(out)
     ckpt = out / "checkpoints"
     state = torch.load(ckpt / "ep1.pt", map_location="cpu", weights_only=True)
@@ -208,5 +189,5 @@ def test_dev_row_of_an_epoch_end_is_logged_once_after_resume(corpus, tmp_path: P
     )
     (ckpt / "ep1.pt").unlink()
     shutil.rmtree(out / "model_dir")
-    assert train.main(_args(corpus, out, "--train_conf.max_epoch", "1")) == 0
+    assert train.main(train_args(corpus, out, "--train_conf.max_epoch", "1")) == 0
     assert _rows(out) == rows  # without the fix the dev row at the last step was there twice

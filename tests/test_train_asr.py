@@ -17,6 +17,7 @@ import pytest
 import torch
 import yaml
 from conftest import tiny_asr_corpus
+from tiny_asr_corpus import train_args
 
 from funasr_lite.bin import train
 from funasr_lite.data.kaldi_lists import read_scp
@@ -31,24 +32,6 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return tiny_asr_corpus(tmp_path_factory.mktemp("asr_corpus"), num_train=40, num_dev=6, num_test=2, seed=3)
 
 
-def _args(c: dict[str, Path], out: Path, *extra: str, dev: bool = True) -> list[str]:
-    args = [
-        "--config",
-        str(c["conf"]),
-        "--train_data",
-        str(c["train"]),
-        "--token_list",
-        str(c["tokens"]),
-        "--cmvn_file",
-        str(c["cmvn"]),
-        "--output_dir",
-        str(out),
-        "--device",
-        "cpu",
-    ]
-    return args + (["--dev_data", str(c["dev"])] if dev else []) + list(extra)
-
-
 def _weights(path: Path) -> dict[str, torch.Tensor]:
     return torch.load(path, map_location="cpu", weights_only=True)
 
@@ -58,7 +41,7 @@ def test_train_exports_a_loadable_folder_and_curves(corpus: dict[str, Path], tmp
     # 4 epochs, all kept, up to 4 averaged: the tail rule alone decides what is averaged
     assert (
         train.main(
-            _args(
+            train_args(
                 corpus,
                 out,
                 "--train_conf.max_epoch",
@@ -125,12 +108,12 @@ def test_kill_9_then_rerun_continues_exactly(corpus: dict[str, Path], tmp_path: 
         "1",
     ]
     ref = tmp_path / "ref"
-    assert train.main(_args(corpus, ref, *extra, dev=False)) == 0
+    assert train.main(train_args(corpus, ref, *extra, dev=False)) == 0
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "funasr_lite.bin.train", *_args(corpus, out, *extra, dev=False)]
+    cmd = [sys.executable, "-m", "funasr_lite.bin.train", *train_args(corpus, out, *extra, dev=False)]
     _run_killed(cmd, out / "checkpoints" / "checkpoints.json", 3)
     assert not (out / "model_dir").exists()
-    assert train.main(_args(corpus, out, *extra, dev=False)) == 0
+    assert train.main(train_args(corpus, out, *extra, dev=False)) == 0
     log = (out / "train.log").read_text()
     assert "resumed from" in log
     got, want = _weights(out / "model_dir" / "model.pt"), _weights(ref / "model_dir" / "model.pt")
@@ -164,7 +147,7 @@ def test_torchrun_two_processes_equal_accumulation_of_two(corpus: dict[str, Path
         "0.5",
     ]  # SGD: Adam would amplify float-rounding noise in ~0 gradients
     single = tmp_path / "single"
-    assert train.main(_args(corpus, single, *det, "--train_conf.accum_grad", "2", dev=False)) == 0
+    assert train.main(train_args(corpus, single, *det, "--train_conf.accum_grad", "2", dev=False)) == 0
     ddp = tmp_path / "ddp"
     cmd = [
         sys.executable,
@@ -176,7 +159,7 @@ def test_torchrun_two_processes_equal_accumulation_of_two(corpus: dict[str, Path
         "29533",
         "-m",
         "funasr_lite.bin.train",
-        *_args(corpus, ddp, *det, dev=False),
+        *train_args(corpus, ddp, *det, dev=False),
     ]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert res.returncode == 0, res.stderr[-3000:]
@@ -192,7 +175,7 @@ def test_torchrun_two_processes_equal_accumulation_of_two(corpus: dict[str, Path
 
 def test_finetune_keeps_tokens_and_cmvn_and_freezes(corpus: dict[str, Path], tmp_path: Path) -> None:
     base = tmp_path / "base"
-    assert train.main(_args(corpus, base, "--train_conf.max_epoch", "1")) == 0
+    assert train.main(train_args(corpus, base, "--train_conf.max_epoch", "1")) == 0
     ft = tmp_path / "ft"
     args = [
         "--config",
@@ -239,7 +222,7 @@ def test_finetune_keeps_tokens_and_cmvn_and_freezes(corpus: dict[str, Path], tmp
     ],
 )
 def test_bad_config_is_a_one_line_error(corpus, tmp_path, capfd, extra, words) -> None:
-    assert train.main(_args(corpus, tmp_path / "x", *extra)) == 1
+    assert train.main(train_args(corpus, tmp_path / "x", *extra)) == 1
     err = capfd.readouterr().err
     line = [ln for ln in err.splitlines() if "ERROR" in ln]
     assert line and words in line[-1]
@@ -267,7 +250,9 @@ def test_nan_batch_is_skipped_and_never_saved(corpus: dict[str, Path], tmp_path:
     out = tmp_path / "nan"
     assert (
         train.main(
-            _args(corpus, out, "--train_feats", str(feats_dir / "feats.scp"), "--train_conf.max_epoch", "1", dev=False)
+            train_args(
+                corpus, out, "--train_feats", str(feats_dir / "feats.scp"), "--train_conf.max_epoch", "1", dev=False
+            )
         )
         == 0
     )

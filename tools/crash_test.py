@@ -505,36 +505,15 @@ def train_corpus(work: Path, seed: int) -> dict[str, Path]:
 
 
 def train_cmd(c: dict[str, Path], out: Path, steps: int) -> list[str]:
+    from tiny_asr_corpus import train_args  # noqa: PLC0415  (this script's folder is on sys.path)
+
+    extra = ["--num_threads", "1", "--train_conf.max_steps", str(steps), "--train_conf.max_epoch", "50"]
+    extra += ["--train_conf.save_checkpoint_interval", "1", "--encoder_conf.dropout_rate", "0.1"]
     return [
         sys.executable,
         "-m",
         "funasr_lite.bin.train",
-        "--config",
-        str(c["conf"]),
-        "--train_data",
-        str(c["train"]),
-        "--dev_data",
-        str(c["dev"]),
-        "--token_list",
-        str(c["tokens"]),
-        "--cmvn_file",
-        str(c["cmvn"]),
-        "--output_dir",
-        str(out),
-        "--device",
-        "cpu",
-        "--num_threads",
-        "1",
-        "--train_conf.max_steps",
-        str(steps),
-        "--train_conf.max_epoch",
-        "50",
-        "--train_conf.save_checkpoint_interval",
-        "1",
-        "--encoder_conf.dropout_rate",
-        "0.1",
-        "--dataset_conf.num_workers",
-        "1",
+        *train_args(c, out, *extra, "--dataset_conf.num_workers", "1"),
     ]
 
 

@@ -108,6 +108,15 @@ def tiny_recipe_config(path: Path, **train_conf: object) -> Path:
     return path
 
 
+def train_args(c: dict[str, Path], out: Path, *extra: str, dev: bool = True) -> list[str]:
+    """``bin/train`` arguments for a corpus of :func:`corpus_paths` (CPU, into ``out``), then ``extra``;
+    ``dev=False`` leaves the dev set out."""
+    args = ["--config", str(c["conf"]), "--train_data", str(c["train"])]
+    args += ["--dev_data", str(c["dev"])] if dev else []
+    args += ["--token_list", str(c["tokens"]), "--cmvn_file", str(c["cmvn"]), "--output_dir", str(out)]
+    return [*args, "--device", "cpu", *extra]
+
+
 def corpus_paths(root: Path) -> dict[str, Path]:
     """The paths under ``root`` that :func:`tiny_asr_corpus` writes (``conf`` last)."""
     return {

@@ -21,6 +21,20 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FIXTURES = os.path.join(REPO, "tests", "fixtures")
 FS = 16000
 
+# SpecAugLFR of FunASR's Paraformer template.yaml (funasr/models/paraformer/template.yaml)
+SPECAUG = {
+    "apply_time_warp": False,
+    "time_warp_window": 5,
+    "time_warp_mode": "bicubic",
+    "apply_freq_mask": True,
+    "freq_mask_width_range": [0, 30],
+    "lfr_rate": 6,
+    "num_freq_mask": 1,
+    "apply_time_mask": True,
+    "time_mask_width_range": [0, 12],
+    "num_time_mask": 1,
+}
+
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 
 

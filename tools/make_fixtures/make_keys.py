@@ -18,7 +18,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import FIXTURES  # noqa: E402
+from common import FIXTURES, SPECAUG  # noqa: E402
 
 logging.disable(logging.WARNING)
 import funasr  # noqa: E402,F401  (fills the registry)
@@ -60,18 +60,6 @@ MODEL_CONF = {
     "predictor_weight": 1.0,
     "predictor_bias": 1,
     "sampling_ratio": 0.75,
-}
-SPECAUG = {
-    "apply_time_warp": False,
-    "time_warp_window": 5,
-    "time_warp_mode": "bicubic",
-    "apply_freq_mask": True,
-    "freq_mask_width_range": [0, 30],
-    "lfr_rate": 6,
-    "num_freq_mask": 1,
-    "apply_time_mask": True,
-    "time_mask_width_range": [0, 12],
-    "num_time_mask": 1,
 }
 CIF_V2 = {"idim": 512, "threshold": 1.0, "l_order": 1, "r_order": 1, "tail_threshold": 0.45}
 CIF_V3 = {

@@ -18,7 +18,7 @@ import torch
 import yaml
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import FIXTURES, cif_alpha_adjust, perturb, torch_save_deterministic, write_json  # noqa: E402
+from common import FIXTURES, SPECAUG, cif_alpha_adjust, perturb, torch_save_deterministic, write_json  # noqa: E402
 
 logging.disable(logging.WARNING)
 from funasr import AutoModel  # noqa: E402
@@ -50,18 +50,6 @@ FRONTEND_PARAFORMER = {
     "lfr_m": 7,
     "lfr_n": 6,
     "dither": 0.0,
-}
-SPECAUG = {
-    "apply_time_warp": False,
-    "time_warp_window": 5,
-    "time_warp_mode": "bicubic",
-    "apply_freq_mask": True,
-    "freq_mask_width_range": [0, 30],
-    "lfr_rate": 6,
-    "num_freq_mask": 1,
-    "apply_time_mask": True,
-    "time_mask_width_range": [0, 12],
-    "num_time_mask": 1,
 }
 ENC_TINY = {
     "output_size": 16,
