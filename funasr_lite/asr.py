@@ -170,19 +170,21 @@ class SpeechRecognizer:
         total_audio = sum(audio) or 1.0
         out = []
         for (key, _), res, secs in zip(items, results, audio):
-            tokens = [self.token_list[i] for i in res.token_ids]
-            post = tokens_to_text(tokens, res.timestamps)
-            out.append(
-                Recognition(
-                    key,
-                    post.text,
-                    tokens,
-                    list(res.token_ids),
-                    float(res.score),
-                    post.timestamps,
-                    list(post.words),
-                    secs,
-                    elapsed * secs / total_audio,
-                )
-            )
+            out.append(self.recognition(key, res, secs, elapsed * secs / total_audio))
         return out
+
+    def recognition(self, key: str, res: RecogResult, audio_s: float, compute_s: float) -> Recognition:
+        """``res`` (token ids, score, timestamps) as a :class:`Recognition`: tokens, text and words."""
+        tokens = [self.token_list[i] for i in res.token_ids]
+        post = tokens_to_text(tokens, res.timestamps)
+        return Recognition(
+            key,
+            post.text,
+            tokens,
+            list(res.token_ids),
+            float(res.score),
+            post.timestamps,
+            list(post.words),
+            audio_s,
+            compute_s,
+        )

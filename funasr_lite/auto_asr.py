@@ -21,7 +21,6 @@ from funasr_lite.auto_inputs import keyed_items, load_audio_inputs
 from funasr_lite.auto_options import SPEAKER_CALL, CallDefaults, check_vad_options, reject_unknown
 from funasr_lite.errors import InputError
 from funasr_lite.pipeline import DecodeOptions, LongAudioPipeline, SegmentResult, merge
-from funasr_lite.postprocess.text import tokens_to_text
 from funasr_lite.prefetch import Prepared
 from funasr_lite.vad.options import VadOptions
 from funasr_lite.writers.recog_files import recog_record
@@ -184,20 +183,5 @@ def _fbank(
                 timestamps=call.timestamps(p.spk is not None) or asr.has_timestamps,
                 **({} if hotwords is None else {"hotwords": hotwords}),
             )[0]
-        tokens = [asr.token_list[i] for i in res.token_ids]
-        post = tokens_to_text(tokens, res.timestamps)
-        audio_s = feats.shape[0] * asr.frontend.lfr_n * 0.01
-        recs.append(
-            Recognition(
-                k,
-                post.text,
-                tokens,
-                list(res.token_ids),
-                float(res.score),
-                post.timestamps,
-                list(post.words),
-                audio_s,
-                0.0,
-            )
-        )
+        recs.append(asr.recognition(k, res, feats.shape[0] * asr.frontend.lfr_n * 0.01, 0.0))
     return _whole(p, recs, call)
