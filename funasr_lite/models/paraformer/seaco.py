@@ -47,12 +47,12 @@ from funasr_lite.models.paraformer.model import (
     RecogResult,
     _class_name,
     _conf,
+    add_bicif_timestamps,
     build_decoder,
     build_encoder,
     build_predictor,
 )
 from funasr_lite.models.precision import full_precision, model_input, module_dtype
-from funasr_lite.postprocess.timestamps import token_timestamps
 
 ASF_NFILTER = 50  # FunASR's _seaco_decode_with_ASF(nfilter=50): more hotwords than this are filtered
 ASF_LAYER = 5  # forward_asf6: decoders[0..4], then the attention weights of decoders[5]
@@ -360,23 +360,12 @@ class SeacoParaformer(BiCifParaformer):
         (token-id lists ending with ``[sos]``; ``None``: no biasing)."""
         out = self.forward_outputs(feats, feat_lens, hotwords)
         results = self.greedy(out)
-        if out.us_alphas is None or out.us_peaks is None:
-            for res in results:
-                res.timestamps = []
-            return results
-        # BiCifParaformer.recognize's timestamp step, on these outputs
-        up = self.predictor.upsample_times
-        us_alphas, us_peaks = out.us_alphas.cpu(), out.us_peaks.cpu()
-        for i, (res, n) in enumerate(zip(results, out.encoder_out_lens.tolist())):
-            res.timestamps = (
-                token_timestamps(
-                    us_alphas[i, : n * up],
-                    us_peaks[i, : n * up],
-                    len(res.token_ids),
-                    vad_offset=vad_offset_ms,
-                    upsample_rate=up,
-                )
-                if res.token_ids
-                else []
-            )
+        add_bicif_timestamps(
+            results,
+            out.us_alphas,
+            out.us_peaks,
+            out.encoder_out_lens.tolist(),
+            self.predictor.upsample_times,
+            vad_offset_ms,
+        )
         return results
